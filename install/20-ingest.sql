@@ -109,8 +109,8 @@ COMMENT ON COLUMN dsx.ingest_log.inserted IS 'New events stored';
 COMMENT ON COLUMN dsx.ingest_log.duplicates IS 'Events already stored with the same payload';
 COMMENT ON COLUMN dsx.ingest_log.conflicts IS 'Events set aside in dsx.usage_conflicts';
 
-CREATE FUNCTION dsx.ingest(OUT inserted bigint, OUT duplicates bigint, OUT conflicts bigint)
-RETURNS SETOF record
+CREATE FUNCTION dsx.ingest()
+RETURNS TABLE(inserted bigint, duplicates bigint, conflicts bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
