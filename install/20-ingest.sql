@@ -29,7 +29,9 @@ CREATE TABLE dsx.usage_events (
     output_tokens bigint NOT NULL CHECK (output_tokens >= 0),
     PRIMARY KEY (factory, event_id)
 );
-CREATE INDEX usage_events_factory_time ON dsx.usage_events (factory, occurred_at);
+-- Time ranges per factory: events arrive roughly in time order, so a BRIN index answers
+-- them at a fraction of a btree's cost on the ingest path.
+CREATE INDEX usage_events_factory_time ON dsx.usage_events USING brin (factory, occurred_at) WITH (pages_per_range = 32);
 COMMENT ON TABLE dsx.usage_events IS 'Every usage event ever ingested, once per (factory, event_id); written only by dsx.ingest()';
 COMMENT ON COLUMN dsx.usage_events.factory IS 'Factory that served the tokens';
 COMMENT ON COLUMN dsx.usage_events.event_id IS 'Idempotency key, unique per factory';
@@ -128,32 +130,65 @@ BEGIN
         RETURN;
     END IF;
 
-    -- Store what is new; keep the daily rollup current from exactly the rows stored.
-    WITH stored AS (
-        INSERT INTO dsx.usage_events AS e
+    -- Fast path, for a batch of new events only: a plain INSERT, which a duplicate key
+    -- aborts (in a subtransaction) so that the path below takes over.
+    BEGIN
+        INSERT INTO dsx.usage_events
                (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens)
         SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens
-          FROM dsx.usage_inbox i
-        ON CONFLICT (factory, event_id) DO NOTHING
-        RETURNING e.factory, e.customer, e.model, e.occurred_at, e.input_tokens, e.output_tokens
-    ), days AS (
-        SELECT s.factory, s.customer, s.model, (s.occurred_at AT TIME ZONE 'UTC')::date AS day,
-               dsx.usage_agg(s.input_tokens, s.output_tokens, s.occurred_at) AS usage
-          FROM stored s
-         GROUP BY 1, 2, 3, 4
-    ), rolled AS (
-        INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
-        SELECT days.factory, days.customer, days.model, days.day, days.usage
-          FROM days
-          JOIN dsx.factories f ON f.factory = days.factory
-        ON CONFLICT (factory, day, customer, model)
-        DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
-    )
-    SELECT COALESCE(sum(dsx.events(days.usage)), 0),
-           min(days.factory) FILTER (WHERE NOT EXISTS
-               (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
-      INTO inserted, unknown
-      FROM days;
+          FROM dsx.usage_inbox i;
+        inserted := pending;
+    EXCEPTION WHEN unique_violation THEN
+        inserted := NULL;
+    END;
+
+    IF inserted IS NOT NULL THEN
+        -- every pending row was stored: roll the inbox itself up
+        WITH days AS (
+            SELECT i.factory, i.customer, i.model, (i.occurred_at AT TIME ZONE 'UTC')::date AS day,
+                   dsx.usage_agg(i.input_tokens, i.output_tokens, i.occurred_at) AS usage
+              FROM dsx.usage_inbox i
+             GROUP BY 1, 2, 3, 4
+        ), rolled AS (
+            INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
+            SELECT days.factory, days.customer, days.model, days.day, days.usage
+              FROM days
+              JOIN dsx.factories f ON f.factory = days.factory
+            ON CONFLICT (factory, day, customer, model)
+            DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
+        )
+        SELECT min(days.factory) FILTER (WHERE NOT EXISTS
+                   (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
+          INTO unknown
+          FROM days;
+    ELSE
+        -- Store what is new; keep the daily rollup current from exactly the rows stored.
+        WITH stored AS (
+            INSERT INTO dsx.usage_events AS e
+                   (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens)
+            SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens
+              FROM dsx.usage_inbox i
+            ON CONFLICT (factory, event_id) DO NOTHING
+            RETURNING e.factory, e.customer, e.model, e.occurred_at, e.input_tokens, e.output_tokens
+        ), days AS (
+            SELECT s.factory, s.customer, s.model, (s.occurred_at AT TIME ZONE 'UTC')::date AS day,
+                   dsx.usage_agg(s.input_tokens, s.output_tokens, s.occurred_at) AS usage
+              FROM stored s
+             GROUP BY 1, 2, 3, 4
+        ), rolled AS (
+            INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
+            SELECT days.factory, days.customer, days.model, days.day, days.usage
+              FROM days
+              JOIN dsx.factories f ON f.factory = days.factory
+            ON CONFLICT (factory, day, customer, model)
+            DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
+        )
+        SELECT COALESCE(sum(dsx.events(days.usage)), 0),
+               min(days.factory) FILTER (WHERE NOT EXISTS
+                   (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
+          INTO inserted, unknown
+          FROM days;
+    END IF;
 
     IF unknown IS NOT NULL THEN
         RAISE EXCEPTION 'usage for unknown factory "%"', unknown

@@ -60,6 +60,7 @@ SELECT * FROM dsx.ingest();
 
 -- malformed rows are refused at load with a clear error (nothing enters the inbox)
 \set VERBOSITY default
+\set SHOW_CONTEXT never
 INSERT INTO dsx.usage_inbox VALUES ('bad1', '2026-10-01 00:00:00+00', 'acme-1', 'alice', 'm1', -1, 10);
 INSERT INTO dsx.usage_inbox VALUES ('bad2', '2026-10-01 00:00:00+00', 'acme-1', 'alice', 'm1', 1, NULL);
 INSERT INTO dsx.usage_inbox VALUES (NULL, '2026-10-01 00:00:00+00', 'acme-1', 'alice', 'm1', 1, 1);
