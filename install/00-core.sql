@@ -32,7 +32,8 @@ CREATE TABLE dsx.factories (
     currency text NOT NULL REFERENCES dsx.currencies,
     region   text,
     gpus     integer CHECK (gpus >= 0),
-    power_mw numeric CHECK (power_mw >= 0)
+    power_mw numeric CHECK (power_mw >= 0),
+    UNIQUE (factory, partner)          -- lets an agreement require its factory's own partner
 );
 COMMENT ON TABLE dsx.factories IS 'AI factories (GPU campuses), each run by one partner and booked in one currency';
 COMMENT ON COLUMN dsx.factories.factory IS 'Factory identifier, as usage events name it';

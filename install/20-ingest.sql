@@ -27,6 +27,7 @@ CREATE TABLE dsx.usage_events (
     model         text NOT NULL,
     input_tokens  bigint NOT NULL CHECK (input_tokens >= 0),
     output_tokens bigint NOT NULL CHECK (output_tokens >= 0),
+    batch_id      bigint NOT NULL,
     PRIMARY KEY (factory, event_id)
 );
 -- Time ranges per factory: events arrive roughly in time order, so a BRIN index answers
@@ -40,6 +41,7 @@ COMMENT ON COLUMN dsx.usage_events.customer IS 'Customer the tokens are billed t
 COMMENT ON COLUMN dsx.usage_events.model IS 'Model that served them';
 COMMENT ON COLUMN dsx.usage_events.input_tokens IS 'Input tokens';
 COMMENT ON COLUMN dsx.usage_events.output_tokens IS 'Output tokens';
+COMMENT ON COLUMN dsx.usage_events.batch_id IS 'The dsx.ingest() batch that stored the event (dsx.ingest_log), so any statement can be recomputed from exactly the events it saw';
 
 CREATE TABLE dsx.usage_conflicts (
     conflict_id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -95,8 +97,9 @@ COMMENT ON COLUMN dsx.usage_daily.model IS 'Model';
 COMMENT ON COLUMN dsx.usage_daily.day IS 'UTC calendar day of occurred_at';
 COMMENT ON COLUMN dsx.usage_daily.usage IS 'Summary of the day''s events';
 
+CREATE SEQUENCE dsx.ingest_batch_seq;
 CREATE TABLE dsx.ingest_log (
-    batch_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    batch_id    bigint PRIMARY KEY,
     ingested_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     ingested_by name NOT NULL DEFAULT CURRENT_USER,
     inserted    bigint NOT NULL,
@@ -118,6 +121,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     pending bigint;
+    batch   bigint;
     same    bigint := 0;
     unknown text;
 BEGIN
@@ -129,13 +133,15 @@ BEGIN
         RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
         RETURN;
     END IF;
+    -- batches are numbered in commit order: the lock above serialises ingests
+    batch := nextval('dsx.ingest_batch_seq');
 
     -- Fast path, for a batch of new events only: a plain INSERT, which a duplicate key
     -- aborts (in a subtransaction) so that the path below takes over.
     BEGIN
         INSERT INTO dsx.usage_events
-               (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens)
-        SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens
+               (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
+        SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, batch
           FROM dsx.usage_inbox i;
         inserted := pending;
     EXCEPTION WHEN unique_violation THEN
@@ -165,8 +171,8 @@ BEGIN
         -- Store what is new; keep the daily rollup current from exactly the rows stored.
         WITH stored AS (
             INSERT INTO dsx.usage_events AS e
-                   (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens)
-            SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens
+                   (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
+            SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, batch
               FROM dsx.usage_inbox i
             ON CONFLICT (factory, event_id) DO NOTHING
             RETURNING e.factory, e.customer, e.model, e.occurred_at, e.input_tokens, e.output_tokens
@@ -238,7 +244,7 @@ BEGIN
     END IF;
 
     TRUNCATE dsx.usage_inbox;
-    INSERT INTO dsx.ingest_log (inserted, duplicates, conflicts) VALUES (inserted, duplicates, conflicts);
+    INSERT INTO dsx.ingest_log (batch_id, inserted, duplicates, conflicts) VALUES (batch, inserted, duplicates, conflicts);
     RETURN NEXT;
 END
 $$;
@@ -248,3 +254,4 @@ SELECT pg_catalog.pg_extension_config_dump('dsx.usage_events', '');
 SELECT pg_catalog.pg_extension_config_dump('dsx.usage_conflicts', '');
 SELECT pg_catalog.pg_extension_config_dump('dsx.usage_daily', '');
 SELECT pg_catalog.pg_extension_config_dump('dsx.ingest_log', '');
+SELECT pg_catalog.pg_extension_config_dump('dsx.ingest_batch_seq', '');
