@@ -1,0 +1,639 @@
+-- dsx 1.0 — part 60: settlement. Agreements, the monthly waterfall (SPEC section 6),
+-- statements with their lines and shares, the append-only double-entry ledger, late usage,
+-- verification from raw events, and scheduling through pg_cron.
+
+CREATE TABLE dsx.agreements (
+    agreement     text PRIMARY KEY CHECK (agreement <> ''),
+    partner       text NOT NULL REFERENCES dsx.parties,
+    vendor        text NOT NULL REFERENCES dsx.parties,
+    factory       text NOT NULL UNIQUE,
+    revenue_split dsx.split NOT NULL,
+    starts        date NOT NULL CHECK (starts = date_trunc('month', starts)::date),
+    settle_lag    interval NOT NULL DEFAULT '1 day' CHECK (settle_lag >= interval '0'),
+    FOREIGN KEY (factory, partner) REFERENCES dsx.factories (factory, partner),
+    CHECK (vendor <> partner)
+);
+COMMENT ON TABLE dsx.agreements IS 'One partner''s factory under the vendor''s programme: how its revenue is split and from which month it is settled';
+COMMENT ON COLUMN dsx.agreements.agreement IS 'Agreement identifier';
+COMMENT ON COLUMN dsx.agreements.partner IS 'The capital partner (must run the factory)';
+COMMENT ON COLUMN dsx.agreements.vendor IS 'The hardware vendor giving credit support and taking a revenue share';
+COMMENT ON COLUMN dsx.agreements.factory IS 'The factory whose usage the agreement settles (one agreement per factory)';
+COMMENT ON COLUMN dsx.agreements.revenue_split IS 'Tiered split of the distributable amount; the names vendor and partner stand for this agreement''s vendor and partner, any other name must be a party';
+COMMENT ON COLUMN dsx.agreements.starts IS 'First month settled (first day of a month)';
+COMMENT ON COLUMN dsx.agreements.settle_lag IS 'How long after a period ends dsx.run_due_settlements() settles it, leaving late usage time to arrive';
+
+-- The split's parties, resolved: vendor and partner stand for the agreement's own.
+CREATE FUNCTION dsx.agreement_party(name text, vendor text, partner text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT CASE name WHEN 'vendor' THEN vendor WHEN 'partner' THEN partner ELSE name END $$;
+COMMENT ON FUNCTION dsx.agreement_party(text, text, text) IS 'The party a name in a revenue split stands for: vendor and partner resolve to the agreement''s own';
+
+-- An agreement is valid only when every party its split names exists, once.
+CREATE FUNCTION dsx.agreements_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing text;
+    twice   text;
+BEGIN
+    SELECT min(p) INTO missing
+      FROM unnest(dsx.parties(NEW.revenue_split)) n,
+           LATERAL dsx.agreement_party(n, NEW.vendor, NEW.partner) p
+     WHERE NOT EXISTS (SELECT 1 FROM dsx.parties x WHERE x.party = p);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'revenue split of agreement "%" names unknown party "%"', NEW.agreement, missing
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Use vendor and partner for the agreement''s own, or add the party to dsx.parties.';
+    END IF;
+    SELECT p INTO twice
+      FROM unnest(dsx.parties(NEW.revenue_split)) n,
+           LATERAL dsx.agreement_party(n, NEW.vendor, NEW.partner) p
+     GROUP BY p HAVING count(*) > 1 LIMIT 1;
+    IF twice IS NOT NULL THEN
+        RAISE EXCEPTION 'revenue split of agreement "%" names party "%" twice', NEW.agreement, twice
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The names vendor and partner stand for the agreement''s own vendor and partner.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM dsx.parties WHERE party = NEW.vendor AND kind = 'vendor') THEN
+        RAISE EXCEPTION 'party "%" is not a vendor', NEW.vendor USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF TG_OP = 'UPDATE' AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = OLD.agreement)
+       AND (NEW.agreement, NEW.partner, NEW.vendor, NEW.factory, NEW.starts)
+           IS DISTINCT FROM (OLD.agreement, OLD.partner, OLD.vendor, OLD.factory, OLD.starts) THEN
+        RAISE EXCEPTION 'agreement "%" has settled periods: its parties, factory and start are fixed', OLD.agreement
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A new revenue split or settle lag applies from the next period settled.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION dsx.agreements_check() IS 'Trigger: an agreement''s split names known parties once each, its vendor is a vendor, and settled agreements keep their identity';
+
+-- credit facilities belong to agreements
+ALTER TABLE dsx.credit_facilities
+    ADD CONSTRAINT credit_facilities_agreement_fkey FOREIGN KEY (agreement) REFERENCES dsx.agreements;
+
+CREATE TABLE dsx.statements (
+    agreement         text NOT NULL REFERENCES dsx.agreements,
+    period_start      date NOT NULL,
+    period_end        date NOT NULL,
+    currency          text NOT NULL REFERENCES dsx.currencies,
+    input_tokens      bigint NOT NULL,
+    output_tokens     bigint NOT NULL,
+    revenue           numeric NOT NULL,
+    adjustments       numeric NOT NULL,
+    gross             numeric NOT NULL,
+    debt_service_due  numeric NOT NULL,
+    debt_service_paid numeric NOT NULL,
+    support_opening   numeric NOT NULL,
+    support_drawn     numeric NOT NULL,
+    support_interest  numeric NOT NULL,
+    support_repaid    numeric NOT NULL,
+    support_balance   numeric NOT NULL,
+    distributable     numeric NOT NULL,
+    vendor_share      numeric NOT NULL,
+    partner_share     numeric NOT NULL,
+    through_batch     bigint NOT NULL,
+    settled_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (agreement, period_start),
+    CHECK (gross = revenue + adjustments),
+    CHECK (debt_service_due = debt_service_paid + support_drawn),
+    CHECK (support_balance = support_opening + support_interest + support_drawn - support_repaid)
+);
+COMMENT ON TABLE dsx.statements IS 'One settled period of one agreement: the waterfall''s every figure, in the factory''s currency; closed once written';
+COMMENT ON COLUMN dsx.statements.agreement IS 'Agreement settled';
+COMMENT ON COLUMN dsx.statements.period_start IS 'First day of the settled month (UTC)';
+COMMENT ON COLUMN dsx.statements.period_end IS 'First day of the next month: the period is [period_start, period_end)';
+COMMENT ON COLUMN dsx.statements.currency IS 'Currency of every amount';
+COMMENT ON COLUMN dsx.statements.input_tokens IS 'Input tokens of the period''s own lines';
+COMMENT ON COLUMN dsx.statements.output_tokens IS 'Output tokens of the period''s own lines';
+COMMENT ON COLUMN dsx.statements.revenue IS 'Sum of the period''s rated lines';
+COMMENT ON COLUMN dsx.statements.adjustments IS 'Late usage for earlier, closed periods, re-rated: the difference from what was settled';
+COMMENT ON COLUMN dsx.statements.gross IS 'revenue + adjustments';
+COMMENT ON COLUMN dsx.statements.debt_service_due IS 'Facility payments due in the period (D)';
+COMMENT ON COLUMN dsx.statements.debt_service_paid IS 'Part of D paid from revenue: min(max(gross, 0), D)';
+COMMENT ON COLUMN dsx.statements.support_opening IS 'Credit support owed to the vendor at the start of the period (B)';
+COMMENT ON COLUMN dsx.statements.support_drawn IS 'Shortfall the vendor''s credit support paid to the lender: D - paid';
+COMMENT ON COLUMN dsx.statements.support_interest IS 'Interest on the opening balance at the facility rate and day count';
+COMMENT ON COLUMN dsx.statements.support_repaid IS 'Repaid to the vendor from what remained, interest first';
+COMMENT ON COLUMN dsx.statements.support_balance IS 'Credit support owed to the vendor at the end of the period';
+COMMENT ON COLUMN dsx.statements.distributable IS 'gross - paid - repaid, allocated by the revenue split';
+COMMENT ON COLUMN dsx.statements.vendor_share IS 'The vendor''s part of the distributable amount';
+COMMENT ON COLUMN dsx.statements.partner_share IS 'The partner''s part of the distributable amount';
+COMMENT ON COLUMN dsx.statements.through_batch IS 'Last ingest batch the statement saw: events of later batches are late usage';
+COMMENT ON COLUMN dsx.statements.settled_at IS 'When the period was settled';
+
+CREATE TABLE dsx.statement_lines (
+    agreement     text NOT NULL,
+    period_start  date NOT NULL,
+    for_period    date NOT NULL,
+    customer      text NOT NULL,
+    model         text NOT NULL,
+    input_tokens  bigint NOT NULL,
+    output_tokens bigint NOT NULL,
+    amount        numeric NOT NULL,
+    PRIMARY KEY (agreement, period_start, for_period, customer, model),
+    FOREIGN KEY (agreement, period_start) REFERENCES dsx.statements DEFERRABLE INITIALLY DEFERRED,
+    CHECK (for_period <= period_start)
+);
+CREATE INDEX statement_lines_for_period ON dsx.statement_lines (agreement, for_period);
+COMMENT ON TABLE dsx.statement_lines IS 'Rated lines of a statement: the period''s own (for_period = period_start) and adjustments for late usage of earlier periods (for_period < period_start)';
+COMMENT ON COLUMN dsx.statement_lines.agreement IS 'Agreement';
+COMMENT ON COLUMN dsx.statement_lines.period_start IS 'Statement the line belongs to';
+COMMENT ON COLUMN dsx.statement_lines.for_period IS 'Period the usage belongs to: earlier than period_start for an adjustment';
+COMMENT ON COLUMN dsx.statement_lines.customer IS 'Customer';
+COMMENT ON COLUMN dsx.statement_lines.model IS 'Model';
+COMMENT ON COLUMN dsx.statement_lines.input_tokens IS 'Input tokens (for an adjustment: the late tokens)';
+COMMENT ON COLUMN dsx.statement_lines.output_tokens IS 'Output tokens (for an adjustment: the late tokens)';
+COMMENT ON COLUMN dsx.statement_lines.amount IS 'Rated amount, rounded to the currency''s minor unit (for an adjustment: re-rated minus settled)';
+
+CREATE TABLE dsx.statement_shares (
+    agreement    text NOT NULL,
+    period_start date NOT NULL,
+    party        text NOT NULL REFERENCES dsx.parties,
+    amount       numeric NOT NULL,
+    PRIMARY KEY (agreement, period_start, party),
+    FOREIGN KEY (agreement, period_start) REFERENCES dsx.statements DEFERRABLE INITIALLY DEFERRED
+);
+COMMENT ON TABLE dsx.statement_shares IS 'Each party''s part of a statement''s distributable amount (dsx.allocate of the revenue split)';
+COMMENT ON COLUMN dsx.statement_shares.agreement IS 'Agreement';
+COMMENT ON COLUMN dsx.statement_shares.period_start IS 'Statement';
+COMMENT ON COLUMN dsx.statement_shares.party IS 'Party (vendor and partner resolved to the agreement''s own)';
+COMMENT ON COLUMN dsx.statement_shares.amount IS 'The party''s part; the parts add up to the distributable amount exactly';
+
+CREATE SEQUENCE dsx.ledger_txn_seq;
+CREATE TABLE dsx.ledger_entries (
+    txn_id       bigint NOT NULL,
+    entry_no     integer NOT NULL,
+    agreement    text NOT NULL,
+    period_start date NOT NULL,
+    account      text NOT NULL,
+    amount       numeric NOT NULL CHECK (amount <> 0),
+    currency     text NOT NULL REFERENCES dsx.currencies,
+    posted_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (txn_id, entry_no),
+    FOREIGN KEY (agreement, period_start) REFERENCES dsx.statements DEFERRABLE INITIALLY DEFERRED
+);
+CREATE INDEX ledger_entries_statement ON dsx.ledger_entries (agreement, period_start);
+COMMENT ON TABLE dsx.ledger_entries IS 'Append-only double-entry ledger: one balanced transaction per settlement, debits positive, credits negative';
+COMMENT ON COLUMN dsx.ledger_entries.txn_id IS 'Transaction: the entries of one settlement sum to zero';
+COMMENT ON COLUMN dsx.ledger_entries.entry_no IS 'Entry within the transaction';
+COMMENT ON COLUMN dsx.ledger_entries.agreement IS 'Agreement settled';
+COMMENT ON COLUMN dsx.ledger_entries.period_start IS 'Period settled';
+COMMENT ON COLUMN dsx.ledger_entries.account IS 'Account, e.g. income:revenue or payable:share:<party>';
+COMMENT ON COLUMN dsx.ledger_entries.amount IS 'Debit (positive) or credit (negative)';
+COMMENT ON COLUMN dsx.ledger_entries.currency IS 'Currency of the amount';
+COMMENT ON COLUMN dsx.ledger_entries.posted_at IS 'When it was posted';
+
+-- Closed books: what settlement wrote is never updated, deleted or truncated.
+CREATE FUNCTION dsx.refuse_change() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION '% on %.% is refused: settled books are append-only', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'Corrections are booked by settling the next period (late usage becomes adjustment lines).';
+END
+$$;
+COMMENT ON FUNCTION dsx.refuse_change() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on settled books';
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.ledger_entries FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.ledger_entries FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statements FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statements FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statement_lines FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statement_lines FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statement_shares FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statement_shares FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
+CREATE TRIGGER agreements_check BEFORE INSERT OR UPDATE ON dsx.agreements FOR EACH ROW EXECUTE FUNCTION dsx.agreements_check();
+
+SELECT pg_catalog.pg_extension_config_dump('dsx.agreements', '');
+SELECT pg_catalog.pg_extension_config_dump('dsx.statements', '');
+SELECT pg_catalog.pg_extension_config_dump('dsx.statement_lines', '');
+SELECT pg_catalog.pg_extension_config_dump('dsx.statement_shares', '');
+SELECT pg_catalog.pg_extension_config_dump('dsx.ledger_entries', '');
+SELECT pg_catalog.pg_extension_config_dump('dsx.ledger_txn_seq', '');
+
+-- The month containing a date, as the half-open UTC period settlement uses.
+CREATE FUNCTION dsx.period_end(period_start date) RETURNS date
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT (period_start + interval '1 month')::date $$;
+COMMENT ON FUNCTION dsx.period_end(date) IS 'End (exclusive) of the monthly settlement period starting at period_start';
+
+/*
+ * The waterfall of one period, as a pure function of its inputs: everything settle()
+ * and verify_settlement() compute past rating. Amounts in the currency's minor units.
+ */
+CREATE FUNCTION dsx.waterfall(
+    gross numeric, debt_service_due numeric, support_opening numeric, support_interest numeric,
+    OUT debt_service_paid numeric, OUT support_drawn numeric, OUT support_repaid numeric,
+    OUT support_balance numeric, OUT distributable numeric)
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT p, d - p, r, b + i + (d - p) - r, (g - p) - r
+      FROM (SELECT gross AS g, debt_service_due AS d, support_opening AS b, support_interest AS i,
+                   LEAST(GREATEST(gross, 0), debt_service_due) AS p) x,
+           LATERAL (SELECT LEAST(GREATEST(x.g - x.p, 0), x.b + x.i) AS r) y
+$$;
+COMMENT ON FUNCTION dsx.waterfall(numeric, numeric, numeric, numeric) IS 'One period''s waterfall (SPEC section 6, steps 2-5): debt service paid from revenue, credit support drawn, repaid interest first, closing balance, and what is left to distribute';
+
+-- Debt service due in [period_start, period_end) under an agreement's facility, rounded to minor_units.
+CREATE FUNCTION dsx.debt_service_due(agreement text, period_start date, minor_units integer) RETURNS numeric
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(sum(s.payment), 0)
+      FROM dsx.credit_facilities f,
+           LATERAL dsx.amortize(f.principal, f.annual_rate, f.periods, f.first_due, f.method,
+                                f.frequency, f.day_count, minor_units, f.grace_periods) s
+     WHERE f.agreement = $1 AND s.due >= $2 AND s.due < dsx.period_end($2)
+$$;
+COMMENT ON FUNCTION dsx.debt_service_due(text, date, integer) IS 'Payments of the agreement''s credit facility schedule due in the settlement period starting at period_start';
+
+-- Interest on a credit support balance over a period, at the facility's rate and day count.
+CREATE FUNCTION dsx.support_interest(agreement text, balance numeric, period_start date, minor_units integer) RETURNS numeric
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE((SELECT round(balance * f.annual_rate * dsx.year_fraction(period_start, dsx.period_end(period_start), f.day_count), minor_units)
+                       FROM dsx.credit_facilities f WHERE f.agreement = $1), 0)
+$$;
+COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round(B x facility rate x year_fraction(period, facility day count)), half away from zero; 0 without a facility';
+
+-- Shares of the distributable amount, with vendor and partner resolved.
+CREATE FUNCTION dsx.agreement_shares(agreement text, distributable numeric, minor_units integer)
+RETURNS TABLE(party text, amount numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT dsx.agreement_party(s.party, a.vendor, a.partner), s.amount
+      FROM dsx.agreements a, LATERAL dsx.allocate(distributable, a.revenue_split, minor_units) s
+     WHERE a.agreement = $1
+$$;
+COMMENT ON FUNCTION dsx.agreement_shares(text, numeric, integer) IS 'dsx.allocate of an amount by the agreement''s revenue split, with vendor and partner resolved to its parties';
+
+CREATE FUNCTION dsx.settle(agreement text, period_start date) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a        dsx.agreements;
+    v_start  date := settle.period_start;
+    v_end    date;
+    v_cur    text;
+    v_mu     integer;
+    v_prev   dsx.statements;
+    v_batch  bigint;
+    v_in     bigint;
+    v_out    bigint;
+    v_rev    numeric;
+    v_adj    numeric;
+    v_gross  numeric;
+    v_due    numeric;
+    v_int    numeric;
+    v_lender text;
+    w        record;
+    v_vendor numeric;
+    v_partner numeric;
+    v_shares numeric;
+    v_txn    bigint;
+    q        record;
+BEGIN
+    IF settle.agreement IS NULL OR v_start IS NULL THEN
+        RAISE EXCEPTION 'dsx.settle needs an agreement and a period_start' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'dsx.settle runs in READ COMMITTED transactions'
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'Settlement waits for concurrent settlers and must then see what they wrote.';
+    END IF;
+    -- One settler per agreement at a time: the others wait here, then find the period settled.
+    SELECT * INTO a FROM dsx.agreements g WHERE g.agreement = settle.agreement FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown agreement "%"', settle.agreement USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_start <> date_trunc('month', v_start)::date THEN
+        RAISE EXCEPTION 'settlement periods are calendar months: % is not the first day of a month', v_start
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_start < a.starts THEN
+        RAISE EXCEPTION 'agreement "%" starts on %: there is no period %', a.agreement, a.starts, v_start
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = a.agreement AND s.period_start = v_start) THEN
+        RAISE NOTICE 'agreement "%" period % is already settled: nothing changed', a.agreement, v_start;
+        RETURN false;
+    END IF;
+    v_end := dsx.period_end(v_start);
+    IF (v_end::timestamp AT TIME ZONE 'UTC') > now() THEN
+        RAISE EXCEPTION 'period % of agreement "%" has not ended', v_start, a.agreement
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The period ends at %s UTC.', v_end);
+    END IF;
+    IF v_start > a.starts THEN
+        SELECT * INTO v_prev FROM dsx.statements s
+         WHERE s.agreement = a.agreement AND s.period_start = (v_start - interval '1 month')::date;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'period % of agreement "%" cannot be settled before %', v_start, a.agreement,
+                    (v_start - interval '1 month')::date
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Settle periods in order, or call dsx.run_due_settlements().';
+        END IF;
+    END IF;
+
+    -- Wait for a running ingest and keep new ones out until we commit, so that every
+    -- query below sees the same usage: that of batches up to v_batch.
+    LOCK TABLE dsx.usage_daily IN SHARE MODE;
+    v_batch := COALESCE((SELECT max(batch_id) FROM dsx.ingest_log), 0);
+    SELECT f.currency, c.minor_units INTO v_cur, v_mu
+      FROM dsx.factories f JOIN dsx.currencies c USING (currency) WHERE f.factory = a.factory;
+
+    -- 1. the period's rated lines
+    INSERT INTO dsx.statement_lines (agreement, period_start, for_period, customer, model,
+                                     input_tokens, output_tokens, amount)
+    SELECT a.agreement, v_start, v_start, r.customer, r.model, r.input_tokens, r.output_tokens, r.amount
+      FROM dsx.rate_lines(a.factory, v_start::timestamp AT TIME ZONE 'UTC', v_end::timestamp AT TIME ZONE 'UTC') r;
+
+    -- late usage: every closed period whose usage grew since it was booked is re-rated with
+    -- everything now known; the difference from what was booked becomes adjustment lines
+    FOR q IN
+        SELECT s.period_start AS p, s.period_end AS e
+          FROM dsx.statements s
+         WHERE s.agreement = a.agreement AND s.period_start < v_start
+           AND (SELECT (COALESCE(sum(dsx.input_tokens(d.usage)), 0), COALESCE(sum(dsx.output_tokens(d.usage)), 0))
+                  FROM dsx.usage_daily d
+                 WHERE d.factory = a.factory AND d.day >= s.period_start AND d.day < s.period_end)
+               IS DISTINCT FROM
+               (SELECT (COALESCE(sum(l.input_tokens), 0), COALESCE(sum(l.output_tokens), 0))
+                  FROM dsx.statement_lines l
+                 WHERE l.agreement = a.agreement AND l.for_period = s.period_start)
+         ORDER BY s.period_start
+    LOOP
+        INSERT INTO dsx.statement_lines (agreement, period_start, for_period, customer, model,
+                                         input_tokens, output_tokens, amount)
+        SELECT a.agreement, v_start, q.p, COALESCE(n.customer, b.customer), COALESCE(n.model, b.model),
+               COALESCE(n.input_tokens, 0) - COALESCE(b.input_tokens, 0),
+               COALESCE(n.output_tokens, 0) - COALESCE(b.output_tokens, 0),
+               COALESCE(n.amount, 0) - COALESCE(b.amount, 0)
+          FROM dsx.rate_lines(a.factory, q.p::timestamp AT TIME ZONE 'UTC', q.e::timestamp AT TIME ZONE 'UTC') n
+          FULL JOIN (SELECT l.customer, l.model, sum(l.input_tokens)::bigint AS input_tokens,
+                            sum(l.output_tokens)::bigint AS output_tokens, sum(l.amount) AS amount
+                       FROM dsx.statement_lines l
+                      WHERE l.agreement = a.agreement AND l.for_period = q.p
+                      GROUP BY l.customer, l.model) b
+            ON b.customer = n.customer AND b.model = n.model
+         WHERE COALESCE(n.input_tokens, 0) <> COALESCE(b.input_tokens, 0)
+            OR COALESCE(n.output_tokens, 0) <> COALESCE(b.output_tokens, 0)
+            OR COALESCE(n.amount, 0) <> COALESCE(b.amount, 0);
+    END LOOP;
+
+    SELECT COALESCE(sum(l.amount) FILTER (WHERE l.for_period = v_start), 0),
+           COALESCE(sum(l.amount) FILTER (WHERE l.for_period < v_start), 0),
+           COALESCE(sum(l.input_tokens) FILTER (WHERE l.for_period = v_start), 0),
+           COALESCE(sum(l.output_tokens) FILTER (WHERE l.for_period = v_start), 0)
+      INTO v_rev, v_adj, v_in, v_out
+      FROM dsx.statement_lines l
+     WHERE l.agreement = a.agreement AND l.period_start = v_start;
+    v_gross := v_rev + v_adj;
+
+    -- 2.-4. debt service, credit support, repayment
+    v_due := dsx.debt_service_due(a.agreement, v_start, v_mu);
+    v_int := dsx.support_interest(a.agreement, COALESCE(v_prev.support_balance, 0), v_start, v_mu);
+    SELECT * INTO w FROM dsx.waterfall(v_gross, v_due, COALESCE(v_prev.support_balance, 0), v_int);
+
+    -- 5. the rest, by the revenue split
+    INSERT INTO dsx.statement_shares (agreement, period_start, party, amount)
+    SELECT a.agreement, v_start, s.party, s.amount
+      FROM dsx.agreement_shares(a.agreement, w.distributable, v_mu) s;
+    SELECT COALESCE(sum(s.amount) FILTER (WHERE s.party = a.vendor), 0),
+           COALESCE(sum(s.amount) FILTER (WHERE s.party = a.partner), 0),
+           COALESCE(sum(s.amount), 0)
+      INTO v_vendor, v_partner, v_shares
+      FROM dsx.statement_shares s WHERE s.agreement = a.agreement AND s.period_start = v_start;
+
+    IF v_gross <> w.debt_service_paid + w.support_repaid + v_shares THEN
+        RAISE EXCEPTION 'waterfall invariant broken for agreement "%" period %: gross % <> % + % + %',
+              a.agreement, v_start, v_gross, w.debt_service_paid, w.support_repaid, v_shares
+            USING ERRCODE = 'internal_error';
+    END IF;
+
+    INSERT INTO dsx.statements (agreement, period_start, period_end, currency, input_tokens, output_tokens,
+        revenue, adjustments, gross, debt_service_due, debt_service_paid, support_opening, support_drawn,
+        support_interest, support_repaid, support_balance, distributable, vendor_share, partner_share,
+        through_batch)
+    VALUES (a.agreement, v_start, v_end, v_cur, v_in, v_out, v_rev, v_adj, v_gross, v_due,
+        w.debt_service_paid, COALESCE(v_prev.support_balance, 0), w.support_drawn, v_int,
+        w.support_repaid, w.support_balance, w.distributable, v_vendor, v_partner, v_batch);
+
+    -- the ledger: one balanced transaction
+    SELECT f.lender INTO v_lender FROM dsx.credit_facilities f WHERE f.agreement = a.agreement;
+    v_txn := nextval('dsx.ledger_txn_seq');
+    INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
+    SELECT v_txn, row_number() OVER (ORDER BY e.ord), a.agreement, v_start, e.account, e.amount, v_cur
+      FROM (VALUES
+            (1, 'receivable:customers', v_gross),
+            (2, 'income:revenue', -v_rev),
+            (3, 'income:adjustments', -v_adj),
+            (4, 'expense:debt_service', v_due),
+            (5, 'payable:lender:' || v_lender, -w.debt_service_paid),
+            (6, 'liability:credit_support:' || a.vendor, -w.support_drawn),
+            (7, 'expense:credit_support_interest', v_int),
+            (8, 'liability:credit_support:' || a.vendor, -v_int),
+            (9, 'liability:credit_support:' || a.vendor, w.support_repaid),
+            (10, 'payable:credit_support_repayment:' || a.vendor, -w.support_repaid),
+            (11, 'distribution:revenue_share', w.distributable)) e(ord, account, amount)
+     WHERE e.amount <> 0
+    UNION ALL
+    SELECT v_txn, 11 + row_number() OVER (ORDER BY s.party), a.agreement, v_start,
+           'payable:share:' || s.party, -s.amount, v_cur
+      FROM dsx.statement_shares s
+     WHERE s.agreement = a.agreement AND s.period_start = v_start AND s.amount <> 0;
+    IF (SELECT sum(amount) FROM dsx.ledger_entries WHERE txn_id = v_txn) <> 0 THEN
+        RAISE EXCEPTION 'ledger transaction % does not balance', v_txn USING ERRCODE = 'internal_error';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION dsx.settle(text, date) IS 'Settle one monthly period of an agreement: rate, re-rate late usage, run the waterfall, write the statement and post the ledger; returns false (and says so) when already settled';
+
+CREATE FUNCTION dsx.run_due_settlements() RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a       record;
+    p       date;
+    settled integer := 0;
+BEGIN
+    FOR a IN SELECT g.agreement, g.starts, g.settle_lag FROM dsx.agreements g ORDER BY g.agreement LOOP
+        -- the first period not yet settled, then each following one that is due
+        p := COALESCE((SELECT (max(s.period_start) + interval '1 month')::date
+                         FROM dsx.statements s WHERE s.agreement = a.agreement), a.starts);
+        WHILE (dsx.period_end(p)::timestamp AT TIME ZONE 'UTC') + a.settle_lag <= now() LOOP
+            IF dsx.settle(a.agreement, p) THEN
+                settled := settled + 1;
+            END IF;
+            p := dsx.period_end(p);
+        END LOOP;
+    END LOOP;
+    IF settled = 0 THEN
+        RAISE NOTICE 'no settlement was due';
+    END IF;
+    RETURN settled;
+END
+$$;
+COMMENT ON FUNCTION dsx.run_due_settlements() IS 'Settle, in order, every period of every agreement that ended at least its settle_lag ago; returns how many it settled (0, and says so, when none was due)';
+
+/*
+ * Recompute a statement from raw events and configuration: the events of the batches the
+ * statement saw, priced by the plans and the facility, split by the agreement's split.
+ */
+CREATE FUNCTION dsx.verify_settlement(agreement text, period_start date) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s      dsx.statements;
+    a      dsx.agreements;
+    v_prev dsx.statements;
+    v_mu   integer;
+    v_prev_batch bigint;
+    v_rev  numeric;
+    v_adj  numeric;
+    v_in   bigint;
+    v_out  bigint;
+    v_int  numeric;
+    w      record;
+    ok     boolean := true;
+BEGIN
+    SELECT * INTO s FROM dsx.statements t WHERE t.agreement = $1 AND t.period_start = $2;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'agreement "%" has no statement for period %', $1, $2 USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT * INTO a FROM dsx.agreements g WHERE g.agreement = $1;
+    SELECT c.minor_units INTO v_mu FROM dsx.currencies c WHERE c.currency = s.currency;
+    SELECT * INTO v_prev FROM dsx.statements t
+     WHERE t.agreement = $1 AND t.period_start = (s.period_start - interval '1 month')::date;
+    v_prev_batch := COALESCE((SELECT max(t.through_batch) FROM dsx.statements t
+                               WHERE t.agreement = $1 AND t.period_start < s.period_start), 0);
+
+    -- each period's lines, rated from raw events as of a batch
+    WITH lines AS (
+        SELECT l.for_period, l.customer, l.model,
+               dsx.input_tokens(l.u) AS input_tokens, dsx.output_tokens(l.u) AS output_tokens,
+               dsx.rate(l.u, pp.input_price, pp.output_price, v_mu) AS amount, l.asof
+          FROM (SELECT date_trunc('month', e.occurred_at AT TIME ZONE 'UTC')::date AS for_period,
+                       e.customer, e.model, b.asof,
+                       dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at) AS u
+                  FROM dsx.usage_events e
+                 CROSS JOIN (VALUES ('now', s.through_batch), ('before', v_prev_batch)) b(asof, batch)
+                 WHERE e.factory = a.factory AND e.batch_id <= b.batch
+                   AND e.occurred_at >= (a.starts::timestamp AT TIME ZONE 'UTC')
+                   AND e.occurred_at < (s.period_end::timestamp AT TIME ZONE 'UTC')
+                 GROUP BY 1, 2, 3, 4) l
+          JOIN dsx.customer_plans cp ON cp.customer = l.customer AND cp.factory = a.factory
+          JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = l.model
+    ), expected AS (
+        -- the period's own lines, and for earlier periods what changed since the last statement
+        SELECT n.for_period, COALESCE(n.customer, b.customer) AS customer, COALESCE(n.model, b.model) AS model,
+               COALESCE(n.input_tokens, 0) - COALESCE(b.input_tokens, 0) AS input_tokens,
+               COALESCE(n.output_tokens, 0) - COALESCE(b.output_tokens, 0) AS output_tokens,
+               COALESCE(n.amount, 0) - COALESCE(b.amount, 0) AS amount
+          FROM (SELECT * FROM lines WHERE asof = 'now') n
+          FULL JOIN (SELECT * FROM lines WHERE asof = 'before' AND for_period < s.period_start) b
+            USING (for_period, customer, model)
+    ), expected_lines AS (
+        SELECT * FROM expected
+         WHERE for_period = s.period_start OR input_tokens <> 0 OR output_tokens <> 0 OR amount <> 0
+    ), stored_lines AS (
+        SELECT l.for_period, l.customer, l.model, l.input_tokens, l.output_tokens, l.amount
+          FROM dsx.statement_lines l WHERE l.agreement = $1 AND l.period_start = $2
+    )
+    SELECT NOT EXISTS (SELECT * FROM expected_lines EXCEPT SELECT * FROM stored_lines)
+       AND NOT EXISTS (SELECT * FROM stored_lines EXCEPT SELECT * FROM expected_lines),
+           COALESCE((SELECT sum(amount) FROM expected_lines WHERE for_period = s.period_start), 0),
+           COALESCE((SELECT sum(amount) FROM expected_lines WHERE for_period < s.period_start), 0),
+           COALESCE((SELECT sum(input_tokens) FROM expected_lines WHERE for_period = s.period_start), 0),
+           COALESCE((SELECT sum(output_tokens) FROM expected_lines WHERE for_period = s.period_start), 0)
+      INTO ok, v_rev, v_adj, v_in, v_out;
+    IF NOT ok THEN
+        RAISE NOTICE 'statement lines differ from the raw events';
+    END IF;
+
+    v_int := dsx.support_interest(a.agreement, COALESCE(v_prev.support_balance, 0), s.period_start, v_mu);
+    SELECT * INTO w FROM dsx.waterfall(v_rev + v_adj, dsx.debt_service_due(a.agreement, s.period_start, v_mu),
+                                       COALESCE(v_prev.support_balance, 0), v_int);
+    IF (s.revenue, s.adjustments, s.gross, s.input_tokens, s.output_tokens, s.debt_service_due,
+        s.debt_service_paid, s.support_opening, s.support_drawn, s.support_interest, s.support_repaid,
+        s.support_balance, s.distributable)
+       IS DISTINCT FROM
+       (v_rev, v_adj, v_rev + v_adj, v_in, v_out, w.debt_service_paid + w.support_drawn,
+        w.debt_service_paid, COALESCE(v_prev.support_balance, 0), w.support_drawn, v_int, w.support_repaid,
+        w.support_balance, w.distributable) THEN
+        RAISE NOTICE 'statement figures differ from the recomputed waterfall';
+        ok := false;
+    END IF;
+    IF EXISTS (SELECT party, amount FROM dsx.agreement_shares($1, w.distributable, v_mu) WHERE amount <> 0
+               EXCEPT SELECT party, amount FROM dsx.statement_shares t WHERE t.agreement = $1 AND t.period_start = $2 AND amount <> 0)
+       OR EXISTS (SELECT party, amount FROM dsx.statement_shares t WHERE t.agreement = $1 AND t.period_start = $2 AND amount <> 0
+                  EXCEPT SELECT party, amount FROM dsx.agreement_shares($1, w.distributable, v_mu) WHERE amount <> 0) THEN
+        RAISE NOTICE 'statement shares differ from the revenue split';
+        ok := false;
+    END IF;
+    IF (SELECT COALESCE(sum(amount), 0) FROM dsx.ledger_entries l WHERE l.agreement = $1 AND l.period_start = $2) <> 0 THEN
+        RAISE NOTICE 'ledger entries of the statement do not balance';
+        ok := false;
+    END IF;
+    RETURN ok;
+END
+$$;
+COMMENT ON FUNCTION dsx.verify_settlement(text, date) IS 'Recompute a settled statement from raw usage events (as of the batches it saw), price plans, the facility and the split, and compare with what was stored: true when every line, figure, share and the ledger agree';
+
+/*
+ * Scheduling through pg_cron, a soft dependency: the functions look pg_cron up at run time
+ * and explain how to enable it when it is missing.
+ */
+CREATE FUNCTION dsx.schedule_settlements(cron text DEFAULT '15 0 * * *') RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'dsx schedules settlements through pg_cron, which lives in the one database named by cron.database_name.',
+                  HINT = format('Either CREATE EXTENSION pg_cron here (with shared_preload_libraries = ''pg_cron'' and cron.database_name = %L), '
+                                'or, in the pg_cron database, run: SELECT cron.schedule_in_database(''dsx-settlements'', %L, ''SELECT dsx.run_due_settlements()'', %L);',
+                                current_database(), cron, current_database());
+    END IF;
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+      USING 'dsx-settlements', cron, 'SELECT dsx.run_due_settlements()';
+    RETURN job;
+END
+$$;
+COMMENT ON FUNCTION dsx.schedule_settlements(text) IS 'Register dsx.run_due_settlements() with pg_cron under the job name dsx-settlements (replacing its schedule) and return the job id; explains how to enable pg_cron when it is missing';
+
+CREATE FUNCTION dsx.unschedule_settlements() RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done boolean;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'In the pg_cron database, run: SELECT cron.unschedule(''dsx-settlements'');';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'dsx-settlements') THEN
+        RAISE NOTICE 'no dsx-settlements job is scheduled';
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT cron.unschedule($1)' INTO done USING 'dsx-settlements';
+    RETURN done;
+END
+$$;
+COMMENT ON FUNCTION dsx.unschedule_settlements() IS 'Remove the pg_cron job dsx-settlements; false (and says so) when none is scheduled';
