@@ -325,6 +325,11 @@ parse_share(const char *input, const char *p, const char *name, int64 *share)
 	end = q;
 	q = skip_space(end);
 	percent = (*q == '%');
+	/* a share ends the entry: anything but ",", ";" or the end is bad syntax, not a bad value */
+	q = skip_space(percent ? q + 1 : q);
+	if (*q != ',' && *q != ';' && *q != '\0')
+		split_syntax_error(input, q, percent ? "\",\", \";\" or the end of the split" :
+						   "\"%\", \",\", \";\" or the end of the split");
 	max_scale = percent ? DSX_SHARE_SCALE - 2 : DSX_SHARE_SCALE;
 	if (st == DSX_DEC_PRECISION || (st == DSX_DEC_OK && scale > max_scale))
 		split_value_error(psprintf("share \"%.*s%s\" of party \"%s\" is too precise", (int) (end - p), p,
@@ -336,7 +341,7 @@ parse_share(const char *input, const char *p, const char *name, int64 *share)
 		split_value_error(psprintf("share \"%.*s%s\" of party \"%s\" is outside [0, 100%%]", (int) (end - p), p,
 								   percent ? "%" : "", name), NULL);
 	*share = (int64) r;
-	return percent ? q + 1 : end;
+	return q;
 }
 
 /* Parses a tier threshold (an amount, at most 6 decimal places) at p. */
