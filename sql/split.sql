@@ -27,8 +27,10 @@ BEGIN
     EXECUTE format('TRUNCATE recv_%s', replace(typ, 'dsx.', ''));
     EXECUTE format('COPY recv_%s FROM %L WITH (FORMAT binary)', replace(typ, 'dsx.', ''), f);
     EXECUTE format('SELECT v::text FROM recv_%s', replace(typ, 'dsx.', '')) INTO r;
+    EXECUTE format('COPY (SELECT) TO PROGRAM %L', 'rm -f ' || f);
     RETURN r;
 EXCEPTION WHEN OTHERS THEN
+    EXECUTE format('COPY (SELECT) TO PROGRAM %L', 'rm -f ' || f);
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 
@@ -121,5 +123,3 @@ SELECT what, pg_temp.recv(payload, 'dsx.split') AS result
     ('trailing byte', ok || '\x00'::bytea),
     ('empty', ''::bytea)
   ) AS t(what, payload);
-
-COPY (SELECT 1) TO PROGRAM 'rm -f /tmp/dsx_regress_recv_*.bin';

@@ -212,9 +212,8 @@ dsx_numeric_from_int128(int128 value, int scale)
 	return result;
 }
 
-/* The exact value of num, or the reason it has none as an int128 fixed-point value. */
-static DsxDecimalStatus
-numeric_to_int128_status(Numeric num, int128 *value, int *scale)
+DsxDecimalStatus
+dsx_numeric_to_decimal(Numeric num, int128 *value, int *scale)
 {
 	char	   *text;
 	const char *end;
@@ -233,7 +232,7 @@ numeric_to_int128_status(Numeric num, int128 *value, int *scale)
 void
 dsx_numeric_to_int128(Numeric num, const char *what, int128 *value, int *scale)
 {
-	switch (numeric_to_int128_status(num, value, scale))
+	switch (dsx_numeric_to_decimal(num, value, scale))
 	{
 		case DSX_DEC_OK:
 			return;
@@ -274,7 +273,7 @@ dsx_round_money(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("amount must be a finite number")));
-	if (numeric_to_int128_status(amount, &value, &scale) == DSX_DEC_OK)
+	if (dsx_numeric_to_decimal(amount, &value, &scale) == DSX_DEC_OK)
 	{
 		if (scale > minor_units)
 			PG_RETURN_DATUM(dsx_numeric_from_int128(dsx_div_round_half_away(value, dsx_pow10(scale - minor_units)),

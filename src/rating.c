@@ -82,10 +82,17 @@ dsx_allocate(PG_FUNCTION_ARGS)
 				amount;
 	int			scale;
 	int128	   *parts;
+	DsxDecimalStatus st;
 
 	check_minor_units(minor_units);
-	dsx_numeric_to_int128(amount_num, "amount to allocate", &value, &scale);
-	switch (dsx_decimal_rescale(value, scale, minor_units, &amount))
+	st = dsx_numeric_to_decimal(amount_num, &value, &scale);
+	if (st == DSX_DEC_SYNTAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("amount to allocate must be a finite number")));
+	if (st == DSX_DEC_OK)
+		st = dsx_decimal_rescale(value, scale, minor_units, &amount);
+	switch (st)
 	{
 		case DSX_DEC_OK:
 			break;
