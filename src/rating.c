@@ -1,0 +1,123 @@
+/* src/rating.c — the operations that combine dsx's types, above the type files: the
+ * charge of a usage summary at an input and an output price (exact, and rated: rounded
+ * once half away from zero to the currency's minor units), and dsx.allocate, the SQL face
+ * of the largest-remainder split allocation. All arithmetic is int128 fixed point from
+ * money.c; numeric is touched only to read the arguments and build the results. */
+#include "postgres.h"
+
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
+#include "money.h"
+#include "price.h"
+#include "split.h"
+#include "usage.h"
+
+/* Raises 22023 unless minor_units is one a currency can have (0 to 6). */
+static void
+check_minor_units(int32 minor_units)
+{
+	if (minor_units < 0 || minor_units > 6)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("minor_units must be between 0 and 6"),
+				 errdetail("minor_units is %d.", minor_units)));
+}
+
+/* The exact charge of u: input tokens at input_price plus output tokens at output_price,
+ * in 10^-DSX_CHARGE_SCALE units (below 2 * 10^37: cannot overflow). */
+static int128
+usage_charge(const DsxUsage *u, const DsxPrice *input_price, const DsxPrice *output_price)
+{
+	return dsx_price_charge(input_price, u->input_tokens) +
+		dsx_price_charge(output_price, u->output_tokens);
+}
+
+/* dsx.charge(u dsx.usage, input_price dsx.price, output_price dsx.price): exact, unrounded. */
+PG_FUNCTION_INFO_V1(dsx_usage_charge);
+Datum
+dsx_usage_charge(PG_FUNCTION_ARGS)
+{
+	int128		c = usage_charge(PG_GETARG_DSXUSAGE_P(0), PG_GETARG_DSXPRICE_P(1), PG_GETARG_DSXPRICE_P(2));
+	int			scale = DSX_CHARGE_SCALE;
+
+	while (scale > 0 && c % 10 == 0)
+	{
+		c /= 10;
+		scale--;
+	}
+	PG_RETURN_DATUM(dsx_numeric_from_int128(c, scale));
+}
+
+/* dsx.rate(u, input_price, output_price, minor_units): the exact charge rounded once, half
+ * away from zero, to minor_units decimal places: the amount of one rated line. */
+PG_FUNCTION_INFO_V1(dsx_usage_rate);
+Datum
+dsx_usage_rate(PG_FUNCTION_ARGS)
+{
+	int32		minor_units = PG_GETARG_INT32(3);
+	int128		c;
+
+	check_minor_units(minor_units);
+	c = usage_charge(PG_GETARG_DSXUSAGE_P(0), PG_GETARG_DSXPRICE_P(1), PG_GETARG_DSXPRICE_P(2));
+	PG_RETURN_DATUM(dsx_numeric_from_int128(dsx_div_round_half_away(c, dsx_pow10(DSX_CHARGE_SCALE - minor_units)),
+											minor_units));
+}
+
+/*
+ * dsx.allocate(amount numeric, s dsx.split, minor_units int) RETURNS TABLE(party text,
+ * amount numeric): one row per party, first-appearance order, the parts adding up to
+ * amount exactly. amount must be a whole number of minor units (22023).
+ */
+PG_FUNCTION_INFO_V1(dsx_allocate);
+Datum
+dsx_allocate(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Numeric		amount_num = PG_GETARG_NUMERIC(0);
+	DsxSplit   *s = PG_GETARG_DSXSPLIT_P(1);
+	int32		minor_units = PG_GETARG_INT32(2);
+	int128		value,
+				amount;
+	int			scale;
+	int128	   *parts;
+	DsxDecimalStatus st;
+
+	check_minor_units(minor_units);
+	st = dsx_numeric_to_decimal(amount_num, &value, &scale);
+	if (st == DSX_DEC_SYNTAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("amount to allocate must be a finite number")));
+	if (st == DSX_DEC_OK)
+		st = dsx_decimal_rescale(value, scale, minor_units, &amount);
+	switch (st)
+	{
+		case DSX_DEC_OK:
+			break;
+		case DSX_DEC_OVERFLOW:
+			dsx_overflow_error("amount to allocate", "The amount has too many digits for an exact allocation.");
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("amount to allocate is not a whole number of minor units"),
+					 errdetail("The amount has more than %d decimal places.", minor_units),
+					 errhint("Round the amount to the currency's minor unit first, e.g. with dsx.round_money.")));
+	}
+	parts = palloc(sizeof(int128) * s->nparties);
+	dsx_split_allocate(s, amount, minor_units, parts);
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int p = 0; p < s->nparties; p++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = PointerGetDatum(cstring_to_text(DSX_SPLIT_PARTY(s, p)));
+		values[1] = dsx_numeric_from_int128(parts[p], minor_units);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
