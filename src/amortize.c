@@ -1,0 +1,601 @@
+/* src/amortize.c — loan schedules: dsx.amortize() (annuity, linear and bullet methods,
+ * monthly to annual frequencies, grace periods, end-of-month due dates) and
+ * dsx.interest(). The arguments are validated once into a DsxLoan of 64-bit integers
+ * (amounts in minor units, the rate as a fraction in lowest terms); each period's
+ * interest is then computed exactly in 128-bit integers, multiplying before the one
+ * division that rounds it half away from zero. The annuity's level payment is the PMT
+ * formula evaluated once per schedule in numeric with 40 decimal places. No floating
+ * point; any overflow is ERROR 22003. */
+#include "postgres.h"
+
+#include "common/int.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+
+#include "amortize.h"
+
+#ifndef HAVE_INT128
+#error "dsx needs a compiler with 128-bit integers"
+#endif
+
+/* Decimal places of the periodic rate and growth factor in the level payment. */
+#define LOAN_PMT_SCALE		40
+/* Decimal places the annual rate is padded to before it is divided. */
+#define LOAN_RATE_SCALE		45
+/* Most decimal places an annual rate may have (its numerator must fit an int64). */
+#define LOAN_MAX_RATE_SCALE 18
+
+static const int64 loan_pow10[] = {
+	INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000),
+	INT64CONST(10000), INT64CONST(100000), INT64CONST(1000000),
+	INT64CONST(10000000), INT64CONST(100000000), INT64CONST(1000000000),
+	INT64CONST(10000000000), INT64CONST(100000000000),
+	INT64CONST(1000000000000), INT64CONST(10000000000000),
+	INT64CONST(100000000000000), INT64CONST(1000000000000000),
+	INT64CONST(10000000000000000), INT64CONST(100000000000000000),
+	INT64CONST(1000000000000000000)
+};
+
+/* ---------------------------------------------------------------- numeric helpers */
+
+/* a * b, exact. */
+static Numeric
+loan_num_mul(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_mul, NumericGetDatum(a),
+											   NumericGetDatum(b)));
+}
+
+/* a + b, exact. */
+static Numeric
+loan_num_add(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a),
+											   NumericGetDatum(b)));
+}
+
+/* a - b, exact. */
+static Numeric
+loan_num_sub(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(a),
+											   NumericGetDatum(b)));
+}
+
+/* a / b at numeric's own result scale (at least the larger input scale). */
+static Numeric
+loan_num_div(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_div, NumericGetDatum(a),
+											   NumericGetDatum(b)));
+}
+
+/* a / b truncated toward zero to an integer, exact. */
+static Numeric
+loan_num_div_trunc(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc, NumericGetDatum(a),
+											   NumericGetDatum(b)));
+}
+
+/* a rounded half away from zero to scale decimal places. */
+static Numeric
+loan_num_round(Numeric a, int scale)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_round, NumericGetDatum(a),
+											   Int32GetDatum(scale)));
+}
+
+/* a truncated toward zero to an integer. */
+static Numeric
+loan_num_trunc(Numeric a)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_trunc, NumericGetDatum(a),
+											   Int32GetDatum(0)));
+}
+
+/* a ^ b. */
+static Numeric
+loan_num_power(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_power, NumericGetDatum(a),
+											   NumericGetDatum(b)));
+}
+
+/* -1, 0 or 1 as a is less than, equal to or greater than b. */
+static int
+loan_num_cmp(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a),
+											 NumericGetDatum(b)));
+}
+
+/* 10^-k with k decimal places, exactly. */
+static Numeric
+loan_num_unit(int k)
+{
+	return int64_div_fast_to_numeric(1, k);
+}
+
+/* The text of a numeric, for error details. */
+static char *
+loan_num_text(Numeric a)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(a)));
+}
+
+/* Raises 22023 unless a is a finite number; what names the argument. */
+static void
+loan_check_finite(Numeric a, const char *what)
+{
+	if (numeric_is_nan(a) || numeric_is_inf(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite number", what),
+				 errdetail("%s is %s.", what, loan_num_text(a))));
+}
+
+/* An integral numeric as an int64; 22003 naming what when it does not fit. */
+static int64
+loan_num_to_int64(Numeric a, const char *what)
+{
+	if (loan_num_cmp(a, int64_to_numeric(PG_INT64_MAX)) > 0 ||
+		loan_num_cmp(a, int64_to_numeric(PG_INT64_MIN)) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s out of range", what),
+				 errdetail("%s is %s, which does not fit in 64 bits.", what, loan_num_text(a))));
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(a)));
+}
+
+/* ---------------------------------------------------------------- integer helpers */
+
+/* Raises the overflow error of a schedule. */
+static void
+loan_overflow(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("amortization schedule amount out of range"),
+			 errdetail("An amount of the schedule does not fit in 64 bits of minor units.")));
+}
+
+/* Greatest common divisor of two non-negative integers. */
+static int64
+loan_gcd(int64 a, int64 b)
+{
+	while (b != 0)
+	{
+		int64		t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* n / d rounded half away from zero, d > 0; 22003 when the result leaves int64. */
+static int64
+loan_div_round(int128 n, int128 d)
+{
+	int128		q = n / d;
+	int128		r = n % d;
+
+	if (r < 0)
+		r = -r;
+	if (r >= d - r)
+		q += (n < 0) ? -1 : 1;
+	if (q > PG_INT64_MAX || q < PG_INT64_MIN)
+		loan_overflow();
+	return (int64) q;
+}
+
+/* a * b in 128 bits; 22003 on overflow. */
+static int128
+loan_mul128(int128 a, int128 b)
+{
+	int128		r;
+
+	if (__builtin_mul_overflow(a, b, &r))
+		loan_overflow();
+	return r;
+}
+
+/* ---------------------------------------------------------------- the terms */
+
+/* Looks up a method by name (case-insensitive); 22023 when unknown. */
+static DsxAmortMethod
+loan_parse_method(const char *name)
+{
+	if (pg_strcasecmp(name, "annuity") == 0)
+		return DSX_AMORT_ANNUITY;
+	if (pg_strcasecmp(name, "linear") == 0)
+		return DSX_AMORT_LINEAR;
+	if (pg_strcasecmp(name, "bullet") == 0)
+		return DSX_AMORT_BULLET;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown amortization method \"%s\"", name),
+			 errhint("Use annuity, linear or bullet.")));
+	return DSX_AMORT_ANNUITY;	/* keep compiler quiet */
+}
+
+/* Months per period of a frequency (case-insensitive); 22023 when unknown. */
+static int32
+loan_parse_frequency(const char *name)
+{
+	if (pg_strcasecmp(name, "monthly") == 0)
+		return 1;
+	if (pg_strcasecmp(name, "quarterly") == 0)
+		return 3;
+	if (pg_strcasecmp(name, "semiannual") == 0)
+		return 6;
+	if (pg_strcasecmp(name, "annual") == 0)
+		return 12;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown payment frequency \"%s\"", name),
+			 errhint("Use monthly, quarterly, semiannual or annual.")));
+	return 0;					/* keep compiler quiet */
+}
+
+/* Days in month m (1-12) of year y. */
+static int
+loan_days_in_month(int64 y, int m)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return days[m - 1];
+}
+
+DateADT
+dsx_loan_due(const DsxLoan *loan, int32 k)
+{
+	int64		month = loan->first_month + (int64) (k - 1) * loan->months;
+	int64		y = month >= 0 ? month / 12 : -((11 - month) / 12);
+	int			m = (int) (month - y * 12) + 1;
+	int			d;
+	int64		jd;
+
+	if (y < -4713 || y > 5874898)
+		goto out_of_range;
+	d = loan_days_in_month(y, m);
+	if (!loan->end_of_month && loan->first_day < d)
+		d = loan->first_day;
+	if (!IS_VALID_JULIAN(y, m, d))
+		goto out_of_range;
+	jd = (int64) date2j((int) y, m, d) - POSTGRES_EPOCH_JDATE;
+	if (!IS_VALID_DATE(jd))
+		goto out_of_range;
+	return (DateADT) jd;
+
+out_of_range:
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("due date of period %d out of range", k),
+			 errdetail("The schedule runs past the dates PostgreSQL can represent.")));
+	return 0;					/* keep compiler quiet */
+}
+
+/*
+ * The annuity's level payment in minor units: round(P·i / (1 − (1+i)^−n)) computed as
+ * round(P·i·f / (f − 1)) with i = round(rate / periods-per-year, 40) and
+ * f = round((1 + i)^n, 40), the same numeric operations bench/amortize.sh's PL/pgSQL
+ * reference performs. With i accurate to 1e-40 the payment carries well over 30
+ * significant digits before its one rounding to minor units.
+ */
+static int64
+loan_level_payment(const DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 n)
+{
+	Numeric		i,
+				f,
+				pay;
+
+	if (loan->rate_num == 0)
+		return loan_div_round(loan->principal, n);
+
+	i = loan_num_round(loan_num_div(loan_num_round(annual_rate, LOAN_RATE_SCALE),
+									int64_to_numeric(12 / loan->months)),
+					   LOAN_PMT_SCALE);
+	f = loan_num_round(loan_num_power(loan_num_add(int64_to_numeric(1), i),
+									  int64_to_numeric(n)),
+					   LOAN_PMT_SCALE);
+	if (loan_num_cmp(f, int64_to_numeric(1)) <= 0)
+		elog(ERROR, "growth factor of a positive rate is not above 1");
+	pay = loan_num_round(loan_num_div(loan_num_mul(loan_num_mul(principal, i), f),
+									  loan_num_sub(f, int64_to_numeric(1))),
+						 loan->minor_units);
+	return loan_num_to_int64(loan_num_mul(pay, int64_to_numeric(loan_pow10[loan->minor_units])),
+							 "level payment");
+}
+
+void
+dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 periods,
+			  DateADT first_due, const char *method, const char *frequency,
+			  const char *day_count, int32 minor_units, int32 grace_periods)
+{
+	Numeric		zero = int64_to_numeric(0);
+	Numeric		scaled;
+	int32		rate_scale;
+	int64		g;
+	int			y,
+				m,
+				d;
+
+	memset(loan, 0, sizeof(DsxLoan));
+	loan->method = loan_parse_method(method);
+	loan->months = loan_parse_frequency(frequency);
+	loan->day_count = dsx_daycount_parse(day_count);
+
+	if (minor_units < 0 || minor_units > 6)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("minor_units must be between 0 and 6"),
+				 errdetail("minor_units is %d.", minor_units)));
+	loan->minor_units = minor_units;
+
+	if (periods < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("periods must be at least 1"),
+				 errdetail("periods is %d.", periods)));
+	loan->periods = periods;
+
+	if (grace_periods < 0 || grace_periods >= periods)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("grace_periods must be between 0 and periods - 1"),
+				 errdetail("grace_periods is %d and periods is %d.", grace_periods, periods),
+				 errhint("At least one period must repay principal.")));
+	loan->grace_periods = grace_periods;
+
+	/* principal: finite, not negative, a whole number of minor units */
+	loan_check_finite(principal, "principal");
+	if (loan_num_cmp(principal, zero) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("principal must not be negative"),
+				 errdetail("principal is %s.", loan_num_text(principal))));
+	scaled = loan_num_mul(principal, int64_to_numeric(loan_pow10[minor_units]));
+	if (loan_num_cmp(scaled, loan_num_trunc(scaled)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("principal is not a whole number of minor units"),
+				 errdetail("principal %s has more than %d decimal places.",
+						   loan_num_text(principal), minor_units)));
+	loan->principal = loan_num_to_int64(scaled, "principal in minor units");
+
+	/* annual rate: finite, not negative, at most 18 decimal places */
+	loan_check_finite(annual_rate, "annual_rate");
+	if (loan_num_cmp(annual_rate, zero) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("annual_rate must not be negative"),
+				 errdetail("annual_rate is %s.", loan_num_text(annual_rate)),
+				 errhint("Write the rate as a fraction: 0.08 for 8%%.")));
+	rate_scale = DatumGetInt32(DirectFunctionCall1(numeric_min_scale,
+												   NumericGetDatum(annual_rate)));
+	if (rate_scale > LOAN_MAX_RATE_SCALE)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("annual_rate has too many decimal places"),
+				 errdetail("annual_rate %s has %d decimal places; at most %d are supported.",
+						   loan_num_text(annual_rate), rate_scale, LOAN_MAX_RATE_SCALE)));
+	loan->rate_num = loan_num_to_int64(loan_num_mul(annual_rate,
+													int64_to_numeric(loan_pow10[rate_scale])),
+									   "annual_rate");
+	loan->rate_den = loan_pow10[rate_scale];
+	g = loan_gcd(loan->rate_num, loan->rate_den);
+	loan->rate_num /= g;
+	loan->rate_den /= g;
+
+	/* due dates: all of them, period 0 included, must be representable */
+	if (DATE_NOT_FINITE(first_due))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("first_due must be a finite date")));
+	j2date(first_due + POSTGRES_EPOCH_JDATE, &y, &m, &d);
+	loan->first_month = (int64) y * 12 + (m - 1);
+	loan->first_day = d;
+	loan->end_of_month = (d == loan_days_in_month(y, m));
+	(void) dsx_loan_due(loan, 0);
+	(void) dsx_loan_due(loan, periods);
+
+	switch (loan->method)
+	{
+		case DSX_AMORT_ANNUITY:
+			loan->level = loan_level_payment(loan, principal, annual_rate,
+											 periods - grace_periods);
+			break;
+		case DSX_AMORT_LINEAR:
+			loan->level = loan_div_round(loan->principal, periods - grace_periods);
+			break;
+		case DSX_AMORT_BULLET:
+			loan->level = 0;
+			break;
+	}
+}
+
+void
+dsx_loan_row(const DsxLoan *loan, int32 k, int64 opening, DateADT previous_due,
+			 DateADT due, DsxLoanRow *row)
+{
+	DsxFraction f = dsx_daycount_fraction(loan->day_count, previous_due, due);
+
+	row->period = k;
+	row->due = due;
+	row->opening = opening;
+	/* interest = round(opening × rate_num × f.num / (rate_den × f.den)), exactly */
+	row->interest = loan_div_round(loan_mul128(loan_mul128(opening, loan->rate_num), f.num),
+								   loan_mul128(loan->rate_den, f.den));
+	if (k == loan->periods)
+		row->principal = opening;
+	else if (k <= loan->grace_periods)
+		row->principal = 0;
+	else
+	{
+		switch (loan->method)
+		{
+			case DSX_AMORT_ANNUITY:
+				if (pg_sub_s64_overflow(loan->level, row->interest, &row->principal))
+					loan_overflow();
+				break;
+			case DSX_AMORT_LINEAR:
+				row->principal = loan->level;
+				break;
+			case DSX_AMORT_BULLET:
+				row->principal = 0;
+				break;
+		}
+	}
+	if (pg_add_s64_overflow(row->interest, row->principal, &row->payment) ||
+		pg_sub_s64_overflow(opening, row->principal, &row->closing))
+		loan_overflow();
+}
+
+/* Generates every period of loan into ts (or only checks them when ts is NULL). */
+static void
+loan_generate(const DsxLoan *loan, Tuplestorestate *ts, TupleDesc td)
+{
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "dsx.amortize row",
+												 ALLOCSET_SMALL_SIZES);
+	DateADT		previous = dsx_loan_due(loan, 0);
+	int64		opening = loan->principal;
+	int			mu = loan->minor_units;
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+
+	for (int32 k = 1; k <= loan->periods; k++)
+	{
+		DsxLoanRow	row;
+		DateADT		due = dsx_loan_due(loan, k);
+
+		CHECK_FOR_INTERRUPTS();
+		dsx_loan_row(loan, k, opening, previous, due, &row);
+		if (ts != NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(rowcxt);
+
+			values[0] = Int32GetDatum(row.period);
+			values[1] = DateADTGetDatum(row.due);
+			values[2] = NumericGetDatum(int64_div_fast_to_numeric(row.opening, mu));
+			values[3] = NumericGetDatum(int64_div_fast_to_numeric(row.payment, mu));
+			values[4] = NumericGetDatum(int64_div_fast_to_numeric(row.interest, mu));
+			values[5] = NumericGetDatum(int64_div_fast_to_numeric(row.principal, mu));
+			values[6] = NumericGetDatum(int64_div_fast_to_numeric(row.closing, mu));
+			tuplestore_putvalues(ts, td, values, nulls);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
+		}
+		opening = row.closing;
+		previous = due;
+	}
+	if (opening != 0)
+		elog(ERROR, "amortization schedule does not close at zero");
+	MemoryContextDelete(rowcxt);
+}
+
+/* Reads dsx.amortize's nine arguments into loan (the SQL defaults fill the last five). */
+static void
+loan_from_args(FunctionCallInfo fcinfo, DsxLoan *loan)
+{
+	dsx_loan_init(loan, PG_GETARG_NUMERIC(0), PG_GETARG_NUMERIC(1), PG_GETARG_INT32(2),
+				  PG_GETARG_DATEADT(3), text_to_cstring(PG_GETARG_TEXT_PP(4)),
+				  text_to_cstring(PG_GETARG_TEXT_PP(5)),
+				  text_to_cstring(PG_GETARG_TEXT_PP(6)), PG_GETARG_INT32(7),
+				  PG_GETARG_INT32(8));
+}
+
+/*
+ * dsx.amortize(principal, annual_rate, periods, first_due, method, frequency, day_count,
+ * minor_units, grace_periods) RETURNS TABLE(period, due, opening, payment, interest,
+ * principal, closing), in materialize mode.
+ */
+PG_FUNCTION_INFO_V1(dsx_amortize);
+Datum
+dsx_amortize(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	DsxLoan		loan;
+
+	loan_from_args(fcinfo, &loan);
+	InitMaterializedSRF(fcinfo, 0);
+	loan_generate(&loan, rsinfo->setResult, rsinfo->setDesc);
+	return (Datum) 0;
+}
+
+/*
+ * dsx.amortize_check(same arguments as dsx.amortize) RETURNS boolean: true when the
+ * schedule can be generated; otherwise raises the error dsx.amortize would. For CHECK
+ * constraints.
+ */
+PG_FUNCTION_INFO_V1(dsx_amortize_check);
+Datum
+dsx_amortize_check(PG_FUNCTION_ARGS)
+{
+	DsxLoan		loan;
+
+	loan_from_args(fcinfo, &loan);
+	loan_generate(&loan, NULL, NULL);
+	PG_RETURN_BOOL(true);
+}
+
+/* ---------------------------------------------------------------- dsx.interest */
+
+Numeric
+dsx_interest_exact(Numeric amount, Numeric annual_rate, DateADT start, DateADT end,
+			 DsxDayCount dc, int32 minor_units)
+{
+	DsxFraction f;
+	Numeric		x,
+				den,
+				q,
+				r2;
+	int			sign;
+
+	loan_check_finite(amount, "amount");
+	loan_check_finite(annual_rate, "annual_rate");
+	if (minor_units < 0 || minor_units > 6)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("minor_units must be between 0 and 6"),
+				 errdetail("minor_units is %d.", minor_units)));
+	f = dsx_daycount_fraction(dc, start, end);
+
+	/* x = amount × rate × num × 10^mu, exact; the result is round(x / den) minor units */
+	x = loan_num_mul(loan_num_mul(amount, annual_rate),
+					 loan_num_mul(int64_to_numeric(f.num),
+								  int64_to_numeric(loan_pow10[minor_units])));
+	den = int64_to_numeric(f.den);
+	q = loan_num_div_trunc(x, den);
+	/* r2 = 2 |x − q·den| compared with den decides the rounding, exactly */
+	r2 = loan_num_mul(int64_to_numeric(2), loan_num_sub(x, loan_num_mul(q, den)));
+	sign = loan_num_cmp(x, int64_to_numeric(0));
+	if (sign < 0)
+		r2 = loan_num_mul(r2, int64_to_numeric(-1));
+	if (sign != 0 && loan_num_cmp(r2, den) >= 0)
+		q = loan_num_add(q, int64_to_numeric(sign));
+	return loan_num_mul(q, loan_num_unit(minor_units));
+}
+
+/*
+ * dsx.interest(amount, annual_rate, start, end, day_count, minor_units) RETURNS numeric:
+ * amount × annual_rate × year_fraction(start, end, day_count), rounded once, half away
+ * from zero, to minor_units.
+ */
+PG_FUNCTION_INFO_V1(dsx_interest);
+Datum
+dsx_interest(PG_FUNCTION_ARGS)
+{
+	DsxDayCount dc = dsx_daycount_parse(text_to_cstring(PG_GETARG_TEXT_PP(4)));
+
+	PG_RETURN_NUMERIC(dsx_interest_exact(PG_GETARG_NUMERIC(0), PG_GETARG_NUMERIC(1),
+								   PG_GETARG_DATEADT(2), PG_GETARG_DATEADT(3), dc,
+								   PG_GETARG_INT32(5)));
+}

@@ -1,0 +1,331 @@
+/* src/daycount.c — day-count conventions of ISDA 2006 §4.16 on PostgreSQL dates: ACT/360,
+ * ACT/365F, ACT/ACT (ISDA), 30/360 (bond basis), 30E/360 (Eurobond basis) and 30U/360
+ * (30/360 US with the end-of-February rules). The core returns the year fraction as an
+ * exact rational in 64-bit integers so that schedules multiply before they divide; the
+ * SQL function dsx.year_fraction() turns it into a numeric. No floating point. */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/numeric.h"
+
+#include "daycount.h"
+
+/* Decimal places dsx.year_fraction() keeps when the fraction does not terminate. */
+#define YEAR_FRACTION_SCALE 30
+
+/* SQL names, canonical first; looked up case-insensitively. */
+static const struct
+{
+	const char *name;
+	DsxDayCount dc;
+}			daycount_names[] =
+{
+	{"ACT/360", DSX_DC_ACT_360},
+	{"ACT/365F", DSX_DC_ACT_365F},
+	{"ACT/ACT", DSX_DC_ACT_ACT},
+	{"30/360", DSX_DC_30_360},
+	{"30E/360", DSX_DC_30E_360},
+	{"30U/360", DSX_DC_30U_360},
+	{"ACT/ACT ISDA", DSX_DC_ACT_ACT},
+};
+
+bool
+dsx_daycount_lookup(const char *name, DsxDayCount *dc)
+{
+	for (int i = 0; i < lengthof(daycount_names); i++)
+	{
+		if (pg_strcasecmp(name, daycount_names[i].name) == 0)
+		{
+			*dc = daycount_names[i].dc;
+			return true;
+		}
+	}
+	return false;
+}
+
+DsxDayCount
+dsx_daycount_parse(const char *name)
+{
+	DsxDayCount dc;
+
+	if (!dsx_daycount_lookup(name, &dc))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown day-count convention \"%s\"", name),
+				 errhint("Use one of ACT/360, ACT/365F, ACT/ACT, 30/360, 30E/360, 30U/360.")));
+	return dc;
+}
+
+const char *
+dsx_daycount_name(DsxDayCount dc)
+{
+	for (int i = 0; i < lengthof(daycount_names); i++)
+		if (daycount_names[i].dc == dc)
+			return daycount_names[i].name;
+	elog(ERROR, "unexpected day-count convention %d", (int) dc);
+	return NULL;				/* keep compiler quiet */
+}
+
+/* Greatest common divisor of two non-negative integers (gcd(0, 0) = 0). */
+static int64
+daycount_gcd(int64 a, int64 b)
+{
+	while (b != 0)
+	{
+		int64		t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* True when y is a leap year of the proleptic Gregorian calendar. */
+static bool
+daycount_is_leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* True when y-m-d is the last day of February. */
+static bool
+daycount_last_of_february(int y, int m, int d)
+{
+	return m == 2 && d == (daycount_is_leap(y) ? 29 : 28);
+}
+
+/* Splits a finite date into year, month and day. */
+static void
+daycount_split(DateADT date, int *y, int *m, int *d)
+{
+	j2date(date + POSTGRES_EPOCH_JDATE, y, m, d);
+}
+
+/* The 30/360-family day count once the day numbers have been adjusted. */
+static int64
+daycount_thirty(int y1, int m1, int d1, int y2, int m2, int d2)
+{
+	return (int64) 360 * (y2 - y1) + (int64) 30 * (m2 - m1) + (d2 - d1);
+}
+
+/* The fraction from start to end, start <= end, not yet reduced. */
+static DsxFraction
+daycount_forward(DsxDayCount dc, DateADT start, DateADT end)
+{
+	DsxFraction f;
+	int			y1,
+				m1,
+				d1,
+				y2,
+				m2,
+				d2;
+
+	switch (dc)
+	{
+		case DSX_DC_ACT_360:
+			f.num = (int64) end - start;
+			f.den = 360;
+			return f;
+		case DSX_DC_ACT_365F:
+			f.num = (int64) end - start;
+			f.den = 365;
+			return f;
+		default:
+			break;
+	}
+
+	daycount_split(start, &y1, &m1, &d1);
+	daycount_split(end, &y2, &m2, &d2);
+
+	switch (dc)
+	{
+		case DSX_DC_ACT_ACT:
+			{
+				/*
+				 * Days falling in a leap year count 1/366, the others 1/365. Whole
+				 * years between the first and the last count 1 each, so only the two
+				 * partial years need their days: den = 365 * 366.
+				 */
+				int64		den = 365 * 366;
+				int64		b1 = daycount_is_leap(y1) ? 366 : 365;
+				int64		b2 = daycount_is_leap(y2) ? 366 : 365;
+
+				f.den = den;
+				if (y1 == y2)
+					f.num = ((int64) end - start) * (den / b1);
+				else
+				{
+					int64		jan1_after = date2j(y1 + 1, 1, 1) - POSTGRES_EPOCH_JDATE;
+					int64		jan1_last = date2j(y2, 1, 1) - POSTGRES_EPOCH_JDATE;
+
+					f.num = (jan1_after - start) * (den / b1)
+						+ ((int64) y2 - y1 - 1) * den
+						+ (end - jan1_last) * (den / b2);
+				}
+				return f;
+			}
+		case DSX_DC_30_360:
+			/* §4.16(f): D1 = 31 -> 30; D2 = 31 when D1 is 30 or 31 -> 30. */
+			if (d1 == 31)
+				d1 = 30;
+			if (d2 == 31 && d1 == 30)
+				d2 = 30;
+			break;
+		case DSX_DC_30E_360:
+			/* §4.16(g): D1 = 31 -> 30; D2 = 31 -> 30. */
+			if (d1 == 31)
+				d1 = 30;
+			if (d2 == 31)
+				d2 = 30;
+			break;
+		case DSX_DC_30U_360:
+
+			/*
+			 * 30/360 US, in this order: D1 the last day of February -> 30 (and D2
+			 * also the last day of February -> 30); D2 = 31 when D1 >= 30 -> 30;
+			 * D1 = 31 -> 30.
+			 */
+			if (daycount_last_of_february(y1, m1, d1))
+			{
+				if (daycount_last_of_february(y2, m2, d2))
+					d2 = 30;
+				d1 = 30;
+			}
+			if (d2 == 31 && d1 >= 30)
+				d2 = 30;
+			if (d1 == 31)
+				d1 = 30;
+			break;
+		default:
+			elog(ERROR, "unexpected day-count convention %d", (int) dc);
+	}
+	f.num = daycount_thirty(y1, m1, d1, y2, m2, d2);
+	f.den = 360;
+	return f;
+}
+
+DsxFraction
+dsx_daycount_fraction(DsxDayCount dc, DateADT start, DateADT end)
+{
+	DsxFraction f;
+	int64		g;
+
+	if (DATE_NOT_FINITE(start) || DATE_NOT_FINITE(end))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("year fraction of an infinite date"),
+				 errdetail("Day counts need finite dates.")));
+
+	if (start <= end)
+		f = daycount_forward(dc, start, end);
+	else
+	{
+		f = daycount_forward(dc, end, start);
+		f.num = -f.num;
+	}
+
+	g = daycount_gcd(f.num < 0 ? -f.num : f.num, f.den);
+	if (g > 1)
+	{
+		f.num /= g;
+		f.den /= g;
+	}
+	return f;
+}
+
+/*
+ * num/den as a numeric: exact when the decimal expansion terminates within
+ * YEAR_FRACTION_SCALE places, else rounded half away from zero at that place.
+ */
+static Numeric
+daycount_fraction_to_numeric(DsxFraction f)
+{
+	char		buf[64 + YEAR_FRACTION_SCALE];
+	char		digits[YEAR_FRACTION_SCALE + 1];
+	bool		negative = f.num < 0;
+	uint64		a = negative ? -(uint64) f.num : (uint64) f.num;
+	uint64		b = (uint64) f.den;
+	uint64		whole = a / b;
+	uint64		r = a % b;
+	int			n = 0;
+
+	while (r != 0 && n < YEAR_FRACTION_SCALE)
+	{
+		r *= 10;				/* r < den <= 365 * 366: no overflow */
+		digits[n++] = '0' + (char) (r / b);
+		r %= b;
+	}
+	if (r != 0 && 2 * r >= b)
+	{
+		/* round the last kept digit up, carrying into the whole part if need be */
+		int			i = n - 1;
+
+		while (i >= 0 && digits[i] == '9')
+			digits[i--] = '0';
+		if (i >= 0)
+			digits[i]++;
+		else
+			whole++;
+	}
+	while (n > 0 && digits[n - 1] == '0')
+		n--;
+	digits[n] = '\0';
+
+	snprintf(buf, sizeof(buf), "%s" UINT64_FORMAT "%s%s",
+			 negative && (whole != 0 || n > 0) ? "-" : "", whole, n > 0 ? "." : "", digits);
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+}
+
+/* dsx.year_fraction(start date, end date, convention text) RETURNS numeric */
+PG_FUNCTION_INFO_V1(dsx_year_fraction);
+Datum
+dsx_year_fraction(PG_FUNCTION_ARGS)
+{
+	DateADT		start = PG_GETARG_DATEADT(0);
+	DateADT		end = PG_GETARG_DATEADT(1);
+	char	   *convention = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	DsxDayCount dc = dsx_daycount_parse(convention);
+
+	PG_RETURN_NUMERIC(daycount_fraction_to_numeric(dsx_daycount_fraction(dc, start, end)));
+}
+
+/*
+ * dsx.day_count(start date, end date, convention text) RETURNS bigint: the days the
+ * convention counts between the dates (actual days for the ACT conventions, the adjusted
+ * 30-day-month count for the 30/360 family), negative when start is after end.
+ */
+PG_FUNCTION_INFO_V1(dsx_day_count);
+Datum
+dsx_day_count(PG_FUNCTION_ARGS)
+{
+	DateADT		start = PG_GETARG_DATEADT(0);
+	DateADT		end = PG_GETARG_DATEADT(1);
+	char	   *convention = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	DsxDayCount dc = dsx_daycount_parse(convention);
+	DsxFraction f;
+
+	if (DATE_NOT_FINITE(start) || DATE_NOT_FINITE(end))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("day count of an infinite date"),
+				 errdetail("Day counts need finite dates.")));
+	switch (dc)
+	{
+		case DSX_DC_ACT_360:
+		case DSX_DC_ACT_365F:
+		case DSX_DC_ACT_ACT:
+			PG_RETURN_INT64((int64) end - start);
+		default:
+			if (start <= end)
+				f = daycount_forward(dc, start, end);
+			else
+			{
+				f = daycount_forward(dc, end, start);
+				f.num = -f.num;
+			}
+			PG_RETURN_INT64(f.num);
+	}
+}
