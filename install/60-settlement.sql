@@ -430,25 +430,25 @@ BEGIN
     SELECT f.lender INTO v_lender FROM dsx.credit_facilities f WHERE f.agreement = a.agreement;
     v_txn := nextval('dsx.ledger_txn_seq');
     INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
-    SELECT v_txn, row_number() OVER (ORDER BY e.ord), a.agreement, v_start, e.account, e.amount, v_cur
+    SELECT v_txn, row_number() OVER (ORDER BY e.ord, e.account), a.agreement, v_start, e.account, e.amount, v_cur
       FROM (VALUES
-            (1, 'receivable:customers', v_gross),
-            (2, 'income:revenue', -v_rev),
-            (3, 'income:adjustments', -v_adj),
-            (4, 'expense:debt_service', v_due),
-            (5, 'payable:lender:' || v_lender, -w.debt_service_paid),
-            (6, 'liability:credit_support:' || a.vendor, -w.support_drawn),
-            (7, 'expense:credit_support_interest', v_int),
-            (8, 'liability:credit_support:' || a.vendor, -v_int),
-            (9, 'liability:credit_support:' || a.vendor, w.support_repaid),
-            (10, 'payable:credit_support_repayment:' || a.vendor, -w.support_repaid),
-            (11, 'distribution:revenue_share', w.distributable)) e(ord, account, amount)
-     WHERE e.amount <> 0
-    UNION ALL
-    SELECT v_txn, 11 + row_number() OVER (ORDER BY s.party), a.agreement, v_start,
-           'payable:share:' || s.party, -s.amount, v_cur
-      FROM dsx.statement_shares s
-     WHERE s.agreement = a.agreement AND s.period_start = v_start AND s.amount <> 0;
+                (1, 'receivable:customers', v_gross),
+                (2, 'income:revenue', -v_rev),
+                (3, 'income:adjustments', -v_adj),
+                (4, 'expense:debt_service', v_due),
+                (5, 'payable:lender:' || v_lender, -w.debt_service_paid),
+                (6, 'liability:credit_support:' || a.vendor, -w.support_drawn),
+                (7, 'expense:credit_support_interest', v_int),
+                (8, 'liability:credit_support:' || a.vendor, -v_int),
+                (9, 'liability:credit_support:' || a.vendor, w.support_repaid),
+                (10, 'payable:credit_support_repayment:' || a.vendor, -w.support_repaid),
+                (11, 'distribution:revenue_share', w.distributable)
+            UNION ALL
+            SELECT 12, 'payable:share:' || s.party, -s.amount
+              FROM dsx.statement_shares s
+             WHERE s.agreement = a.agreement AND s.period_start = v_start
+           ) e(ord, account, amount)
+     WHERE e.amount <> 0;
     IF (SELECT sum(amount) FROM dsx.ledger_entries WHERE txn_id = v_txn) <> 0 THEN
         RAISE EXCEPTION 'ledger transaction % does not balance', v_txn USING ERRCODE = 'internal_error';
     END IF;
