@@ -13,13 +13,22 @@ seed=$DSX_ROOT/scripts/seed
 run() { psql_q -d dsx "$@"; }
 
 run -c 'CREATE EXTENSION dsx; CREATE EXTENSION pg_cron;'
-say "seed: the vendor, two partners, their factories and customers; a month of per-minute"
-say "meter readings per customer and model, loaded through dsx.usage_inbox and dsx.ingest()"
+say "seed: the vendor, two partners, their factories, customers, price plans, agreements and"
+say "credit facilities; three months of per-minute meter readings per customer and model,"
+say "loaded through dsx.usage_inbox and dsx.ingest() (August is a ramp-up at 20 % load)"
 start=$(date +%s)
 # one session: the demand table the usage generator reads is a temporary table
-run -v from=2026-10-01 -v to=2026-11-01 -v tag=oct -f "$seed/10-parties.sql" -f "$seed/20-usage.sql"
+# psql runs -c and -f in order, so each month's \set applies to the load that follows it
+load=(-f "$seed/10-parties.sql" -f "$seed/30-pricing.sql" -f "$seed/40-agreements.sql")
+for m in "2026-08-01 2026-09-01 aug 20" "2026-09-01 2026-10-01 sep 85" "2026-10-01 2026-11-01 oct 95"; do
+  set -- $m
+  load+=(-c "\\set from $1" -c "\\set to $2" -c "\\set tag $3" -c "\\set load $4" -f "$seed/20-usage.sql")
+done
+run "${load[@]}"
 say "loaded in $(( $(date +%s) - start )) s"
-run -f "$seed/90-usage-report.sql"
+say "settling every due period (dsx.run_due_settlements), then verifying each statement"
+run -f "$seed/50-settle.sql"
+run -f "$seed/90-usage-report.sql" -f "$seed/92-statements.sql"
 
 cat <<TXT
 

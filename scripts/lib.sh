@@ -105,9 +105,21 @@ maintenance_work_mem = 512MB
 timezone = 'UTC'
 log_min_messages = warning
 CONF
-  as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w start >/dev/null
+  detached as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w start </dev/null >/dev/null
   as_pg "$PGBIN/createdb" "$db"
   if [ "$crondb" != "$db" ]; then as_pg "$PGBIN/createdb" "$crondb"; fi
+}
+
+# detached CMD...: run CMD without the caller's open descriptors beyond 0-2, so that a server
+# it starts holds no pipe, lock or file of ours for the rest of its life.
+detached() {
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+    done
+    "$@"
+  )
 }
 
 # cluster_stop: stop the cluster cluster_start started.

@@ -2,7 +2,8 @@
 -- dsx.ingest()). One meter reading per customer, model and minute. Volumes follow each
 -- campus's size: about 650 tokens per second per GPU at full load, three input tokens for
 -- each output token, a daily load curve and a deterministic jitter. Integer arithmetic
--- only. Variables: :'from' and :'to' (dates, half-open), :'tag' (event id prefix).
+-- only. Variables: :'from' and :'to' (dates, half-open), :'tag' (event id prefix), :'load'
+-- (percent of the campus in use: a campus ramping up sells less).
 INSERT INTO dsx.usage_inbox (event_id, occurred_at, factory, customer, model, input_tokens, output_tokens)
 SELECT :'tag' || '-' || d.customer || '-' || d.model || '-' || to_char(m, 'YYYYMMDDHH24MI'),
        m, d.factory, d.customer, d.model,
@@ -13,6 +14,7 @@ SELECT :'tag' || '-' || d.customer || '-' || d.model || '-' || to_char(m, 'YYYYM
  CROSS JOIN LATERAL (
      SELECT f.gpus::bigint * 650 * 60                        -- tokens a minute at full load
             * d.weight / 100                                 -- this customer's and model's share
+            * :'load'::int / 100                             -- how much of the campus is live
             * (ARRAY[55,50,48,46,45,47,52,60,70,78,84,88,90,91,92,92,90,88,86,84,80,74,66,60])
                 [extract(hour FROM m AT TIME ZONE 'UTC')::int + 1] / 100
             * (90 + (hashtext(d.customer || d.model || m::text) & 2147483647) % 21) / 100

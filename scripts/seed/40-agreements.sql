@@ -1,0 +1,18 @@
+-- Seed scenario, part 40: the DSX agreements and the credit facilities behind the campuses.
+-- The vendor takes 30 % of what is distributable up to $50 M a month and 20 % above it.
+-- Facilities finance about 70 % of GPU capex (roughly $60,000 a GPU installed, with
+-- networking and power): Sharon AI 40,000 GPUs -> $1.68 B over 5 years at 9 %; Firmus
+-- 170,000 GPUs -> $6.5 B over 7 years at 8.5 %, first payments due at the end of August.
+INSERT INTO dsx.parties (party, kind, display_name) VALUES
+    ('gpu-capital', 'lender', 'GPU Capital (senior lender)');
+
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, settle_lag) VALUES
+    ('dsx-sharon-ai', 'sharon-ai', 'nvidia', 'sharon-ai-gb300',
+     'vendor=30%, partner=70%; from 50000000: vendor=20%, partner=80%', '2026-08-01', '1 day'),
+    ('dsx-firmus',    'firmus',    'nvidia', 'firmus-batam',
+     'vendor=30%, partner=70%; from 50000000: vendor=20%, partner=80%', '2026-08-01', '1 day');
+
+INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods,
+                                   first_due, method, frequency, day_count) VALUES
+    ('sharon-ai-senior', 'dsx-sharon-ai', 'gpu-capital', 1680000000, 0.09,  60, '2026-08-31', 'annuity', 'monthly', '30/360'),
+    ('firmus-senior',    'dsx-firmus',    'gpu-capital', 6500000000, 0.085, 84, '2026-08-31', 'annuity', 'monthly', '30/360');

@@ -1,0 +1,39 @@
+-- Demo report: revenue per partner, factory, customer and model, the facilities'
+-- schedules, and the settled statements month by month.
+\pset footer off
+\echo
+\echo '== Revenue per partner, factory, customer and model (settled lines, USD) =='
+SELECT a.partner, a.factory, l.customer, l.model,
+       to_char(sum(l.input_tokens + l.output_tokens), 'FM999G999G999G999G999') AS tokens,
+       to_char(sum(l.amount), 'FM999G999G999G990D00') AS revenue
+  FROM dsx.statement_lines l JOIN dsx.agreements a USING (agreement)
+ GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, sum(l.amount) DESC;
+
+\echo '== Credit facilities: first payments and totals =='
+SELECT f.facility, f.agreement, to_char(f.principal, 'FM999G999G999G990') AS principal,
+       f.annual_rate, f.periods, f.method,
+       to_char(s.payment, 'FM999G999G990D00') AS monthly_payment,
+       to_char(t.interest, 'FM999G999G999G990D00') AS total_interest,
+       to_char(t.principal, 'FM999G999G999G990D00') AS total_principal, t.last_due
+  FROM dsx.credit_facilities f
+ CROSS JOIN LATERAL (SELECT * FROM dsx.facility_schedule(f.facility) WHERE period = 1) s
+ CROSS JOIN LATERAL (SELECT sum(x.interest) AS interest, sum(x.principal) AS principal, max(x.due) AS last_due
+                       FROM dsx.facility_schedule(f.facility) x) t
+ ORDER BY 1;
+\echo '== Sharon AI facility, first three periods =='
+SELECT period, due, opening, payment, interest, principal, closing
+  FROM dsx.facility_schedule('sharon-ai-senior') WHERE period <= 3;
+
+\echo '== Settled statements (USD): the waterfall month by month =='
+\echo '   August is the ramp-up: revenue falls short of debt service, credit support is drawn;'
+\echo '   September and October repay it, interest first, then the split applies.'
+SELECT agreement, period_start AS period,
+       to_char(gross, 'FM999G999G990D00') AS gross,
+       to_char(debt_service_due, 'FM999G999G990D00') AS debt_service,
+       to_char(support_drawn, 'FM999G999G990D00') AS support_drawn,
+       to_char(support_interest, 'FM999G990D00') AS interest,
+       to_char(support_repaid, 'FM999G999G990D00') AS repaid,
+       to_char(support_balance, 'FM999G999G990D00') AS balance,
+       to_char(vendor_share, 'FM999G999G990D00') AS vendor_share,
+       to_char(partner_share, 'FM999G999G990D00') AS partner_share
+  FROM dsx.statements ORDER BY 1, 2;
