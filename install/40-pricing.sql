@@ -40,6 +40,7 @@ DECLARE
     v_minor      integer;
     v_start      date;
     v_end        date;
+    v_period     text;
     v_plan       text;
     v_priced     boolean;
 BEGIN
@@ -59,13 +60,16 @@ BEGIN
        OR (v_end::timestamp AT TIME ZONE 'UTC') <> period_end THEN
         RAISE EXCEPTION 'rating period must start and end at midnight UTC'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('The period is [%s, %s).', period_start AT TIME ZONE 'UTC', period_end AT TIME ZONE 'UTC'),
+                  DETAIL = format('The period is [%s, %s) in UTC.',
+                                  to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
+                                  to_char(period_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')),
                   HINT = 'Usage is rolled up per UTC day; pass whole UTC days, e.g. ''2026-01-01 00:00+00''.';
     END IF;
+    v_period := format('[%s, %s)', to_char(v_start, 'YYYY-MM-DD'), to_char(v_end, 'YYYY-MM-DD'));
     IF v_end < v_start THEN
         RAISE EXCEPTION 'rating period ends before it starts'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('The period is [%s, %s).', v_start, v_end);
+                  DETAIL = format('The period is %s.', v_period);
     END IF;
 
     -- One line per customer and model: tiers count that customer's volume of that model
@@ -85,13 +89,13 @@ BEGIN
         IF v_plan IS NULL THEN
             RAISE EXCEPTION 'customer "%" has no price plan at factory "%"', customer, v_factory
                 USING ERRCODE = 'no_data_found',
-                      DETAIL = format('The customer used model "%s" between %s and %s.', model, v_start, v_end),
+                      DETAIL = format('The customer used model "%s" in the period %s.', model, v_period),
                       HINT = 'Add the customer to dsx.customer_plans.';
         END IF;
         IF NOT v_priced THEN
             RAISE EXCEPTION 'plan "%" of customer "%" has no price for model "%"', v_plan, customer, model
                 USING ERRCODE = 'no_data_found',
-                      DETAIL = format('The customer used the model at factory "%s" between %s and %s.', v_factory, v_start, v_end),
+                      DETAIL = format('The customer used the model at factory "%s" in the period %s.', v_factory, v_period),
                       HINT = 'Add the model to the plan in dsx.price_plans.';
         END IF;
         RETURN NEXT;

@@ -109,7 +109,7 @@ dsx_allocate(PG_FUNCTION_ARGS)
 	parts = palloc(sizeof(int128) * s->nparties);
 	dsx_split_allocate(s, amount, minor_units, parts);
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	for (int p = 0; p < s->nparties; p++)
 	{
 		Datum		values[2];

@@ -655,7 +655,7 @@ dsx_split_tiers(PG_FUNCTION_ARGS)
 	DsxSplitTier *tiers = DSX_SPLIT_TIERS(s);
 	DsxSplitEntry *entries = DSX_SPLIT_ENTRIES(s);
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	for (int t = 0; t < s->ntiers; t++)
 		for (int e = tiers[t].first; e < tiers[t].first + tiers[t].nentries; e++)
 		{

@@ -1,0 +1,144 @@
+-- Hostile input: tens of thousands of random and mutated strings cast to dsx.split and
+-- dsx.price, and mutated binary values fed to their receive functions. Every one must
+-- either give a value whose canonical text reads back as itself, or a clean error with
+-- one of the SQLSTATEs the types promise; a crash fails the whole run.
+SET client_min_messages = warning;
+SELECT setseed(0.125);
+
+-- A random mutation of s: delete, insert, replace, duplicate, truncate, or splice in a
+-- long run of digits or zeros, applied 1 to 4 times; or a random string now and then.
+CREATE FUNCTION pg_temp.mutate(s text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    alphabet text[] := ARRAY[' ', '%', '=', ',', ';', ':', '"', '""', '.', '-', '+', '0', '1', '5', '9',
+                             'a', 'from', 'e', 'E', 'NaN', E'\t', 'é', '€', '_', '$', '/', '\', '''',
+                             'graduated', 'volume', ': 0: ', '100%', '0.5', 'x=', '; from 10: '];
+    n int := 1 + floor(random() * 4)::int;
+    pos int;
+    len int;
+BEGIN
+    IF random() < 0.1 THEN
+        s := '';
+        FOR i IN 1 .. floor(random() * 20)::int LOOP
+            s := s || alphabet[1 + floor(random() * cardinality(alphabet))::int];
+        END LOOP;
+        RETURN s;
+    END IF;
+    FOR i IN 1 .. n LOOP
+        pos := floor(random() * (length(s) + 1))::int;
+        len := floor(random() * 4)::int;
+        CASE floor(random() * 7)::int
+            WHEN 0 THEN s := overlay(s PLACING '' FROM pos + 1 FOR len);
+            WHEN 1 THEN s := overlay(s PLACING alphabet[1 + floor(random() * cardinality(alphabet))::int] FROM pos + 1 FOR 0);
+            WHEN 2 THEN s := overlay(s PLACING alphabet[1 + floor(random() * cardinality(alphabet))::int] FROM pos + 1 FOR 1);
+            WHEN 3 THEN s := overlay(s PLACING substr(s, pos + 1, 1 + len * 3) FROM pos + 1 FOR 0);
+            WHEN 4 THEN s := left(s, pos);
+            WHEN 5 THEN s := overlay(s PLACING repeat((ARRAY['9', '0', '1'])[1 + floor(random() * 3)::int], 10 + floor(random() * 40)::int)
+                                     FROM pos + 1 FOR 0);
+            ELSE s := overlay(s PLACING repeat(', y=0%', 1 + floor(random() * 3)::int) FROM pos + 1 FOR 0);
+        END CASE;
+    END LOOP;
+    RETURN s;
+END $$;
+
+-- Casts n mutations of the seeds to typ; one row per outcome: 'ok' (and the canonical
+-- text read back as itself), 'not canonical' (it did not), or the SQLSTATE.
+CREATE FUNCTION pg_temp.fuzz_text(typ text, seeds text[], n int) RETURNS TABLE(outcome text, cases bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    lit text;
+    canon text;
+    o text;
+    tally jsonb := '{}';
+BEGIN
+    FOR i IN 1 .. n LOOP
+        lit := pg_temp.mutate(seeds[1 + floor(random() * cardinality(seeds))::int]);
+        BEGIN
+            IF typ = 'dsx.split' THEN
+                canon := lit::dsx.split::text;
+                o := CASE WHEN canon::dsx.split::text = canon THEN 'ok' ELSE 'not canonical' END;
+            ELSE
+                canon := lit::dsx.price::text;
+                o := CASE WHEN canon::dsx.price::text = canon THEN 'ok' ELSE 'not canonical' END;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            o := SQLSTATE;
+        END;
+        tally := jsonb_set(tally, ARRAY[o], to_jsonb(coalesce((tally ->> o)::bigint, 0) + 1));
+    END LOOP;
+    RETURN QUERY SELECT key, value::bigint FROM jsonb_each_text(tally) ORDER BY key;
+END $$;
+
+SELECT * FROM pg_temp.fuzz_text('dsx.split', ARRAY[
+    'vendor=30%, partner=70%',
+    'vendor=0.3, partner=0.7; from 10000000: vendor=20%, partner=80%',
+    '"Acme ""AI"" Corp"=12.5%, b=87.5%; from 0.5: b=100%; from 1000000000000: c=33.3333333333%, d=66.6666666667%',
+    'a=33.3333333333%, b=33.3333333333%, c=33.3333333334%',
+    'from 0: x=1'], 25000);
+
+SELECT * FROM pg_temp.fuzz_text('dsx.price', ARRAY[
+    '2.5', '0.000000001', '999999999.999999999',
+    'graduated: 0: 3.00, 1000000000: 2.50, 10000000000: 2.00',
+    'volume: 0: 3.00, 1000000000: 2.50',
+    'graduated:0:0.123456789,9223372036854775807:0'], 25000);
+
+-- Binary: mutated send output through COPY (FORMAT binary) into the receive functions.
+CREATE TEMP TABLE recv_split (v dsx.split);
+CREATE TEMP TABLE recv_price (v dsx.price);
+CREATE FUNCTION pg_temp.fuzz_binary(typ text, seeds bytea[], n int) RETURNS TABLE(outcome text, cases bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    f text := '/tmp/dsx_regress_fuzz_' || pg_backend_pid() || '.bin';
+    tbl text := CASE typ WHEN 'dsx.split' THEN 'recv_split' ELSE 'recv_price' END;
+    payload bytea;
+    pos int;
+    op int;
+    o text;
+    canon text;
+    tally jsonb := '{}';
+    lo oid;
+BEGIN
+    FOR i IN 1 .. n LOOP
+        payload := seeds[1 + floor(random() * cardinality(seeds))::int];
+        FOR k IN 1 .. 1 + floor(random() * 3)::int LOOP
+            pos := floor(random() * length(payload))::int;
+            op := CASE WHEN length(payload) = 0 THEN 3 ELSE floor(random() * 4)::int END;
+            CASE op
+                WHEN 0 THEN payload := set_byte(payload, pos, floor(random() * 256)::int);
+                WHEN 1 THEN payload := set_byte(payload, pos, (ARRAY[0, 1, 127, 128, 255])[1 + floor(random() * 5)::int]);
+                WHEN 2 THEN payload := substr(payload, 1, pos);
+                ELSE payload := overlay(payload PLACING '\x00000000'::bytea FROM pos + 1 FOR 0);
+            END CASE;
+        END LOOP;
+        lo := lo_from_bytea(0, '\x5047434f50590aff0d0a00'::bytea || '\x0000000000000000'::bytea
+                               || '\x0001'::bytea || int4send(length(payload)) || payload || '\xffff'::bytea);
+        PERFORM lo_export(lo, f);
+        PERFORM lo_unlink(lo);
+        BEGIN
+            EXECUTE format('TRUNCATE %I', tbl);
+            EXECUTE format('COPY %I FROM %L WITH (FORMAT binary)', tbl, f);
+            IF typ = 'dsx.split' THEN
+                SELECT v::text INTO canon FROM recv_split;
+                o := CASE WHEN canon::dsx.split::text = canon THEN 'ok' ELSE 'not canonical' END;
+            ELSE
+                SELECT v::text INTO canon FROM recv_price;
+                o := CASE WHEN canon::dsx.price::text = canon THEN 'ok' ELSE 'not canonical' END;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            o := SQLSTATE;
+        END;
+        tally := jsonb_set(tally, ARRAY[o], to_jsonb(coalesce((tally ->> o)::bigint, 0) + 1));
+    END LOOP;
+    EXECUTE format('COPY (SELECT) TO PROGRAM %L', 'rm -f ' || f);
+    RETURN QUERY SELECT key, value::bigint FROM jsonb_each_text(tally) ORDER BY key;
+END $$;
+
+SELECT * FROM pg_temp.fuzz_binary('dsx.split', ARRAY[
+    dsx.split_send('vendor=30%, partner=70%; from 10000000: vendor=20%, partner=80%'),
+    dsx.split_send('a=33.3333333333%, b=33.3333333333%, c=33.3333333334%')], 3000);
+SELECT * FROM pg_temp.fuzz_binary('dsx.price', ARRAY[
+    dsx.price_send('graduated: 0: 3, 1000000000: 2.5, 10000000000: 2'),
+    dsx.price_send('2.5')], 3000);
+-- The server is still up, and nothing but those SQLSTATEs ever came back: 22P02 bad
+-- syntax, 22023 bad value, 22003 out of range; for binary also 22P03 bad binary format
+-- and 22021 bad encoding.
+SELECT 'still alive' AS status;
