@@ -15,6 +15,14 @@ END $$;
 INSERT INTO dsx.parties (party, kind, display_name) VALUES
     ('cf-bank', 'lender', 'A bank'), ('cf-fund', 'lender', 'A credit fund'),
     ('cf-vendor', 'vendor', 'The vendor');
+-- the agreements the facilities belong to, each on its own factory (never due for settlement)
+INSERT INTO dsx.parties (party, kind, display_name) VALUES ('cf-partner', 'partner', 'A partner');
+INSERT INTO dsx.factories (factory, partner, currency)
+SELECT 'cf-factory-' || n, 'cf-partner', 'USD' FROM unnest(ARRAY['1', '2', '3', '4', '5', 'x']) n;
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, settle_lag)
+SELECT CASE n WHEN 'x' THEN 'cf-x' ELSE 'cf-agreement-' || n END, 'cf-partner', 'cf-vendor',
+       'cf-factory-' || n, 'vendor=30%, partner=70%', '2026-01-01', '100 years'
+  FROM unnest(ARRAY['1', '2', '3', '4', '5', 'x']) n;
 
 INSERT INTO dsx.credit_facilities
     (facility, agreement, lender, principal, annual_rate, periods, first_due, method,
@@ -122,4 +130,6 @@ SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type
  WHERE a.attrelid = 'dsx.facility_position'::regclass AND a.attnum > 0 AND a.atttypid >= 16384;
 
 DELETE FROM dsx.credit_facilities WHERE facility LIKE 'cf-%';
+DELETE FROM dsx.agreements WHERE agreement LIKE 'cf-%';
+DELETE FROM dsx.factories WHERE factory LIKE 'cf-%';
 DELETE FROM dsx.parties WHERE party LIKE 'cf-%';
