@@ -128,11 +128,6 @@ BEGIN
     -- Loaders take ROW EXCLUSIVE: this waits for open loads and keeps new ones out until
     -- we commit, so the TRUNCATE below empties exactly the rows moved here.
     LOCK TABLE dsx.usage_inbox IN ACCESS EXCLUSIVE MODE;
-    SELECT count(*) INTO pending FROM dsx.usage_inbox;
-    IF pending = 0 THEN
-        RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
-        RETURN;
-    END IF;
     -- batches are numbered in commit order: the lock above serialises ingests
     batch := nextval('dsx.ingest_batch_seq');
 
@@ -143,10 +138,16 @@ BEGIN
                (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
         SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, batch
           FROM dsx.usage_inbox i;
+        GET DIAGNOSTICS pending = ROW_COUNT;
         inserted := pending;
     EXCEPTION WHEN unique_violation THEN
         inserted := NULL;
+        SELECT count(*) INTO pending FROM dsx.usage_inbox;
     END;
+    IF pending = 0 THEN
+        RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
+        RETURN;
+    END IF;
 
     IF inserted IS NOT NULL THEN
         -- every pending row was stored: roll the inbox itself up
