@@ -47,21 +47,29 @@ printf '  %-44s %8s s  %12s rows/s  ratio %s\n' "COPY inbox + dsx.ingest(), half
 echo "  (inserted/duplicates/conflicts per batch: $counts)"
 
 sql "ANALYZE dsx.usage_events"
-best() { local b=999999 t; for _ in 1 2 3; do t=$(secs "$1"); b=$(echo "if ($t < $b) $t else $b" | bc); done; echo "$b"; }
+# pair A B: best of 5 of each, run alternately so that both see the same machine load.
+pair() {
+  local a=999999 b=999999 t
+  for _ in 1 2 3 4 5; do
+    t=$(secs "$1"); a=$(echo "if ($t < $a) $t else $a" | bc)
+    t=$(secs "$2"); b=$(echo "if ($t < $b) $t else $b" | bc)
+  done
+  echo "$a $b"
+}
 agg5="SELECT count(*), sum(input_tokens), sum(output_tokens), min(occurred_at), max(occurred_at) FROM dsx.usage_events"
 aggu="SELECT dsx.usage_agg(input_tokens, output_tokens, occurred_at) FROM dsx.usage_events"
 grp=" GROUP BY factory, customer, model"
 rows=$(sql "SELECT count(*) FROM dsx.usage_events")
 serial="SET max_parallel_workers_per_gather = 0;"
 par="SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET min_parallel_table_scan_size = 0;"
-s5=$(best "$serial $agg5"); su=$(best "$serial $aggu")
-p5=$(best "$par $agg5"); pu=$(best "$par $aggu")
-g5=$(best "$serial SELECT factory, customer, model, ${agg5#SELECT } $grp"); gu=$(best "$serial SELECT factory, customer, model, ${aggu#SELECT } $grp")
+read -r s5 su <<<"$(pair "$serial $agg5" "$serial $aggu")"
+read -r p5 pu <<<"$(pair "$par $agg5" "$par $aggu")"
+read -r g5 gu <<<"$(pair "$serial SELECT factory, customer, model, ${agg5#SELECT } $grp" "$serial SELECT factory, customer, model, ${aggu#SELECT } $grp")"
 same=$(sql "SELECT bool_and(dsx.events(u) = n AND dsx.input_tokens(u) = si AND dsx.output_tokens(u) = so AND dsx.first_at(u) = f AND dsx.last_at(u) = l)
               FROM (SELECT dsx.usage_agg(input_tokens, output_tokens, occurred_at) u, count(*) n, sum(input_tokens) si,
                            sum(output_tokens) so, min(occurred_at) f, max(occurred_at) l FROM dsx.usage_events GROUP BY factory) x")
 echo
-echo "aggregation over $rows events (best of 3; ratio = usage_agg time / five aggregates' time)"
+echo "aggregation over $rows events (best of 5, run alternately; ratio = usage_agg time / five aggregates' time)"
 printf '  %-44s %8s s\n' "count, sum, sum, min, max — serial" "$s5"
 printf '  %-44s %8s s  ratio %s\n' "dsx.usage_agg — serial" "$su" "$(ratio "$su" "$s5")"
 printf '  %-44s %8s s\n' "count, sum, sum, min, max — 2 workers" "$p5"
