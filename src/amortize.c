@@ -1,11 +1,12 @@
 /* src/amortize.c — loan schedules: dsx.amortize() (annuity, linear and bullet methods,
- * monthly to annual frequencies, grace periods, end-of-month due dates) and
- * dsx.interest(). The arguments are validated once into a DsxLoan of 64-bit integers
- * (amounts in minor units, the rate as a fraction in lowest terms); each period's
- * interest is then computed exactly in 128-bit integers, multiplying before the one
- * division that rounds it half away from zero. The annuity's level payment is the PMT
- * formula evaluated once per schedule in numeric with 40 decimal places. No floating
- * point; any overflow is ERROR 22003. */
+ * monthly to annual frequencies, grace periods, end-of-month due dates),
+ * dsx.amortize_check() and dsx.interest(). The arguments are validated once into a
+ * DsxLoan of 64-bit integers (amounts in minor units, the rate as a fraction in lowest
+ * terms); each period's interest is then computed exactly, multiplying before the one
+ * division that rounds it half away from zero (in 64-bit integers when the products fit,
+ * else in 128 bits). The annuity's level payment is the PMT formula evaluated once per
+ * schedule in numeric with 40 decimal places. Rows go to the caller's tuplestore with
+ * their numerics built in place. No floating point; any overflow is ERROR 22003. */
 #include "postgres.h"
 
 #include "common/int.h"
