@@ -314,8 +314,8 @@ loan_level_payment(const DsxLoan *loan, Numeric principal, Numeric annual_rate, 
 	pay = loan_num_round(loan_num_div(loan_num_mul(loan_num_mul(principal, i), f),
 									  loan_num_sub(f, int64_to_numeric(1))),
 						 loan->minor_units);
-	return loan_num_to_int64(loan_num_mul(pay, int64_to_numeric(loan_pow10[loan->minor_units])),
-							 "level payment");
+	pay = loan_num_mul(pay, int64_to_numeric(loan_pow10[loan->minor_units]));
+	return loan_num_to_int64(pay, "level payment");
 }
 
 void
