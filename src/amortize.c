@@ -612,7 +612,7 @@ loan_generate(const DsxLoan *loan, Tuplestorestate *ts, TupleDesc td)
 	DsxLoanDate previous;
 	int64		opening = loan->principal;
 	int			mu = loan->minor_units;
-	LoanAmountColumn columns[6];	/* payment, interest, principal, and two balances */
+	LoanAmountColumn columns[5];	/* payment, interest, principal, two balances */
 	LoanAmountColumn *open_col = &columns[3];
 	LoanAmountColumn *close_col = &columns[4];
 	Datum		values[7];
