@@ -677,7 +677,9 @@ dsx_amortize(PG_FUNCTION_ARGS)
 	DsxLoan		loan;
 
 	loan_from_args(fcinfo, &loan);
-	InitMaterializedSRF(fcinfo, 0);
+	/* a function scan passes the row type: no need to build it from the catalogue */
+	InitMaterializedSRF(fcinfo, rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) &&
+						rsinfo->expectedDesc != NULL ? MAT_SRF_USE_EXPECTED_DESC : 0);
 	loan_generate(&loan, rsinfo->setResult, rsinfo->setDesc);
 	return (Datum) 0;
 }
