@@ -117,6 +117,22 @@ SELECT count(*) AS rows,
                               OR scale(repaid) <> mu OR scale(closing) <> mu) AS wrong_scale
   FROM checked;
 
+-- The amounts are written in numeric's binary format directly (src/amortize.c): each
+-- must be exactly what numeric's own input makes of its text, for every minor unit from
+-- 0 to 6, negative amounts and amounts near the 64-bit limit included.
+SELECT count(*) AS amounts,
+       count(*) FILTER (WHERE numeric_send(a) <> numeric_send(a::text::numeric)) AS not_canonical
+  FROM (SELECT unnest(ARRAY[opening, payment, interest, principal, closing]) AS a FROM sched
+        UNION ALL
+        SELECT unnest(ARRAY[s.opening, s.payment, s.interest, s.principal, s.closing])
+          FROM generate_series(0, 6) mu,
+               LATERAL (VALUES (0.02), (1), (10000), (123456789.123456), (9000000000000)) p(p),
+               LATERAL dsx.amortize(round(p.p, mu), 0.05, 7, '2024-01-15', 'linear', 'monthly',
+                                    'ACT/365F', mu) s
+        UNION ALL
+        SELECT unnest(ARRAY[s.opening, s.payment, s.interest, s.principal, s.closing])
+          FROM dsx.amortize(9223372036854775.80, 0, 2, '2024-01-15', 'linear') s) t;
+
 -- Loan invariants: as many rows as periods, numbered 1..n, principals sum to the principal.
 SELECT count(*) AS loans,
        count(*) FILTER (WHERE n <> periods OR first_period <> 1 OR last_period <> periods) AS wrong_rows,

@@ -1,11 +1,12 @@
 /* src/amortize.c — loan schedules: dsx.amortize() (annuity, linear and bullet methods,
- * monthly to annual frequencies, grace periods, end-of-month due dates) and
- * dsx.interest(). The arguments are validated once into a DsxLoan of 64-bit integers
- * (amounts in minor units, the rate as a fraction in lowest terms); each period's
- * interest is then computed exactly in 128-bit integers, multiplying before the one
- * division that rounds it half away from zero. The annuity's level payment is the PMT
- * formula evaluated once per schedule in numeric with 40 decimal places. No floating
- * point; any overflow is ERROR 22003. */
+ * monthly to annual frequencies, grace periods, end-of-month due dates),
+ * dsx.amortize_check() and dsx.interest(). The arguments are validated once into a
+ * DsxLoan of 64-bit integers (amounts in minor units, the rate as a fraction in lowest
+ * terms); each period's interest is then computed exactly, multiplying before the one
+ * division that rounds it half away from zero (in 64-bit integers when the products fit,
+ * else in 128 bits). The annuity's level payment is the PMT formula evaluated once per
+ * schedule in numeric with 40 decimal places. Rows go to the caller's tuplestore with
+ * their numerics built in place. No floating point; any overflow is ERROR 22003. */
 #include "postgres.h"
 
 #include "common/int.h"
@@ -13,7 +14,6 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
-#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "amortize.h"
@@ -254,8 +254,8 @@ loan_days_in_month(int64 y, int m)
 	return days[m - 1];
 }
 
-DateADT
-dsx_loan_due(const DsxLoan *loan, int32 k)
+void
+dsx_loan_due(const DsxLoan *loan, int32 k, DsxLoanDate *due)
 {
 	int64		month = loan->first_month + (int64) (k - 1) * loan->months;
 	int64		y = month >= 0 ? month / 12 : -((11 - month) / 12);
@@ -273,14 +273,17 @@ dsx_loan_due(const DsxLoan *loan, int32 k)
 	jd = (int64) date2j((int) y, m, d) - POSTGRES_EPOCH_JDATE;
 	if (!IS_VALID_DATE(jd))
 		goto out_of_range;
-	return (DateADT) jd;
+	due->date = (DateADT) jd;
+	due->year = (int) y;
+	due->month = m;
+	due->day = d;
+	return;
 
 out_of_range:
 	ereport(ERROR,
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 			 errmsg("due date of period %d out of range", k),
 			 errdetail("The schedule runs past the dates PostgreSQL can represent.")));
-	return 0;					/* keep compiler quiet */
 }
 
 /*
@@ -311,8 +314,8 @@ loan_level_payment(const DsxLoan *loan, Numeric principal, Numeric annual_rate, 
 	pay = loan_num_round(loan_num_div(loan_num_mul(loan_num_mul(principal, i), f),
 									  loan_num_sub(f, int64_to_numeric(1))),
 						 loan->minor_units);
-	return loan_num_to_int64(loan_num_mul(pay, int64_to_numeric(loan_pow10[loan->minor_units])),
-							 "level payment");
+	pay = loan_num_mul(pay, int64_to_numeric(loan_pow10[loan->minor_units]));
+	return loan_num_to_int64(pay, "level payment");
 }
 
 void
@@ -404,8 +407,12 @@ dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 perio
 	loan->first_month = (int64) y * 12 + (m - 1);
 	loan->first_day = d;
 	loan->end_of_month = (d == loan_days_in_month(y, m));
-	(void) dsx_loan_due(loan, 0);
-	(void) dsx_loan_due(loan, periods);
+	{
+		DsxLoanDate edge;
+
+		dsx_loan_due(loan, 0, &edge);
+		dsx_loan_due(loan, periods, &edge);
+	}
 
 	switch (loan->method)
 	{
@@ -422,18 +429,49 @@ dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 perio
 	}
 }
 
-void
-dsx_loan_row(const DsxLoan *loan, int32 k, int64 opening, DateADT previous_due,
-			 DateADT due, DsxLoanRow *row)
+/*
+ * round(opening × rate_num × num / (rate_den × den)), half away from zero: in 64-bit
+ * integers when the products fit, which is the common case, else in 128 bits.
+ */
+static int64
+loan_interest(const DsxLoan *loan, int64 opening, DsxFraction f)
 {
-	DsxFraction f = dsx_daycount_fraction(loan->day_count, previous_due, due);
+	int64		t,
+				n,
+				d;
+
+	if (!pg_mul_s64_overflow(opening, loan->rate_num, &t) &&
+		!pg_mul_s64_overflow(t, f.num, &n) &&
+		!pg_mul_s64_overflow(loan->rate_den, f.den, &d))
+	{
+		int64		q = n / d;
+		int64		r = n % d;
+
+		if (r < 0)
+			r = -r;
+		if (r >= d - r)
+			q += (n < 0) ? -1 : 1;
+		return q;
+	}
+	return loan_div_round(loan_mul128(loan_mul128(opening, loan->rate_num), f.num),
+						  loan_mul128(loan->rate_den, f.den));
+}
+
+void
+dsx_loan_row(const DsxLoan *loan, int32 k, int64 opening, const DsxLoanDate *previous,
+			 const DsxLoanDate *due, DsxLoanRow *row)
+{
+	/* not reduced to lowest terms: the interest is the same, and cheaper to get */
+	DsxFraction f = dsx_daycount_fraction_parts(loan->day_count,
+												previous->date, previous->year,
+												previous->month, previous->day,
+												due->date, due->year, due->month,
+												due->day);
 
 	row->period = k;
-	row->due = due;
+	row->due = due->date;
 	row->opening = opening;
-	/* interest = round(opening × rate_num × f.num / (rate_den × f.den)), exactly */
-	row->interest = loan_div_round(loan_mul128(loan_mul128(opening, loan->rate_num), f.num),
-								   loan_mul128(loan->rate_den, f.den));
+	row->interest = loan_interest(loan, opening, f);
 	if (k == loan->periods)
 		row->principal = opening;
 	else if (k <= loan->grace_periods)
@@ -459,46 +497,160 @@ dsx_loan_row(const DsxLoan *loan, int32 k, int64 opening, DateADT previous_due,
 		loan_overflow();
 }
 
-/* Generates every period of loan into ts (or only checks them when ts is NULL). */
+/*
+ * The numeric v × 10^-scale built straight into a caller's buffer, without the three
+ * allocations of int64_div_fast_to_numeric(): the schedule emits five amounts a row and
+ * this is its hot path. It writes exactly what numeric.c's make_result() writes for that
+ * value: the short on-disk format (a 16-bit header of sign, display scale and weight,
+ * then base-10000 digits with leading and trailing zero digits stripped), which is fixed
+ * since PostgreSQL 9.1 because pg_upgrade keeps numeric data as it is on disk. Builds
+ * with assertions compare every value with int64_div_fast_to_numeric()'s, and the
+ * regression tests compare the binary forms with numeric_in's.
+ */
+#define LOAN_NUMERIC_SHORT					0x8000
+#define LOAN_NUMERIC_SHORT_SIGN_MASK		0x2000
+#define LOAN_NUMERIC_SHORT_DSCALE_SHIFT		7
+#define LOAN_NUMERIC_SHORT_WEIGHT_SIGN_MASK	0x0040
+#define LOAN_NUMERIC_SHORT_WEIGHT_MASK		0x003F
+
+typedef struct LoanNumeric
+{
+	int32		vl_len_;		/* varlena header */
+	uint16		header;			/* NUMERIC_SHORT | sign | dscale | weight */
+	int16		digits[8];		/* |v| < 2^63 times at most 10^3: at most 6 digits */
+} LoanNumeric;
+
+/* Fills buf with the numeric v × 10^-scale (0 <= scale <= 6). */
+static void
+loan_numeric(LoanNumeric *buf, int64 v, int scale)
+{
+	int			frac = (scale + 3) / 4; /* base-10000 digits after the point */
+	int			pad = 4 * frac - scale; /* decimal zeros that align the point */
+	uint64		a = v < 0 ? (uint64) (-(v + 1)) + 1 : (uint64) v;
+	int16		tmp[8];			/* least significant first */
+	int			n = 0;
+	int			low = 0;
+	int			weight;
+
+	switch (pad)				/* constant divisors: the compiler multiplies instead */
+	{
+		case 1:
+			tmp[n++] = (int16) ((a % 1000) * 10);
+			a /= 1000;
+			break;
+		case 2:
+			tmp[n++] = (int16) ((a % 100) * 100);
+			a /= 100;
+			break;
+		case 3:
+			tmp[n++] = (int16) ((a % 10) * 1000);
+			a /= 10;
+			break;
+	}
+	while (a != 0)
+	{
+		tmp[n++] = (int16) (a % 10000);
+		a /= 10000;
+	}
+	while (n > 0 && tmp[n - 1] == 0)
+		n--;
+	while (low < n && tmp[low] == 0)
+		low++;
+	weight = n - 1 - frac;
+	if (n == low)
+	{
+		weight = 0;
+		v = 0;
+	}
+	for (int i = n - 1; i >= low; i--)
+		buf->digits[n - 1 - i] = tmp[i];
+	SET_VARSIZE(buf, offsetof(LoanNumeric, digits) + (n - low) * sizeof(int16));
+	buf->header = LOAN_NUMERIC_SHORT
+		| (v < 0 ? LOAN_NUMERIC_SHORT_SIGN_MASK : 0)
+		| (scale << LOAN_NUMERIC_SHORT_DSCALE_SHIFT)
+		| (weight < 0 ? LOAN_NUMERIC_SHORT_WEIGHT_SIGN_MASK : 0)
+		| (weight & LOAN_NUMERIC_SHORT_WEIGHT_MASK);
+#ifdef USE_ASSERT_CHECKING
+	{
+		Numeric		check = int64_div_fast_to_numeric(v, scale);
+
+		Assert(VARSIZE(check) == VARSIZE(buf) && memcmp(check, buf, VARSIZE(buf)) == 0);
+		pfree(check);
+	}
+#endif
+}
+
+/* One output column's last numeric, rebuilt only when its amount changes. */
+typedef struct LoanAmountColumn
+{
+	bool		valid;
+	int64		value;
+	LoanNumeric numeric;
+} LoanAmountColumn;
+
+/* The numeric of v for column c, reusing the one built last time when v is the same. */
+static inline Datum
+loan_column_numeric(LoanAmountColumn *c, int64 v, int scale)
+{
+	if (!c->valid || c->value != v)
+	{
+		loan_numeric(&c->numeric, v, scale);
+		c->value = v;
+		c->valid = true;
+	}
+	return PointerGetDatum(&c->numeric);
+}
+
+/*
+ * Generates every period of loan into ts (or only checks them when ts is NULL). A level
+ * payment, an equal principal or a bullet's interest repeats row after row, and each
+ * opening is the previous closing, so most rows build only two or three numerics.
+ */
 static void
 loan_generate(const DsxLoan *loan, Tuplestorestate *ts, TupleDesc td)
 {
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "dsx.amortize row",
-												 ALLOCSET_SMALL_SIZES);
-	DateADT		previous = dsx_loan_due(loan, 0);
+	DsxLoanDate previous;
 	int64		opening = loan->principal;
 	int			mu = loan->minor_units;
+	LoanAmountColumn columns[5];	/* payment, interest, principal, two balances */
+	LoanAmountColumn *open_col = &columns[3];
+	LoanAmountColumn *close_col = &columns[4];
 	Datum		values[7];
 	bool		nulls[7] = {false, false, false, false, false, false, false};
 
+	for (int i = 0; i < lengthof(columns); i++)
+		columns[i].valid = false;
+	dsx_loan_due(loan, 0, &previous);
 	for (int32 k = 1; k <= loan->periods; k++)
 	{
 		DsxLoanRow	row;
-		DateADT		due = dsx_loan_due(loan, k);
+		DsxLoanDate due;
 
 		CHECK_FOR_INTERRUPTS();
-		dsx_loan_row(loan, k, opening, previous, due, &row);
+		dsx_loan_due(loan, k, &due);
+		dsx_loan_row(loan, k, opening, &previous, &due, &row);
 		if (ts != NULL)
 		{
-			MemoryContext old = MemoryContextSwitchTo(rowcxt);
+			LoanAmountColumn *swap;
 
 			values[0] = Int32GetDatum(row.period);
 			values[1] = DateADTGetDatum(row.due);
-			values[2] = NumericGetDatum(int64_div_fast_to_numeric(row.opening, mu));
-			values[3] = NumericGetDatum(int64_div_fast_to_numeric(row.payment, mu));
-			values[4] = NumericGetDatum(int64_div_fast_to_numeric(row.interest, mu));
-			values[5] = NumericGetDatum(int64_div_fast_to_numeric(row.principal, mu));
-			values[6] = NumericGetDatum(int64_div_fast_to_numeric(row.closing, mu));
+			values[2] = loan_column_numeric(open_col, row.opening, mu);
+			values[3] = loan_column_numeric(&columns[0], row.payment, mu);
+			values[4] = loan_column_numeric(&columns[1], row.interest, mu);
+			values[5] = loan_column_numeric(&columns[2], row.principal, mu);
+			values[6] = loan_column_numeric(close_col, row.closing, mu);
 			tuplestore_putvalues(ts, td, values, nulls);
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(rowcxt);
+			/* this closing is the next opening: its numeric is already built */
+			swap = open_col;
+			open_col = close_col;
+			close_col = swap;
 		}
 		opening = row.closing;
 		previous = due;
 	}
 	if (opening != 0)
 		elog(ERROR, "amortization schedule does not close at zero");
-	MemoryContextDelete(rowcxt);
 }
 
 /* Reads dsx.amortize's nine arguments into loan (the SQL defaults fill the last five). */
@@ -525,7 +677,9 @@ dsx_amortize(PG_FUNCTION_ARGS)
 	DsxLoan		loan;
 
 	loan_from_args(fcinfo, &loan);
-	InitMaterializedSRF(fcinfo, 0);
+	/* a function scan passes the row type: no need to build it from the catalogue */
+	InitMaterializedSRF(fcinfo, rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) &&
+						rsinfo->expectedDesc != NULL ? MAT_SRF_USE_EXPECTED_DESC : 0);
 	loan_generate(&loan, rsinfo->setResult, rsinfo->setDesc);
 	return (Datum) 0;
 }

@@ -35,6 +35,15 @@ typedef struct DsxLoan
 	int64		level;			/* annuity: level payment; linear: principal per period */
 } DsxLoan;
 
+/* A due date and its year, month and day. */
+typedef struct DsxLoanDate
+{
+	DateADT		date;
+	int			year;
+	int			month;
+	int			day;
+} DsxLoanDate;
+
 /* One period of a schedule; amounts in minor units. */
 typedef struct DsxLoanRow
 {
@@ -57,15 +66,19 @@ extern void dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate,
 						  const char *frequency, const char *day_count,
 						  int32 minor_units, int32 grace_periods);
 
-/* Due date of period k (1 .. periods); k = 0 is first_due minus one period. */
-extern DateADT dsx_loan_due(const DsxLoan *loan, int32 k);
+/*
+ * Due date of period k (1 .. periods); k = 0 is first_due minus one period. Raises 22008
+ * when it falls outside PostgreSQL's dates.
+ */
+extern void dsx_loan_due(const DsxLoan *loan, int32 k, DsxLoanDate *due);
 
 /*
  * Period k of the schedule, given its opening balance and the due dates of periods k - 1
  * and k. Raises 22003 when an amount overflows.
  */
 extern void dsx_loan_row(const DsxLoan *loan, int32 k, int64 opening,
-						 DateADT previous_due, DateADT due, DsxLoanRow *row);
+						 const DsxLoanDate *previous, const DsxLoanDate *due,
+						 DsxLoanRow *row);
 
 /* Interest on amount at annual_rate over [start, end] under dc, rounded once. */
 extern Numeric dsx_interest_exact(Numeric amount, Numeric annual_rate, DateADT start,

@@ -109,17 +109,15 @@ daycount_thirty(int y1, int m1, int d1, int y2, int m2, int d2)
 	return (int64) 360 * (y2 - y1) + (int64) 30 * (m2 - m1) + (d2 - d1);
 }
 
-/* The fraction from start to end, start <= end, not yet reduced. */
+/*
+ * The fraction from start to end, start <= end, not yet reduced, given both dates and
+ * their year, month and day.
+ */
 static DsxFraction
-daycount_forward(DsxDayCount dc, DateADT start, DateADT end)
+daycount_forward_parts(DsxDayCount dc, DateADT start, int y1, int m1, int d1,
+					   DateADT end, int y2, int m2, int d2)
 {
 	DsxFraction f;
-	int			y1,
-				m1,
-				d1,
-				y2,
-				m2,
-				d2;
 
 	switch (dc)
 	{
@@ -131,15 +129,6 @@ daycount_forward(DsxDayCount dc, DateADT start, DateADT end)
 			f.num = (int64) end - start;
 			f.den = 365;
 			return f;
-		default:
-			break;
-	}
-
-	daycount_split(start, &y1, &m1, &d1);
-	daycount_split(end, &y2, &m2, &d2);
-
-	switch (dc)
-	{
 		case DSX_DC_ACT_ACT:
 			{
 				/*
@@ -205,11 +194,47 @@ daycount_forward(DsxDayCount dc, DateADT start, DateADT end)
 	return f;
 }
 
-DsxFraction
-dsx_daycount_fraction(DsxDayCount dc, DateADT start, DateADT end)
+/* The fraction from start to end, start <= end, not yet reduced. */
+static DsxFraction
+daycount_forward(DsxDayCount dc, DateADT start, DateADT end)
 {
 	DsxFraction f;
-	int64		g;
+	int			y1,
+				m1,
+				d1,
+				y2,
+				m2,
+				d2;
+
+	switch (dc)
+	{
+		case DSX_DC_ACT_360:
+			f.num = (int64) end - start;
+			f.den = 360;
+			return f;
+		case DSX_DC_ACT_365F:
+			f.num = (int64) end - start;
+			f.den = 365;
+			return f;
+		default:
+			daycount_split(start, &y1, &m1, &d1);
+			daycount_split(end, &y2, &m2, &d2);
+			return daycount_forward_parts(dc, start, y1, m1, d1, end, y2, m2, d2);
+	}
+}
+
+DsxFraction
+dsx_daycount_fraction_parts(DsxDayCount dc, DateADT start, int y1, int m1, int d1,
+							DateADT end, int y2, int m2, int d2)
+{
+	Assert(start <= end);
+	return daycount_forward_parts(dc, start, y1, m1, d1, end, y2, m2, d2);
+}
+
+DsxFraction
+dsx_daycount_fraction_unreduced(DsxDayCount dc, DateADT start, DateADT end)
+{
+	DsxFraction f;
 
 	if (DATE_NOT_FINITE(start) || DATE_NOT_FINITE(end))
 		ereport(ERROR,
@@ -218,14 +243,18 @@ dsx_daycount_fraction(DsxDayCount dc, DateADT start, DateADT end)
 				 errdetail("Day counts need finite dates.")));
 
 	if (start <= end)
-		f = daycount_forward(dc, start, end);
-	else
-	{
-		f = daycount_forward(dc, end, start);
-		f.num = -f.num;
-	}
+		return daycount_forward(dc, start, end);
+	f = daycount_forward(dc, end, start);
+	f.num = -f.num;
+	return f;
+}
 
-	g = daycount_gcd(f.num < 0 ? -f.num : f.num, f.den);
+DsxFraction
+dsx_daycount_fraction(DsxDayCount dc, DateADT start, DateADT end)
+{
+	DsxFraction f = dsx_daycount_fraction_unreduced(dc, start, end);
+	int64		g = daycount_gcd(f.num < 0 ? -f.num : f.num, f.den);
+
 	if (g > 1)
 	{
 		f.num /= g;

@@ -40,4 +40,19 @@ extern const char *dsx_daycount_name(DsxDayCount dc);
  */
 extern DsxFraction dsx_daycount_fraction(DsxDayCount dc, DateADT start, DateADT end);
 
+/*
+ * The same fraction over the convention's own denominator (360, 365, or 365 × 366 for
+ * ACT/ACT), not reduced: for hot loops that only multiply by it.
+ */
+extern DsxFraction dsx_daycount_fraction_unreduced(DsxDayCount dc, DateADT start,
+												   DateADT end);
+
+/*
+ * dsx_daycount_fraction_unreduced for start <= end when the caller already knows both
+ * dates' year, month and day (a schedule does).
+ */
+extern DsxFraction dsx_daycount_fraction_parts(DsxDayCount dc, DateADT start, int y1,
+											   int m1, int d1, DateADT end, int y2,
+											   int m2, int d2);
+
 #endif							/* DSX_DAYCOUNT_H */
