@@ -18,6 +18,8 @@ REGRESS_OPTS = --load-extension=dsx
 
 EXTRA_CLEAN = results regression.diffs regression.out
 
+.DEFAULT_GOAL := all
+
 # The 1.0 install script is assembled from install/NN-*.sql, one part per concern, in order.
 dsx--1.0.sql: $(sort $(wildcard install/*.sql))
 	cat $^ > $@

@@ -256,10 +256,11 @@ CREATE FUNCTION dsx.support_interest(agreement text, balance numeric, period_sta
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT COALESCE((SELECT round(balance * f.annual_rate * dsx.year_fraction(period_start, dsx.period_end(period_start), f.day_count), minor_units)
+    SELECT COALESCE((SELECT dsx.interest(balance, f.annual_rate, period_start, dsx.period_end(period_start),
+                                         f.day_count, minor_units)
                        FROM dsx.credit_facilities f WHERE f.agreement = $1), 0)
 $$;
-COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round(B x facility rate x year_fraction(period, facility day count)), half away from zero; 0 without a facility';
+COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round(B x facility rate x year fraction of the period in the facility''s day count), exact until that one rounding, half away from zero; 0 without a facility';
 
 -- Shares of the distributable amount, with vendor and partner resolved.
 CREATE FUNCTION dsx.agreement_shares(agreement text, distributable numeric, minor_units integer)
