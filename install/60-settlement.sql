@@ -238,7 +238,9 @@ AS $$
 $$;
 COMMENT ON FUNCTION dsx.waterfall(numeric, numeric, numeric, numeric) IS 'One period''s waterfall (SPEC section 6, steps 2-5): debt service paid from revenue, credit support drawn, repaid interest first, closing balance, and what is left to distribute';
 
--- Debt service due in [period_start, period_end) under an agreement's facility, rounded to minor_units.
+-- Debt service due in [period_start, period_end) under an agreement's facility, rounded to
+-- minor_units (the currency's, whatever the facility's own column says). Parameters are
+-- qualified: dsx.credit_facilities has a minor_units column of its own.
 CREATE FUNCTION dsx.debt_service_due(agreement text, period_start date, minor_units integer) RETURNS numeric
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -246,8 +248,9 @@ AS $$
     SELECT COALESCE(sum(s.payment), 0)
       FROM dsx.credit_facilities f,
            LATERAL dsx.amortize(f.principal, f.annual_rate, f.periods, f.first_due, f.method,
-                                f.frequency, f.day_count, minor_units, f.grace_periods) s
-     WHERE f.agreement = $1 AND s.due >= $2 AND s.due < dsx.period_end($2)
+                                f.frequency, f.day_count, debt_service_due.minor_units, f.grace_periods) s
+     WHERE f.agreement = debt_service_due.agreement
+       AND s.due >= debt_service_due.period_start AND s.due < dsx.period_end(debt_service_due.period_start)
 $$;
 COMMENT ON FUNCTION dsx.debt_service_due(text, date, integer) IS 'Payments of the agreement''s credit facility schedule due in the settlement period starting at period_start';
 
@@ -256,9 +259,11 @@ CREATE FUNCTION dsx.support_interest(agreement text, balance numeric, period_sta
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT COALESCE((SELECT dsx.interest(balance, f.annual_rate, period_start, dsx.period_end(period_start),
-                                         f.day_count, minor_units)
-                       FROM dsx.credit_facilities f WHERE f.agreement = $1), 0)
+    -- parameters are qualified: dsx.credit_facilities has a minor_units column of its own
+    SELECT COALESCE((SELECT dsx.interest(support_interest.balance, f.annual_rate, support_interest.period_start,
+                                         dsx.period_end(support_interest.period_start), f.day_count,
+                                         support_interest.minor_units)
+                       FROM dsx.credit_facilities f WHERE f.agreement = support_interest.agreement), 0)
 $$;
 COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round(B x facility rate x year fraction of the period in the facility''s day count), exact until that one rounding, half away from zero; 0 without a facility';
 
