@@ -35,9 +35,20 @@ $$;
 
 -- Operators map login roles to parties through dsx.grant_partner()/dsx.grant_vendor(),
 -- which grant these groups: they need the ADMIN OPTION on them (PostgreSQL 15 gives it
--- only with membership, which adds nothing: an operator already reads every row).
-GRANT dsx_partner TO dsx_operator WITH ADMIN OPTION;
-GRANT dsx_vendor TO dsx_operator WITH ADMIN OPTION;
+-- only with membership, which adds nothing: an operator already reads every row). Granted
+-- once per cluster, so that a second install says nothing.
+DO $$
+DECLARE
+    g text;
+BEGIN
+    FOREACH g IN ARRAY ARRAY['dsx_partner', 'dsx_vendor'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+                        WHERE m.roleid = g::regrole AND m.member = 'dsx_operator'::regrole AND m.admin_option) THEN
+            EXECUTE pg_catalog.format('GRANT %I TO dsx_operator WITH ADMIN OPTION', g);
+        END IF;
+    END LOOP;
+END
+$$;
 
 CREATE TABLE dsx.partner_roles (
     role       name PRIMARY KEY,
@@ -171,8 +182,11 @@ BEGIN
     IF NOT FOUND THEN
         INSERT INTO dsx.partner_roles (role, partner) VALUES (role, partner);
     END IF;
-    -- (again when mapped: after a restore into another cluster only the map came back)
-    EXECUTE pg_catalog.format('GRANT dsx_partner TO %I', role);
+    -- also when already mapped: after a restore into another cluster only the map came back
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+                    WHERE m.roleid = 'dsx_partner'::regrole AND m.member = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = role)) THEN
+        EXECUTE pg_catalog.format('GRANT dsx_partner TO %I', role);
+    END IF;
     RETURN mapped IS NULL;
 END
 $$;
@@ -214,7 +228,10 @@ BEGIN
     IF NOT FOUND THEN
         INSERT INTO dsx.vendor_roles (role, vendor) VALUES (role, vendor);
     END IF;
-    EXECUTE pg_catalog.format('GRANT dsx_vendor TO %I', role);
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+                    WHERE m.roleid = 'dsx_vendor'::regrole AND m.member = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = role)) THEN
+        EXECUTE pg_catalog.format('GRANT dsx_vendor TO %I', role);
+    END IF;
     RETURN mapped IS NULL;
 END
 $$;

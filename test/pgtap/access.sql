@@ -4,7 +4,7 @@
 -- attack; and the catalogue checks (security_invoker views, built-in column types,
 -- comments, row-level security, pinned search_path, config dump registration).
 BEGIN;
-SELECT plan(203);
+SELECT plan(210);
 SET LOCAL timezone = 'UTC';
 
 -- Run q as role r and return its single value; sqlstate_as returns the SQLSTATE q raised,
@@ -237,6 +237,17 @@ SELECT is(pg_temp.value_as('tap_op', $$SELECT count(*) FROM dsx.partner_statemen
 SELECT ok(dsx.verify_settlement('tap-a1', '2026-03-01'), 'what it settled verifies');
 SELECT is((SELECT array_agg(fn) FROM tap_evil.called), ARRAY['='],
           'no dsx function, view or policy called the attacker''s objects: only the control did');
+
+-- revoking; and granting again after a restore into another cluster brought back the map only
+CREATE ROLE tap_p3 LOGIN;
+SELECT ok(dsx.grant_partner('tap_p3', 'tap-p1'), 'tap_p3 mapped to tap-p1');
+SELECT ok(dsx.revoke_partner('tap_p3'), 'revoke_partner removes the mapping');
+SELECT ok(NOT pg_has_role('tap_p3', 'dsx_partner', 'MEMBER'), 'and the dsx_partner membership');
+SELECT is(pg_temp.sqlstate_as('tap_p3', 'SELECT count(*) FROM dsx.partner_statements'), '42501', 'a revoked role reads nothing');
+SELECT ok(NOT dsx.revoke_partner('tap_p3'), 'revoking again: there was nothing to revoke');
+REVOKE dsx_partner FROM tap_p2;
+SELECT ok(NOT dsx.grant_partner('tap_p2', 'tap-p2'), 'granting a mapped role again: not newly mapped');
+SELECT ok(pg_has_role('tap_p2', 'dsx_partner', 'MEMBER'), 'but its dsx_partner membership is back');
 
 -- the catalogue
 SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'dsx'::regnamespace AND prosecdef
