@@ -552,9 +552,22 @@ GRANT EXECUTE ON FUNCTION dsx.ingest() TO dsx_loader, dsx_operator;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dsx.currencies, dsx.parties, dsx.factories, dsx.price_plans,
     dsx.customer_plans, dsx.agreements, dsx.credit_facilities, dsx.partner_roles, dsx.vendor_roles
     TO dsx_operator;
-GRANT SELECT, INSERT ON dsx.statements, dsx.statement_lines, dsx.statement_shares, dsx.ledger_entries
-    TO dsx_operator;
-GRANT USAGE, SELECT ON SEQUENCE dsx.ledger_txn_seq TO dsx_operator;
+-- settlement writes statements, lines, shares and the ledger; SELECT and INSERT on every
+-- table and sequence of the schema, so that what settlement comes to use is covered
+DO $$
+DECLARE
+    r regclass;
+BEGIN
+    FOR r IN SELECT c.oid FROM pg_catalog.pg_class c
+              WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind IN ('r', 'p') LOOP
+        EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON %s TO dsx_operator', r);
+    END LOOP;
+    FOR r IN SELECT c.oid FROM pg_catalog.pg_class c
+              WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind = 'S' LOOP
+        EXECUTE pg_catalog.format('GRANT USAGE, SELECT ON SEQUENCE %s TO dsx_operator', r);
+    END LOOP;
+END
+$$;
 GRANT SELECT ON dsx.facility_position, dsx.partner_statements, dsx.partner_usage_daily,
     dsx.credit_support_position, dsx.vendor_portfolio TO dsx_operator;
 GRANT EXECUTE ON FUNCTION dsx.settle(text, date), dsx.run_due_settlements(),
