@@ -351,6 +351,26 @@ COMMENT ON POLICY dsx_read ON dsx.ledger_entries IS 'Partners and vendors see th
 COMMENT ON POLICY dsx_read ON dsx.partner_roles IS 'A role sees its own mappings';
 COMMENT ON POLICY dsx_read ON dsx.vendor_roles IS 'A role sees its own mappings';
 
+-- Principal of a facility still owed after the payments due before a date, on the schedule
+-- settlement charges (amounts in the minor units of the agreement's currency).
+CREATE FUNCTION dsx.facility_outstanding(facility text, as_of date) RETURNS numeric
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE((SELECT x.closing
+                       FROM dsx.amortize(f.principal, f.annual_rate, f.periods, f.first_due, f.method,
+                                         f.frequency, f.day_count, c.minor_units, f.grace_periods) x
+                      WHERE x.due < $2
+                      ORDER BY x.period DESC
+                      LIMIT 1), f.principal)
+      FROM dsx.credit_facilities f
+      JOIN dsx.agreements a ON a.agreement = f.agreement
+      JOIN dsx.factories fa ON fa.factory = a.factory
+      JOIN dsx.currencies c ON c.currency = fa.currency
+     WHERE f.facility = $1
+$$;
+COMMENT ON FUNCTION dsx.facility_outstanding(text, date) IS 'Principal of a credit facility still owed to the lender after the payments due before as_of (the closing balance of the last one; the principal before the first): the schedule settlement charges, in the minor units of the agreement''s currency. NULL for a facility the caller cannot see';
+
 /*
  * The views. security_invoker: the querying role's privileges and row-level security
  * apply to the tables beneath. Only built-in column types (BI drivers do not know dsx's).
@@ -427,16 +447,10 @@ CREATE VIEW dsx.credit_support_position WITH (security_invoker = true) AS
 SELECT a.partner, s.agreement, a.vendor, f.facility, f.lender, s.period_start, s.period_end, s.currency,
        s.debt_service_due, s.debt_service_paid, s.support_opening, s.support_drawn,
        s.support_interest, s.support_repaid, s.support_balance,
-       COALESCE((SELECT x.closing
-                   FROM dsx.amortize(f.principal, f.annual_rate, f.periods, f.first_due, f.method,
-                                     f.frequency, f.day_count, c.minor_units, f.grace_periods) x
-                  WHERE x.due < s.period_end
-                  ORDER BY x.period DESC
-                  LIMIT 1), f.principal) AS loan_outstanding
+       dsx.facility_outstanding(f.facility, s.period_end) AS loan_outstanding
   FROM dsx.statements s
   JOIN dsx.agreements a ON a.agreement = s.agreement
-  JOIN dsx.credit_facilities f ON f.agreement = s.agreement
-  JOIN dsx.currencies c ON c.currency = s.currency;
+  JOIN dsx.credit_facilities f ON f.agreement = s.agreement;
 COMMENT ON VIEW dsx.credit_support_position IS 'One row per settled period of every agreement with a credit facility: the debt service due and how it was paid, and the vendor''s credit support (drawn, interest, repaid, balance). support_balance = support_opening + support_interest + support_drawn - support_repaid';
 COMMENT ON COLUMN dsx.credit_support_position.partner IS 'The capital partner whose factory the facility finances';
 COMMENT ON COLUMN dsx.credit_support_position.agreement IS 'Agreement';
@@ -486,14 +500,8 @@ SELECT a.vendor, a.partner, a.agreement, a.factory, fa.region, fa.gpus::bigint A
          FROM dsx.statements s WHERE s.agreement = a.agreement
         ORDER BY s.period_start DESC LIMIT 1) l ON true
   LEFT JOIN LATERAL (
-       SELECT COALESCE((SELECT x.closing
-                          FROM dsx.amortize(f.principal, f.annual_rate, f.periods, f.first_due, f.method,
-                                            f.frequency, f.day_count, c.minor_units, f.grace_periods) x
-                         WHERE x.due < COALESCE(l.period_end, a.starts)
-                         ORDER BY x.period DESC
-                         LIMIT 1), f.principal) AS loan_outstanding
+       SELECT dsx.facility_outstanding(f.facility, COALESCE(l.period_end, a.starts)) AS loan_outstanding
          FROM dsx.credit_facilities f
-         JOIN dsx.currencies c ON c.currency = fa.currency
         WHERE f.agreement = a.agreement) o ON true;
 COMMENT ON VIEW dsx.vendor_portfolio IS 'The vendor''s view across partners, one row per agreement: what it earned, its credit support exposure, and how busy each factory was in its last settled period';
 COMMENT ON COLUMN dsx.vendor_portfolio.vendor IS 'The vendor';
