@@ -169,14 +169,14 @@ CREATE TABLE dsx.ledger_entries (
     agreement    text NOT NULL,
     period_start date NOT NULL,
     account      text NOT NULL,
-    amount       numeric NOT NULL CHECK (amount <> 0),
+    amount       numeric NOT NULL,
     currency     text NOT NULL REFERENCES dsx.currencies,
     posted_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (txn_id, entry_no),
     FOREIGN KEY (agreement, period_start) REFERENCES dsx.statements DEFERRABLE INITIALLY DEFERRED
 );
 CREATE INDEX ledger_entries_statement ON dsx.ledger_entries (agreement, period_start);
-COMMENT ON TABLE dsx.ledger_entries IS 'Append-only double-entry ledger: one balanced transaction per settlement, debits positive, credits negative';
+COMMENT ON TABLE dsx.ledger_entries IS 'Append-only double-entry ledger: one balanced transaction per settlement, debits positive, credits negative; zero amounts are left out except the revenue pair, so every settlement has a transaction';
 COMMENT ON COLUMN dsx.ledger_entries.txn_id IS 'Transaction: the entries of one settlement sum to zero';
 COMMENT ON COLUMN dsx.ledger_entries.entry_no IS 'Entry within the transaction';
 COMMENT ON COLUMN dsx.ledger_entries.agreement IS 'Agreement settled';
@@ -448,7 +448,7 @@ BEGIN
               FROM dsx.statement_shares s
              WHERE s.agreement = a.agreement AND s.period_start = v_start
            ) e(ord, account, amount)
-     WHERE e.amount <> 0;
+     WHERE e.amount <> 0 OR e.ord <= 2;   -- a month without activity still posts its (zero) revenue
     IF (SELECT sum(amount) FROM dsx.ledger_entries WHERE txn_id = v_txn) <> 0 THEN
         RAISE EXCEPTION 'ledger transaction % does not balance', v_txn USING ERRCODE = 'internal_error';
     END IF;
