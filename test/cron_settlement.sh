@@ -74,11 +74,12 @@ msg=$(q "$DB" -c "SELECT dsx.unschedule_settlements()" 2>&1)
 is "$(grep -c 'pg_cron is not installed in database' <<<"$msg")" 1 "dsx.unschedule_settlements without pg_cron: the same error"
 
 # 1. Schedule in the pg_cron database; 2b. and the other database through schedule_in_database.
-job=$(q "$CRONDB" -c "SELECT dsx.schedule_settlements('* * * * *')")
+job=$(q "$CRONDB" -c "SELECT dsx.schedule_settlements()")
 is "$(q "$CRONDB" -c "SELECT schedule || ' | ' || command || ' | ' || database FROM cron.job WHERE jobid = ${job:-0}")" \
-   "* * * * * | SELECT dsx.run_due_settlements() | $CRONDB" "dsx.schedule_settlements registers dsx.run_due_settlements() with pg_cron"
+   "15 0 * * * | SELECT dsx.run_due_settlements() | $CRONDB" "dsx.schedule_settlements() registers dsx.run_due_settlements() with pg_cron, daily at 00:15"
 job2=$(q "$CRONDB" -c "SELECT dsx.schedule_settlements('* * * * *')")
-is "$job2" "$job" "scheduling again keeps one job (same id)"
+is "$job2 $(q "$CRONDB" -c "SELECT count(*) || ' ' || min(schedule) FROM cron.job WHERE jobname = 'dsx-settlements'")" "$job 1 * * * * *" \
+   "scheduling again replaces the schedule of the same job"
 other=$(q "$CRONDB" -c "SELECT cron.schedule_in_database('dsx-settlements-$DB', '* * * * *', 'SELECT dsx.run_due_settlements()', '$DB')")
 start=$(q "$CRONDB" -c "SELECT now()")
 echo "# waiting for pg_cron to fire at the next minute (now $(date -u +%T))"
