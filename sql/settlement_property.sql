@@ -354,3 +354,19 @@ SELECT count(*) AS months_booked_wrong
 -- And dsx's own recomputation agrees with every statement.
 SELECT count(*) > 1000 AS thousands_verified, count(*) FILTER (WHERE NOT dsx.verify_settlement(agreement, period_start)) AS not_verified
   FROM prop_st;
+
+-- Settlement is in the factory's currency, every step exact to its minor unit (SPEC 1, 6),
+-- also when the facility was entered with credit_facilities.minor_units left at its default
+-- of 2 for a rupiah factory: debt service, support interest and balance are whole rupiah.
+-- (Fails while dsx.debt_service_due and dsx.support_interest round to the facility's
+-- minor_units column, which shadows their minor_units parameter.)
+INSERT INTO dsx.factories VALUES ('prop_fidr', 'prop_p1', 'IDR', 'prop', 10, 1);
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts)
+VALUES ('prop_aidr', 'prop_p1', 'prop_v1', 'prop_fidr', 'vendor=30%, partner=70%', '2026-07-01');
+INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due)
+VALUES ('prop_facidr', 'prop_aidr', 'prop_bank1', 1000000, 0.1, 3, '2026-07-31');
+SELECT count(*) FILTER (WHERE dsx.settle('prop_aidr', p)) AS settled
+  FROM (VALUES (date '2026-07-01'), ('2026-08-01'), ('2026-09-01')) v(p);
+SELECT period_start, debt_service_due, support_interest, support_balance,
+       support_balance = round(support_balance) AND debt_service_due = round(debt_service_due) AS whole_rupiah
+  FROM dsx.statements WHERE agreement = 'prop_aidr' ORDER BY 1;
