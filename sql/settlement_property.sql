@@ -86,6 +86,14 @@ CREATE TEMP TABLE prop_cust AS
 SELECT c.i, 'prop_c' || n AS customer, 'prop_plan' || (1 + floor(random() * 12)::int) AS plan
   FROM prop_cfg c, generate_series(1, 9) n WHERE random() < 0.3 OR n = 1 + c.i % 9;
 
+-- Refunds by re-rating: for every tenth agreement a customer on a volume price (10 a million
+-- tokens, 0.01 once the month reaches a threshold) uses just under the threshold in July,
+-- then late July usage crosses it: July re-rated is worth far less than booked, the negative
+-- adjustment can exceed August's revenue, and a negative distributable is clawed back.
+INSERT INTO prop_price
+SELECT 'prop_planv' || i, 'prop_m' || m, CASE m WHEN 1 THEN 'volume: 0: 10, ' || size * 100000 || ': 0.01' ELSE '3' END, '0'
+  FROM prop_cfg, generate_series(1, 3) m WHERE i % 10 = 0;
+INSERT INTO prop_cust SELECT i, 'prop_cv', 'prop_planv' || i FROM prop_cfg WHERE i % 10 = 0;
 INSERT INTO dsx.parties VALUES ('prop_v1', 'vendor', 'Prop vendor one'), ('prop_v2', 'vendor', 'Prop vendor two'),
     ('prop_x1', 'partner', 'Prop fund one'), ('prop_x2', 'customer', 'Prop reseller'),
     ('prop_bank1', 'lender', 'Prop bank one'), ('prop_bank2', 'lender', 'Prop bank two'), ('prop_bank3', 'lender', 'Prop bank three');
@@ -124,6 +132,11 @@ SELECT e.factory, 'prop-' || e.month || '-' || e.customer || '-' || e.n AS event
        CASE WHEN e.month >= date '2026-09-01' OR random() < 0.8 THEN 1
             WHEN e.month = date '2026-08-01' OR random() < 0.5 THEN 3 ELSE 2 END AS arrives
   FROM e;
+-- the July usage of the volume-priced customers: just under the threshold, then late
+INSERT INTO prop_events
+SELECT factory, 'prop-v-' || k, timestamptz '2026-07-20 12:00Z' + k * interval '1 hour', 'prop_cv', 'prop_m1',
+       size * CASE k WHEN 1 THEN 90000 ELSE 20000 END, 0, k
+  FROM prop_cfg, generate_series(1, 2) k WHERE i % 10 = 0;
 SELECT count(*) > 5000 AS thousands_of_events, count(*) FILTER (WHERE arrives > 1) > 500 AS hundreds_late FROM prop_events;
 
 INSERT INTO dsx.usage_inbox
@@ -164,7 +177,9 @@ SELECT count(*) > 1000 AS thousands_of_statements,
        count(*) FILTER (WHERE support_drawn > 0) > 100 AS support_drawn_often,
        count(*) FILTER (WHERE support_repaid > 0) > 50 AS support_repaid_often,
        count(*) FILTER (WHERE adjustments <> 0) > 100 AS late_usage_often,
-       count(*) FILTER (WHERE distributable = 0) > 50 AS nothing_to_distribute_often
+       count(*) FILTER (WHERE distributable = 0) > 50 AS nothing_to_distribute_often,
+       count(*) FILTER (WHERE adjustments < 0) > 10 AS negative_adjustments,
+       count(*) FILTER (WHERE distributable < 0) > 3 AS claw_backs
   FROM prop_st;
 
 -- The invariant: gross = debt service paid + support repaid + the sum of all shares.
