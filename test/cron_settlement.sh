@@ -67,6 +67,7 @@ is "$([ "$due" -ge 4 ] && echo yes)" yes "the scenario has due periods ($due)"
 
 # 2a. Without pg_cron in the database, scheduling explains what to do instead.
 msg=$(q "$DB" -v VERBOSITY=verbose -c "SELECT dsx.schedule_settlements('* * * * *')" 2>&1)
+hint=$(grep -o "run: SELECT cron.schedule_in_database(.*);" <<<"$msg" | sed 's/^run: //')
 is "$(grep -c 'pg_cron is not installed in database' <<<"$msg")" 1 "dsx.schedule_settlements without pg_cron: error says pg_cron is not installed here"
 is "$(grep -c "cron.schedule_in_database('dsx-settlements', '\* \* \* \* \*', 'SELECT dsx.run_due_settlements()', '$DB')" <<<"$msg")" 1 \
    "and its hint gives the cron.schedule_in_database call for this database"
@@ -80,6 +81,11 @@ is "$(q "$CRONDB" -c "SELECT schedule || ' | ' || command || ' | ' || database F
 job2=$(q "$CRONDB" -c "SELECT dsx.schedule_settlements('* * * * *')")
 is "$job2 $(q "$CRONDB" -c "SELECT count(*) || ' ' || min(schedule) FROM cron.job WHERE jobname = 'dsx-settlements'")" "$job 1 * * * * *" \
    "scheduling again replaces the schedule of the same job"
+# The hint's call, made as told in the pg_cron database, must schedule this database even
+# though the pg_cron database has its own job (pg_cron keys jobs by name and user: a name
+# that is taken keeps the job, and its database, that had it). Tried, then rolled back.
+n=$(q "$CRONDB" -c "BEGIN" -c "$hint" -c "SELECT count(*) FROM cron.job WHERE database = '$DB'" -c "ROLLBACK" | tail -1)
+is "$n" 1 "the hint's cron.schedule_in_database call schedules $DB although $CRONDB has its own dsx-settlements job"
 other=$(q "$CRONDB" -c "SELECT cron.schedule_in_database('dsx-settlements-$DB', '* * * * *', 'SELECT dsx.run_due_settlements()', '$DB')")
 start=$(q "$CRONDB" -c "SELECT now()")
 echo "# waiting for pg_cron to fire at the next minute (now $(date -u +%T))"
