@@ -7,7 +7,9 @@
 #  2. four sessions call dsx.run_due_settlements() at once (all four held waiting on locks
 #     before any settles): every one succeeds, their results add up to the number of due
 #     periods, each period has exactly one statement and one balanced ledger transaction,
-#     every statement verifies; a fifth run afterwards settles nothing.
+#     every statement verifies; a fifth run afterwards settles nothing;
+#  3. an ingest started during a settlement waits for it; its events become an adjustment of
+#     the next statement, never half-seen by the one in progress.
 # Needs PGHOST, PGPORT (and PGBIN); prints TAP and exits non-zero on any failure.
 set -uo pipefail
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -71,7 +73,7 @@ SQL
 
 # 1. Two settlers of one period, released together.
 bg hold blocker "BEGIN; SELECT 1 FROM dsx.agreements WHERE agreement = 'c_pair' FOR UPDATE; SELECT pg_sleep(120);"
-wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'blocker' AND query LIKE '%pg_sleep%'" 1 20 >/dev/null
+wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'blocker' AND wait_event = 'PgSleep'" 1 20 >/dev/null
 bg pair1 settler "SELECT dsx.settle('c_pair', '2026-10-01')"
 bg pair2 settler "SELECT dsx.settle('c_pair', '2026-10-01')"
 w=$(wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'settler' AND wait_event_type = 'Lock'" 2 20)
@@ -92,7 +94,7 @@ is "$([ "$due" -ge 12 ] && echo yes)" yes "the scenario has at least 12 due peri
 # The blocker keeps ingest-time rollups locked: the first settler stops there holding its
 # agreement, the others queue behind it; all four are in flight before any settles.
 bg hold blocker "BEGIN; LOCK TABLE dsx.usage_daily IN EXCLUSIVE MODE; SELECT pg_sleep(120);"
-wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'blocker' AND query LIKE '%pg_sleep%'" 1 20 >/dev/null
+wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'blocker' AND wait_event = 'PgSleep'" 1 20 >/dev/null
 for i in $(seq 1 $N); do bg "run$i" runner "SELECT dsx.run_due_settlements()"; done
 w=$(wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'runner' AND wait_event_type = 'Lock'" $N 20)
 is "$w" $N "$N dsx.run_due_settlements() sessions are all waiting on locks before any settles"
@@ -127,6 +129,35 @@ is "$(q "$DB" -c "SET client_min_messages = warning; SELECT count(*) || ' ' || c
    "$((due + 1)) $((due + 1))" "all $((due + 1)) statements verify against the raw events"
 is "$(q "$DB" -c "SELECT dsx.run_due_settlements()" 2>&1 | tr '\n' ' ')" "NOTICE:  no settlement was due 0 " \
    "a further run settles nothing and says so"
+
+# 3. An ingest during a settlement waits for it, and its events, though they belong to the
+#    month being settled, are not half-seen: they become next month's adjustment.
+q "$DB" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+INSERT INTO dsx.parties VALUES ('c_p5', 'partner', 'P5');
+INSERT INTO dsx.factories VALUES ('c_f5', 'c_p5', 'USD', 'x', 100, 1);
+INSERT INTO dsx.customer_plans VALUES ('cust1', 'c_f5', 'c_std');
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts)
+VALUES ('c_late', 'c_p5', 'c_vendor', 'c_f5', 'vendor=30%, partner=70%', '2026-09-01');
+INSERT INTO dsx.usage_inbox VALUES ('s1', '2026-09-10 10:00Z', 'c_f5', 'cust1', 'm1', 1000000000, 0);
+SELECT * FROM dsx.ingest();
+INSERT INTO dsx.usage_inbox VALUES ('s2', '2026-09-20 10:00Z', 'c_f5', 'cust1', 'm1', 2000000000, 0);
+SQL
+bg settle3 settler "BEGIN; SELECT dsx.settle('c_late', '2026-09-01'); SELECT pg_sleep(2); COMMIT;"
+wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'settler' AND wait_event = 'PgSleep'" 1 20 >/dev/null
+bg ingest3 ingester "SELECT inserted FROM dsx.ingest()"
+w=$(wait_for "$DB" "SELECT wait_event_type FROM pg_stat_activity WHERE application_name = 'ingester'" Lock 20)
+is "$w" Lock "dsx.ingest() waits while a settlement is in progress"
+wait
+is "$(cat "$tmp/settle3.rc") $(cat "$tmp/ingest3.rc") $(grep -hE '^[0-9t]+$' "$tmp/settle3.out" "$tmp/ingest3.out" | tr '\n' ' ')" "0 0 t 1 " \
+   "both finish: the settlement, then the ingest of one event"
+is "$(q "$DB" -c "SELECT revenue || ' ' || (through_batch < (SELECT max(batch_id) FROM dsx.ingest_log)) FROM dsx.statements WHERE agreement = 'c_late'")" "1500.00 true" \
+   "September's statement has only the usage committed before it (1,000M input tokens at 1.5)"
+is "$(q "$DB" -c "SELECT dsx.settle('c_late', '2026-10-01')")" t "October settles"
+is "$(q "$DB" -c "SELECT for_period || ' ' || input_tokens || ' ' || amount FROM dsx.statement_lines WHERE agreement = 'c_late' AND period_start = '2026-10-01'")" \
+   "2026-09-01 2000000000 3000.00" "the event ingested during September's settlement is October's adjustment for September"
+is "$(q "$DB" -c "SELECT bool_and(dsx.verify_settlement(agreement, period_start)) FROM dsx.statements WHERE agreement = 'c_late'")" t \
+   "both statements verify"
 
 echo "1..$t"
 [ "$failed" = 0 ]

@@ -53,7 +53,7 @@ rows() {
 # a crash of the whole server) and release the blocker.
 kill_settler() {
   bg hold blocker "BEGIN; $1; SELECT pg_sleep(120);"
-  wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'blocker' AND query LIKE '%pg_sleep%'" 1 20 >/dev/null
+  wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'blocker' AND wait_event = 'PgSleep'" 1 20 >/dev/null
   bg victim victim "$3"
   wait_for "$DB" "SELECT wait_event_type || ':' || wait_event FROM pg_stat_activity WHERE application_name = 'victim'" \
            "$2" 20 >"$tmp/victim.wait"
