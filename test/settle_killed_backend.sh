@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # test/settle_killed_backend.sh — a backend killed in the middle of a settlement leaves
 # nothing partial (SPEC section 6: a settled period is all or nothing). In a scratch database
-# a settlement is made to stop half-way: another session holds dsx.ledger_entries locked,
-# so dsx.settle() has written the period's lines, shares and statement and waits to post
-# the ledger. That backend is terminated (pg_terminate_backend, as an operator or the OOM
-# killer would) — once while a direct dsx.settle() runs, once while dsx.run_due_settlements()
-# runs several periods in one transaction. Afterwards no statement, line, share or ledger
-# entry exists for the periods it was settling, the periods settled before stay intact,
-# and settling again succeeds and verifies.
+# settlements are made to stop half-way, held by another session's lock, and killed there:
+#  1. dsx.settle() waits to post the ledger (dsx.ledger_entries locked) after writing the
+#     period's lines, shares and statement; its backend is terminated (pg_terminate_backend);
+#  2. dsx.run_due_settlements() has settled one agreement's periods, ledger included, in its
+#     open transaction and waits for the next agreement (its row locked); terminated;
+#  3. the same, killed with SIGKILL: the server crashes and recovers.
+# Afterwards no statement, line, share or ledger entry exists for the periods they were
+# settling, the periods settled before stay intact, and settling again succeeds and verifies.
 # Needs PGHOST, PGPORT (and PGBIN); prints TAP and exits non-zero on any failure.
 set -uo pipefail
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
