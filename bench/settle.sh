@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# bench/settle.sh — settlement speed, side by side in one run, in a scratch database:
+#  (a) settling one month of one agreement whose factory has 1,000,000 events against one
+#      whose factory has 10,000,000 (both loaded through dsx.usage_inbox + dsx.ingest(), with
+#      the same customers, models and days, so the same number of daily rollup rows):
+#      settlement reads the rollups, so the ratio should stay near 1 (target <= 1.2);
+#  (b) 1,000 agreements (half with a credit facility, three-party splits) settled by one
+#      dsx.run_due_settlements(): statements per second and ledger postings (rows written
+#      to dsx.ledger_entries) per second (target >= 10,000).
+# BENCH_SETTLE_SMALL=1 scales (a) down to 100,000 vs 1,000,000 events for a quick run.
+# Needs a cluster with dsx installed (PG* variables); `bash bench/run.sh settle` runs it on a
+# throwaway cluster. Takes about 5 minutes at full size on 2 cores.
+set -euo pipefail
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+if [ "${BENCH_SETTLE_SMALL:-0}" = 1 ]; then SMALL=100000 LARGE=1000000; else SMALL=1000000 LARGE=10000000; fi
+AGREEMENTS=${BENCH_SETTLE_AGREEMENTS:-1000}
+DB=dsx_bench_settle_$$
+RUN=(env)
+[ "$(id -u)" = 0 ] && RUN=(runuser -u postgres --)
+q() { local db=$1; shift; "${RUN[@]}" env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="${PGUSER:-postgres}" \
+        "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+sql() { q "$DB" -c "$1"; }
+# secs SQL: wall-clock seconds of one statement batch, measured by the client.
+secs() { local t0 t1; t0=$(date +%s%N); sql "$1" >/dev/null; t1=$(date +%s%N); echo "scale=3; ($t1 - $t0) / 1000000000" | bc; }
+ratio() { echo "scale=2; $1 / $2" | bc; }
+cleanup() { q postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+q postgres -c "CREATE DATABASE $DB"
+
+sql "
+SET client_min_messages = warning;
+CREATE EXTENSION dsx;
+INSERT INTO dsx.parties VALUES ('b_vendor', 'vendor', 'Vendor'), ('b_bank', 'lender', 'Bank'), ('b_fund', 'partner', 'Fund');
+INSERT INTO dsx.parties SELECT 'b_p' || k, 'partner', 'Partner ' || k FROM generate_series(1, 50) k;
+INSERT INTO dsx.price_plans SELECT 'b_std', 'model-' || m, '2.5', 'graduated: 0: 10, 1000000000000: 8.5' FROM generate_series(0, 5) m;
+-- time the settlement of one period, best of n, each rolled back (in a subtransaction)
+CREATE FUNCTION bench_settle_secs(agreement text, period_start date, n int) RETURNS numeric
+LANGUAGE plpgsql AS \$\$
+DECLARE
+    best numeric := 1e9;
+    t0   timestamptz;
+    t    numeric;
+BEGIN
+    FOR i IN 1..n LOOP
+        BEGIN
+            t0 := clock_timestamp();
+            IF NOT dsx.settle(agreement, period_start) THEN RAISE EXCEPTION 'not settled'; END IF;
+            t := extract(epoch FROM clock_timestamp() - t0);
+            RAISE EXCEPTION 'roll back' USING ERRCODE = 'BS001';
+        EXCEPTION WHEN SQLSTATE 'BS001' THEN
+            best := LEAST(best, t);
+        END;
+    END LOOP;
+    RETURN round(best, 4);
+END
+\$\$;"
+
+# (a) one month of one agreement, N events vs 10 N: the same 120 customer-model pairs x 31 days each.
+load() {  # load FACTORY EVENTS: generate the factory's October events into the inbox and ingest
+  sql "
+INSERT INTO dsx.factories VALUES ('$1', 'b_p${1#b_f}', 'USD', 'bench', 1000, 1);
+INSERT INTO dsx.customer_plans SELECT 'cust-' || c, '$1', 'b_std' FROM generate_series(0, 39) c;
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts)
+VALUES ('b_a${1#b_f}', 'b_p${1#b_f}', 'b_vendor', '$1', 'vendor=30%, partner=60%, b_fund=10%; from 1000000: vendor=20%, partner=70%, b_fund=10%', '2026-10-01');
+INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due)
+VALUES ('b_fac${1#b_f}', 'b_a${1#b_f}', 'b_bank', 5000000, 0.08, 36, '2026-10-31');
+INSERT INTO dsx.usage_inbox
+SELECT 'evt-' || i, timestamptz '2026-10-01 00:00Z' + (i::numeric * 2678400 / $2) * interval '1 second', '$1',
+       'cust-' || (i % 40), 'model-' || (i % 6), 1000 + i % 5000, 200 + i % 1500
+  FROM generate_series(0, $2 - 1) i;
+SELECT * FROM dsx.ingest();" >/dev/null
+}
+t0=$(date +%s%N); load b_f1 "$SMALL"; t_load_s=$(echo "scale=1; ($(date +%s%N) - $t0) / 1000000000" | bc)
+t0=$(date +%s%N); load b_f2 "$LARGE"; t_load_l=$(echo "scale=1; ($(date +%s%N) - $t0) / 1000000000" | bc)
+q "$DB" -c "VACUUM ANALYZE dsx.usage_daily" -c "VACUUM ANALYZE dsx.usage_events"
+rollups=$(sql "SELECT string_agg(n::text, ' / ' ORDER BY factory) FROM (SELECT factory, count(*) n FROM dsx.usage_daily GROUP BY 1) x")
+events=$(sql "SELECT string_agg(n::text, ' / ' ORDER BY factory) FROM (SELECT factory, count(*) n FROM dsx.usage_events GROUP BY 1) x")
+b_s=$(sql "SELECT bench_settle_secs('b_a1', '2026-10-01', 5)")
+b_l=$(sql "SELECT bench_settle_secs('b_a2', '2026-10-01', 5)")
+c_s=$(secs "SELECT dsx.settle('b_a1', '2026-10-01')")
+c_l=$(secs "SELECT dsx.settle('b_a2', '2026-10-01')")
+ok=$(sql "SELECT bool_and(dsx.verify_settlement(agreement, period_start)) FROM dsx.statements")
+r=$(ratio "$b_l" "$b_s")
+
+echo
+echo "settlement of one month vs events in it (events $events, daily rollup rows $rollups)"
+printf '  %-52s %8s s\n' "load $SMALL events (inbox + dsx.ingest())" "$t_load_s"
+printf '  %-52s %8s s\n' "load $LARGE events (inbox + dsx.ingest())" "$t_load_l"
+printf '  %-52s %8s s\n' "dsx.settle, $SMALL events, best of 5" "$b_s"
+printf '  %-52s %8s s  ratio %s (target <= 1.2: %s)\n' "dsx.settle, $LARGE events, best of 5" "$b_l" "$r" \
+  "$([ "$(echo "$r <= 1.2" | bc)" = 1 ] && echo met || echo MISSED)"
+printf '  %-52s %8s s / %s s  verified: %s\n' "committed settlements (small / large), client-timed" "$c_s" "$c_l" "$ok"
+
+# (b) one run settles AGREEMENTS agreements: 8 customers x 2 models x 31 days of usage each.
+sql "
+INSERT INTO dsx.factories SELECT 'b_g' || k, 'b_p' || (1 + k % 50), 'USD', 'bench', 100, 1 FROM generate_series(1, $AGREEMENTS) k;
+INSERT INTO dsx.customer_plans SELECT 'cust-' || c, 'b_g' || k, 'b_std' FROM generate_series(1, $AGREEMENTS) k, generate_series(0, 7) c;
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts)
+SELECT 'b_g' || k, 'b_p' || (1 + k % 50), 'b_vendor', 'b_g' || k,
+       'vendor=30%, partner=60%, b_fund=10%; from 10000: vendor=20%, partner=70%, b_fund=10%', '2026-10-01'
+  FROM generate_series(1, $AGREEMENTS) k;
+INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due)
+SELECT 'b_gfac' || k, 'b_g' || k, 'b_bank', 20000 + k * 100, 0.07, 24, '2026-10-15'
+  FROM generate_series(1, $AGREEMENTS) k WHERE k % 2 = 0;
+INSERT INTO dsx.usage_inbox
+SELECT 'g-' || k || '-' || c || '-' || m || '-' || d, timestamptz '2026-10-01 06:00Z' + d * interval '1 day', 'b_g' || k,
+       'cust-' || c, 'model-' || m, 1000000 + k * 1000 + d, 100000 + c * 10
+  FROM generate_series(1, $AGREEMENTS) k, generate_series(0, 7) c, generate_series(0, 1) m, generate_series(0, 30) d;
+SELECT * FROM dsx.ingest();" >/dev/null
+q "$DB" -c "VACUUM ANALYZE"
+t_run=$(secs "SELECT dsx.run_due_settlements()")
+read -r n_st n_le n_ln <<<"$(sql "SELECT count(*), (SELECT count(*) FROM dsx.ledger_entries WHERE agreement LIKE 'b_g%'),
+                                          (SELECT count(*) FROM dsx.statement_lines WHERE agreement LIKE 'b_g%')
+                                   FROM dsx.statements WHERE agreement LIKE 'b_g%'" | tr '|' ' ')"
+pps=$(echo "$n_le / $t_run" | bc)
+echo
+echo "one dsx.run_due_settlements() over $AGREEMENTS agreements (one month each)"
+printf '  %-52s %8s s\n' "run ($n_st statements, $n_ln lines, $n_le ledger postings)" "$t_run"
+printf '  %-52s %8s /s\n' "statements" "$(echo "$n_st / $t_run" | bc)"
+printf '  %-52s %8s /s  (target >= 10000: %s)\n' "ledger postings" "$pps" "$([ "$pps" -ge 10000 ] && echo met || echo MISSED)"
