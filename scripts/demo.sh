@@ -29,8 +29,18 @@ say "loaded in $(( $(date +%s) - start )) s"
 say "settling every due period (dsx.run_due_settlements), then verifying each statement"
 run -f "$seed/50-settle.sql"
 run -f "$seed/90-usage-report.sql" -f "$seed/92-statements.sql"
+say "what each party sees: logged in as each partner's and the vendor's finance role"
+run -f "$seed/80-roles.sql" -f "$seed/95-party-views.sql"
 
 cat <<TXT
+
+Point a BI tool (Metabase, Superset, Tableau, Excel over ODBC) at the views, logged in as a
+party's role: each sees only its own rows. The demo server listens on a unix socket only;
+for a BI tool on this machine, add listen_addresses = 'localhost' to $PGDATA/postgresql.conf
+and restart, then connect to host localhost, port $PGPORT, database dsx, as sharon_ai_finance,
+firmus_finance or nvidia_finance (give them passwords first), and read:
+  dsx.partner_statements  dsx.partner_usage_daily  dsx.credit_support_position  dsx.vendor_portfolio
+(docs/access.md explains every column.)
 
 The demo cluster is still running.
   connect:  $( [ "$(id -u)" = 0 ] && printf 'runuser -u postgres -- ' )$PGBIN/psql -h $PGHOST -p $PGPORT -d dsx
