@@ -612,15 +612,15 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   DETAIL = 'dsx schedules settlements through pg_cron, which lives in the one database named by cron.database_name.',
                   HINT = format('Either CREATE EXTENSION pg_cron here (with shared_preload_libraries = ''pg_cron'' and cron.database_name = %L), '
-                                'or, in the pg_cron database, run: SELECT cron.schedule_in_database(''dsx-settlements'', %L, ''SELECT dsx.run_due_settlements()'', %L);',
-                                current_database(), cron, current_database());
+                                'or, in the pg_cron database, run: SELECT cron.schedule_in_database(%L, %L, ''SELECT dsx.run_due_settlements()'', %L);',
+                                current_database(), 'dsx-settlements-' || current_database(), cron, current_database());
     END IF;
     EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
       USING 'dsx-settlements', cron, 'SELECT dsx.run_due_settlements()';
     RETURN job;
 END
 $$;
-COMMENT ON FUNCTION dsx.schedule_settlements(text) IS 'Register dsx.run_due_settlements() with pg_cron under the job name dsx-settlements (replacing its schedule) and return the job id; explains how to enable pg_cron when it is missing';
+COMMENT ON FUNCTION dsx.schedule_settlements(text) IS 'Register dsx.run_due_settlements() with pg_cron under the job name dsx-settlements (replacing its schedule) and return the job id; where pg_cron is not installed, the error''s hint gives the cron.schedule_in_database call (job dsx-settlements-<database>) to run in the pg_cron database';
 
 CREATE FUNCTION dsx.unschedule_settlements() RETURNS boolean
 LANGUAGE plpgsql VOLATILE
@@ -632,7 +632,8 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
             USING ERRCODE = 'undefined_object',
-                  HINT = 'In the pg_cron database, run: SELECT cron.unschedule(''dsx-settlements'');';
+                  HINT = format('In the pg_cron database, run: SELECT cron.unschedule(%L);',
+                                'dsx-settlements-' || current_database());
     END IF;
     IF NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'dsx-settlements') THEN
         RAISE NOTICE 'no dsx-settlements job is scheduled';

@@ -69,7 +69,7 @@ is "$([ "$due" -ge 4 ] && echo yes)" yes "the scenario has due periods ($due)"
 msg=$(q "$DB" -v VERBOSITY=verbose -c "SELECT dsx.schedule_settlements('* * * * *')" 2>&1)
 hint=$(grep -o "run: SELECT cron.schedule_in_database(.*);" <<<"$msg" | sed 's/^run: //')
 is "$(grep -c 'pg_cron is not installed in database' <<<"$msg")" 1 "dsx.schedule_settlements without pg_cron: error says pg_cron is not installed here"
-is "$(grep -c "cron.schedule_in_database('dsx-settlements', '\* \* \* \* \*', 'SELECT dsx.run_due_settlements()', '$DB')" <<<"$msg")" 1 \
+is "$(grep -c "cron.schedule_in_database('dsx-settlements-$DB', '\* \* \* \* \*', 'SELECT dsx.run_due_settlements()', '$DB')" <<<"$msg")" 1 \
    "and its hint gives the cron.schedule_in_database call for this database"
 msg=$(q "$DB" -c "SELECT dsx.unschedule_settlements()" 2>&1)
 is "$(grep -c 'pg_cron is not installed in database' <<<"$msg")" 1 "dsx.unschedule_settlements without pg_cron: the same error"
