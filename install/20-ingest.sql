@@ -125,6 +125,9 @@ DECLARE
     same    bigint := 0;
     unknown text;
 BEGIN
+    -- A settlement in progress (it holds the rollup in SHARE mode) is waited for first,
+    -- without holding the inbox, so loads carry on meanwhile.
+    LOCK TABLE dsx.usage_daily IN ROW EXCLUSIVE MODE;
     -- Loaders take ROW EXCLUSIVE: this waits for open loads and keeps new ones out until
     -- we commit, so the TRUNCATE below empties exactly the rows moved here.
     LOCK TABLE dsx.usage_inbox IN ACCESS EXCLUSIVE MODE;

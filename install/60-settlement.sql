@@ -74,6 +74,41 @@ COMMENT ON FUNCTION dsx.agreements_check() IS 'Trigger: an agreement''s split na
 ALTER TABLE dsx.credit_facilities
     ADD CONSTRAINT credit_facilities_agreement_fkey FOREIGN KEY (agreement) REFERENCES dsx.agreements;
 
+-- A facility rounds in its agreement's currency: left out, minor_units is the currency's;
+-- another value is refused, so the schedule shown is the debt service settled.
+ALTER TABLE dsx.credit_facilities ALTER COLUMN minor_units DROP DEFAULT;
+COMMENT ON COLUMN dsx.credit_facilities.minor_units IS 'Decimal places every amount of the schedule is rounded to: the currency''s of the agreement''s factory (filled in when left out; another value is refused)';
+CREATE FUNCTION dsx.credit_facilities_currency() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cur text;
+    mu  integer;
+BEGIN
+    SELECT c.currency, c.minor_units INTO cur, mu
+      FROM dsx.agreements a
+      JOIN dsx.factories f ON f.factory = a.factory
+      JOIN dsx.currencies c ON c.currency = f.currency
+     WHERE a.agreement = NEW.agreement;
+    IF NOT FOUND THEN
+        RETURN NEW;                      -- the foreign key reports the unknown agreement
+    END IF;
+    IF NEW.minor_units IS NULL THEN
+        NEW.minor_units := mu;
+    ELSIF NEW.minor_units <> mu THEN
+        RAISE EXCEPTION 'facility "%" rounds to % decimal places, but its agreement books in % (% decimal places)',
+              NEW.facility, NEW.minor_units, cur, mu
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave minor_units out: it is taken from the currency.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION dsx.credit_facilities_currency() IS 'Trigger: a credit facility rounds to its agreement''s currency''s minor units';
+CREATE TRIGGER credit_facilities_currency BEFORE INSERT OR UPDATE ON dsx.credit_facilities
+    FOR EACH ROW EXECUTE FUNCTION dsx.credit_facilities_currency();
+
 CREATE TABLE dsx.statements (
     agreement         text NOT NULL REFERENCES dsx.agreements,
     period_start      date NOT NULL,

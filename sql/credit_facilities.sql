@@ -18,7 +18,8 @@ INSERT INTO dsx.parties (party, kind, display_name) VALUES
 -- the agreements the facilities belong to, each on its own factory (never due for settlement)
 INSERT INTO dsx.parties (party, kind, display_name) VALUES ('cf-partner', 'partner', 'A partner');
 INSERT INTO dsx.factories (factory, partner, currency)
-SELECT 'cf-factory-' || n, 'cf-partner', 'USD' FROM unnest(ARRAY['1', '2', '3', '4', '5', 'x']) n;
+SELECT 'cf-factory-' || n, 'cf-partner', CASE WHEN n IN ('2', 'x') THEN 'JPY' ELSE 'USD' END
+  FROM unnest(ARRAY['1', '2', '3', '4', '5', 'x']) n;
 INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, settle_lag)
 SELECT CASE n WHEN 'x' THEN 'cf-x' ELSE 'cf-agreement-' || n END, 'cf-partner', 'cf-vendor',
        'cf-factory-' || n, 'vendor=30%, partner=70%', '2026-01-01', '100 years'
