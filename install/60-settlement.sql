@@ -506,25 +506,38 @@ DECLARE
     a       record;
     p       date;
     settled integer := 0;
+    failed  integer := 0;
+    msg     text;
+    state   text;
 BEGIN
     FOR a IN SELECT g.agreement, g.starts, g.settle_lag FROM dsx.agreements g ORDER BY g.agreement LOOP
         -- the first period not yet settled, then each following one that is due
         p := COALESCE((SELECT (max(s.period_start) + interval '1 month')::date
                          FROM dsx.statements s WHERE s.agreement = a.agreement), a.starts);
         WHILE (dsx.period_end(p)::timestamp AT TIME ZONE 'UTC') + a.settle_lag <= now() LOOP
-            IF dsx.settle(a.agreement, p) THEN
-                settled := settled + 1;
-            END IF;
+            -- each period in its own subtransaction: an agreement that cannot be settled
+            -- (say, usage nobody priced) stops there and the others carry on
+            BEGIN
+                IF dsx.settle(a.agreement, p) THEN
+                    settled := settled + 1;
+                END IF;
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+                RAISE WARNING 'agreement "%" was not settled from %: % (SQLSTATE %)', a.agreement, p, msg, state
+                    USING HINT = 'Correct the cause and run dsx.run_due_settlements() again; the other agreements were settled.';
+                failed := failed + 1;
+                EXIT;
+            END;
             p := dsx.period_end(p);
         END LOOP;
     END LOOP;
-    IF settled = 0 THEN
+    IF settled = 0 AND failed = 0 THEN
         RAISE NOTICE 'no settlement was due';
     END IF;
     RETURN settled;
 END
 $$;
-COMMENT ON FUNCTION dsx.run_due_settlements() IS 'Settle, in order, every period of every agreement that ended at least its settle_lag ago; returns how many it settled (0, and says so, when none was due)';
+COMMENT ON FUNCTION dsx.run_due_settlements() IS 'Settle, in order, every period of every agreement that ended at least its settle_lag ago; returns how many it settled (0, and says so, when none was due); an agreement that fails is reported in a WARNING and left at its last settled period while the others are settled';
 
 /*
  * Recompute a statement from raw events and configuration: the events of the batches the

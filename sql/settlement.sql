@@ -140,6 +140,29 @@ SELECT dsx.run_due_settlements() AS settled_again;
 SELECT period_start, revenue, vendor_share, partner_share, dsx.verify_settlement(agreement, period_start) AS verified
   FROM dsx.statements WHERE agreement = 'st-a4' AND period_start < '2026-11-01' ORDER BY 1;
 
+-- one agreement that cannot be settled (usage of a customer nobody priced) does not hold
+-- back the others: it is reported and stays where it was; once priced, it settles
+INSERT INTO dsx.factories VALUES ('st-f5', 'st-p2', 'USD', 'test', 100, 1), ('st-f6', 'st-p3', 'USD', 'test', 100, 1);
+INSERT INTO dsx.customer_plans VALUES ('c1', 'st-f6', 'st-std');
+INSERT INTO dsx.agreements VALUES
+    ('st-a5', 'st-p2', 'st-vendor', 'st-f5', 'vendor=30%, partner=70%', '2026-09-01', '1 day'),
+    ('st-a6', 'st-p3', 'st-vendor', 'st-f6', 'vendor=30%, partner=70%', '2026-09-01', '1 day');
+INSERT INTO dsx.usage_inbox VALUES
+    ('x1', '2026-09-03 00:00Z', 'st-f5', 'nobody', 'm', 1000000, 0),
+    ('x1', '2026-09-03 00:00Z', 'st-f6', 'c1', 'm', 1000000, 0);
+SELECT * FROM dsx.ingest();
+\set VERBOSITY default
+SELECT dsx.run_due_settlements() = (SELECT count(*) FROM generate_series(date '2026-09-01', now()::date, interval '1 month') m
+                                     WHERE (m + interval '1 month') + interval '1 day' <= now()) AS the_others_settled;
+\set VERBOSITY terse
+SELECT (SELECT count(*) FROM dsx.statements WHERE agreement = 'st-a5') AS a5_statements,
+       (SELECT count(*) > 0 FROM dsx.statements WHERE agreement = 'st-a6') AS a6_settled;
+INSERT INTO dsx.customer_plans VALUES ('nobody', 'st-f5', 'st-std');
+SELECT dsx.run_due_settlements() = (SELECT count(*) FROM generate_series(date '2026-09-01', now()::date, interval '1 month') m
+                                     WHERE (m + interval '1 month') + interval '1 day' <= now()) AS settled_once_priced;
+SELECT agreement, min(period_start) AS first, bool_and(dsx.verify_settlement(agreement, period_start)) AS verified
+  FROM dsx.statements WHERE agreement IN ('st-a5', 'st-a6') GROUP BY 1 ORDER BY 1;
+
 -- scheduling needs pg_cron in this database; without it the error says what to run
 \set VERBOSITY default
 SELECT dsx.schedule_settlements();
