@@ -339,6 +339,7 @@ DECLARE
     v_partner numeric;
     v_shares numeric;
     v_txn    bigint;
+    v_bal    numeric;
     q        record;
 BEGIN
     IF settle.agreement IS NULL OR v_start IS NULL THEN
@@ -391,10 +392,17 @@ BEGIN
       FROM dsx.factories f JOIN dsx.currencies c USING (currency) WHERE f.factory = a.factory;
 
     -- 1. the period's rated lines
-    INSERT INTO dsx.statement_lines (agreement, period_start, for_period, customer, model,
-                                     input_tokens, output_tokens, amount)
-    SELECT a.agreement, v_start, v_start, r.customer, r.model, r.input_tokens, r.output_tokens, r.amount
-      FROM dsx.rate_lines(a.factory, v_start::timestamp AT TIME ZONE 'UTC', v_end::timestamp AT TIME ZONE 'UTC') r;
+    WITH ins AS (
+        INSERT INTO dsx.statement_lines (agreement, period_start, for_period, customer, model,
+                                         input_tokens, output_tokens, amount)
+        SELECT a.agreement, v_start, v_start, r.customer, r.model, r.input_tokens, r.output_tokens, r.amount
+          FROM dsx.rate_lines(a.factory, v_start::timestamp AT TIME ZONE 'UTC', v_end::timestamp AT TIME ZONE 'UTC') r
+        RETURNING amount, input_tokens, output_tokens
+    )
+    SELECT COALESCE(sum(ins.amount), 0), COALESCE(sum(ins.input_tokens), 0), COALESCE(sum(ins.output_tokens), 0)
+      INTO v_rev, v_in, v_out
+      FROM ins;
+    v_adj := 0;
 
     -- late usage: every closed period whose usage grew since it was booked is re-rated with
     -- everything now known; the difference from what was booked becomes adjustment lines
@@ -411,6 +419,7 @@ BEGIN
                  WHERE l.agreement = a.agreement AND l.for_period = s.period_start)
          ORDER BY s.period_start
     LOOP
+        WITH ins AS (
         INSERT INTO dsx.statement_lines (agreement, period_start, for_period, customer, model,
                                          input_tokens, output_tokens, amount)
         SELECT a.agreement, v_start, q.p, COALESCE(n.customer, b.customer), COALESCE(n.model, b.model),
@@ -426,16 +435,11 @@ BEGIN
             ON b.customer = n.customer AND b.model = n.model
          WHERE COALESCE(n.input_tokens, 0) <> COALESCE(b.input_tokens, 0)
             OR COALESCE(n.output_tokens, 0) <> COALESCE(b.output_tokens, 0)
-            OR COALESCE(n.amount, 0) <> COALESCE(b.amount, 0);
+            OR COALESCE(n.amount, 0) <> COALESCE(b.amount, 0)
+        RETURNING amount
+        )
+        SELECT v_adj + COALESCE(sum(ins.amount), 0) INTO v_adj FROM ins;
     END LOOP;
-
-    SELECT COALESCE(sum(l.amount) FILTER (WHERE l.for_period = v_start), 0),
-           COALESCE(sum(l.amount) FILTER (WHERE l.for_period < v_start), 0),
-           COALESCE(sum(l.input_tokens) FILTER (WHERE l.for_period = v_start), 0),
-           COALESCE(sum(l.output_tokens) FILTER (WHERE l.for_period = v_start), 0)
-      INTO v_rev, v_adj, v_in, v_out
-      FROM dsx.statement_lines l
-     WHERE l.agreement = a.agreement AND l.period_start = v_start;
     v_gross := v_rev + v_adj;
 
     -- 2.-4. debt service, credit support, repayment
@@ -444,14 +448,17 @@ BEGIN
     SELECT * INTO w FROM dsx.waterfall(v_gross, v_due, COALESCE(v_prev.support_balance, 0), v_int);
 
     -- 5. the rest, by the revenue split
-    INSERT INTO dsx.statement_shares (agreement, period_start, party, amount)
-    SELECT a.agreement, v_start, s.party, s.amount
-      FROM dsx.agreement_shares(a.agreement, w.distributable, v_mu) s;
-    SELECT COALESCE(sum(s.amount) FILTER (WHERE s.party = a.vendor), 0),
-           COALESCE(sum(s.amount) FILTER (WHERE s.party = a.partner), 0),
-           COALESCE(sum(s.amount), 0)
+    WITH ins AS (
+        INSERT INTO dsx.statement_shares (agreement, period_start, party, amount)
+        SELECT a.agreement, v_start, s.party, s.amount
+          FROM dsx.agreement_shares(a.agreement, w.distributable, v_mu) s
+        RETURNING party, amount
+    )
+    SELECT COALESCE(sum(ins.amount) FILTER (WHERE ins.party = a.vendor), 0),
+           COALESCE(sum(ins.amount) FILTER (WHERE ins.party = a.partner), 0),
+           COALESCE(sum(ins.amount), 0)
       INTO v_vendor, v_partner, v_shares
-      FROM dsx.statement_shares s WHERE s.agreement = a.agreement AND s.period_start = v_start;
+      FROM ins;
 
     IF v_gross <> w.debt_service_paid + w.support_repaid + v_shares THEN
         RAISE EXCEPTION 'waterfall invariant broken for agreement "%" period %: gross % <> % + % + %',
@@ -470,6 +477,7 @@ BEGIN
     -- the ledger: one balanced transaction
     SELECT f.lender INTO v_lender FROM dsx.credit_facilities f WHERE f.agreement = a.agreement;
     v_txn := nextval('dsx.ledger_txn_seq');
+    WITH ins AS (
     INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
     SELECT v_txn, row_number() OVER (ORDER BY e.ord, e.account), a.agreement, v_start, e.account, e.amount, v_cur
       FROM (VALUES
@@ -489,8 +497,11 @@ BEGIN
               FROM dsx.statement_shares s
              WHERE s.agreement = a.agreement AND s.period_start = v_start
            ) e(ord, account, amount)
-     WHERE e.amount <> 0 OR e.ord <= 2;   -- a month without activity still posts its (zero) revenue
-    IF (SELECT sum(amount) FROM dsx.ledger_entries WHERE txn_id = v_txn) <> 0 THEN
+     WHERE e.amount <> 0 OR e.ord <= 2    -- a month without activity still posts its (zero) revenue
+    RETURNING amount
+    )
+    SELECT sum(ins.amount) INTO v_bal FROM ins;
+    IF v_bal <> 0 THEN
         RAISE EXCEPTION 'ledger transaction % does not balance', v_txn USING ERRCODE = 'internal_error';
     END IF;
     RETURN true;
