@@ -47,17 +47,20 @@ build_install() {
 }
 
 # grant_tree_access DIR: let the cluster owner traverse to DIR and read the tree below it.
+# Ancestors are opened top down, each only as far as needed (search, not read), and the
+# tree itself is never given a narrower entry: a named-user ACL entry would override the
+# permissions the tree already grants to others.
 grant_tree_access() {
   [ "$(id -u)" = 0 ] || return 0
-  local d=$1
-  while [ "$d" != / ]; do
-    if ! runuser -u postgres -- test -x "$d"; then
-      setfacl -m u:postgres:x "$d" 2>/dev/null || chmod o+x "$d"
-    fi
-    d=$(dirname "$d")
+  local root=$1 d="" part parts
+  IFS=/ read -ra parts <<<"${root#/}"
+  for part in "${parts[@]}"; do
+    d="$d/$part"
+    [ "$d" = "$root" ] && break
+    runuser -u postgres -- test -x "$d" || setfacl -m u:postgres:x "$d" 2>/dev/null || chmod o+x "$d"
   done
-  if ! runuser -u postgres -- test -r "$1/Makefile"; then
-    setfacl -R -m u:postgres:rX "$1" 2>/dev/null || chmod -R o+rX "$1"
+  if ! runuser -u postgres -- test -r "$root/Makefile" -a -r "$root/sql" -a -x "$root/sql"; then
+    setfacl -R -m u:postgres:rX "$root" 2>/dev/null || chmod -R o+rX "$root"
   fi
 }
 
