@@ -39,7 +39,10 @@ PG_FUNCTION_INFO_V1(dsx_usage_charge);
 Datum
 dsx_usage_charge(PG_FUNCTION_ARGS)
 {
-	int128		c = usage_charge(PG_GETARG_DSXUSAGE_P(0), PG_GETARG_DSXPRICE_P(1), PG_GETARG_DSXPRICE_P(2));
+	DsxPriceBuf in_buf,
+				out_buf;
+	int128		c = usage_charge(PG_GETARG_DSXUSAGE_P(0), dsx_price_unpack(PG_GETARG_DATUM(1), &in_buf),
+								 dsx_price_unpack(PG_GETARG_DATUM(2), &out_buf));
 	int			scale = DSX_CHARGE_SCALE;
 
 	while (scale > 0 && c % 10 == 0)
@@ -57,10 +60,13 @@ Datum
 dsx_usage_rate(PG_FUNCTION_ARGS)
 {
 	int32		minor_units = PG_GETARG_INT32(3);
+	DsxPriceBuf in_buf,
+				out_buf;
 	int128		c;
 
 	check_minor_units(minor_units);
-	c = usage_charge(PG_GETARG_DSXUSAGE_P(0), PG_GETARG_DSXPRICE_P(1), PG_GETARG_DSXPRICE_P(2));
+	c = usage_charge(PG_GETARG_DSXUSAGE_P(0), dsx_price_unpack(PG_GETARG_DATUM(1), &in_buf),
+					 dsx_price_unpack(PG_GETARG_DATUM(2), &out_buf));
 	PG_RETURN_DATUM(dsx_numeric_from_int128(dsx_div_round_half_away(c, dsx_pow10(DSX_CHARGE_SCALE - minor_units)),
 											minor_units));
 }
