@@ -172,3 +172,8 @@ SELECT count(*) FILTER (WHERE NOT tied) AS permuted_cases,
                          JOIN results r ON r.id = c.id AND r.party = p.party
                         WHERE r.amount <> p.amount) AS differs
           FROM cases c) x;
+-- Called from a select list (rows handed out one per call) it gives the same rows as in FROM.
+SELECT count(*) FILTER (WHERE ARRAY(SELECT dsx.allocate(c.amount, c.s, c.mu)::text)
+                          IS DISTINCT FROM ARRAY(SELECT a::text FROM dsx.allocate(c.amount, c.s, c.mu) a))
+         AS select_list_differences
+  FROM cases c;

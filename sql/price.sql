@@ -119,7 +119,8 @@ SELECT dsx.rate('events=1, input_tokens=1, output_tokens=0, first_at=2026-01-01 
 -- dsx.round_money: half away from zero, to 0..6 places.
 SELECT x, dsx.round_money(x, 2) AS cents, dsx.round_money(x, 0) AS units, round(x, 2) = dsx.round_money(x, 2) AS same_as_round
   FROM unnest(ARRAY[0, 0.005, -0.005, 0.00499999, 2.5, -2.5, 1.994999, 123456789012345678901234567890.125,
-                    1e-50, 12345678901234567890123456789012345678901234567890.5]::numeric[]) AS x;
+                    1e-50, 12345678901234567890123456789012345678901234567890.5, 1e60, -1e-70,
+                    1.5::numeric(120, 100), 99999999999999999999999999999999.995]::numeric[]) AS x;
 SELECT dsx.round_money(1, 7);
 SELECT dsx.round_money('NaN', 2);
 
@@ -159,3 +160,13 @@ SELECT count(*) AS rate_violations
  WHERE dsx.rate(u, a.p, b.p, mu) <> round(dsx.charge(a.tokens, a.p) + dsx.charge(b.tokens, b.p), mu)
     OR dsx.charge(u, a.p, b.p) <> dsx.charge(a.tokens, a.p) + dsx.charge(b.tokens, b.p)
     OR scale(dsx.rate(u, a.p, b.p, mu)) <> mu;
+
+-- dsx.round_money against numeric's round() (which also rounds half away from zero) over
+-- 30,000 random numbers of every size and sign: the same text, hence the same value and
+-- scale, through dsx's fast int128 paths and its general ones alike.
+SELECT setseed(0.375);
+SELECT count(*) AS cases,
+       count(*) FILTER (WHERE dsx.round_money(x, k)::text IS DISTINCT FROM round(x, k)::text) AS violations
+  FROM (SELECT (random() * 10 ^ (floor(random() * 90) - 45) * sign(random() - 0.3))::numeric AS x,
+               floor(random() * 7)::int AS k
+          FROM generate_series(1, 30000)) s;

@@ -236,8 +236,8 @@ numeric_short_from_int128(int128 value, int scale)
 	Numeric		result;
 	char	   *p;
 
-	if (scale > 63 || u >= ((uint128) 1 << 120))
-		return NULL;
+	if (scale > 63 || u > ~(uint128) 0 / 1000)
+		return NULL;			/* the alignment below must not overflow */
 	/* align the fraction to whole base-10000 digits: scale 2 becomes 4, etc. */
 	u *= pad_pow[scale % 4];
 	while (u != 0)
@@ -293,6 +293,82 @@ dsx_numeric_from_int128(int128 value, int scale)
 	return result;
 }
 
+/* Reads a numeric of up to 36 digits straight from its on-disk form; false when it is
+ * special or larger (the caller then goes through the text form). */
+static bool
+numeric_read_small(Numeric num, int128 *value, int *scale)
+{
+	const char *data = VARDATA_ANY(num);
+	Size		len = VARSIZE_ANY_EXHDR(num);
+	uint16		header;
+	int			weight,
+				ndigits,
+				e;
+	bool		negative;
+	const char *digits;
+	int128		u = 0;
+
+	if (len < sizeof(uint16))
+		return false;
+	memcpy(&header, data, sizeof(uint16));
+	if ((header & 0xC000) == 0xC000)
+		return false;			/* NaN, infinities */
+	if (header & NUMERIC_SHORT_FLAG)
+	{
+		negative = (header & NUMERIC_SHORT_NEG) != 0;
+		weight = (header & NUMERIC_SHORT_WEIGHT_NEG) ? (int) (header & NUMERIC_SHORT_WEIGHT_BITS) - 64 :
+			(int) (header & NUMERIC_SHORT_WEIGHT_BITS);
+		digits = data + sizeof(uint16);
+		ndigits = (len - sizeof(uint16)) / sizeof(int16);
+	}
+	else
+	{
+		int16		w;
+
+		if (len < sizeof(uint16) + sizeof(int16))
+			return false;
+		negative = (header & 0xC000) == 0x4000;
+		memcpy(&w, data + sizeof(uint16), sizeof(int16));
+		weight = w;
+		digits = data + sizeof(uint16) + sizeof(int16);
+		ndigits = (len - sizeof(uint16) - sizeof(int16)) / sizeof(int16);
+	}
+	if (ndigits > 9)
+		return false;
+	for (int i = 0; i < ndigits; i++)
+	{
+		int16		d;
+
+		memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
+		if (d < 0 || d >= 10000)
+			return false;
+		u = u * 10000 + d;
+	}
+	/* u * 10000^e is the value */
+	e = weight - (ndigits - 1);
+	if (ndigits == 0)
+		e = 0;
+	if (e >= 0)
+	{
+		if (e > 9 || dsx_mul128_overflow(u, dsx_pow10(4 * e), &u))
+			return false;
+		*scale = 0;
+	}
+	else
+	{
+		if (e < -9)
+			return false;
+		*scale = -4 * e;
+	}
+	while (*scale > 0 && u % 10 == 0)
+	{
+		u /= 10;
+		(*scale)--;
+	}
+	*value = negative ? -u : u;
+	return true;
+}
+
 DsxDecimalStatus
 dsx_numeric_to_decimal(Numeric num, int128 *value, int *scale)
 {
@@ -300,6 +376,8 @@ dsx_numeric_to_decimal(Numeric num, int128 *value, int *scale)
 	const char *end;
 	DsxDecimalStatus st;
 
+	if (numeric_read_small(num, value, scale))
+		return DSX_DEC_OK;
 	if (numeric_is_nan(num) || numeric_is_inf(num))
 		return DSX_DEC_SYNTAX;
 	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
