@@ -24,6 +24,7 @@ trap '"${PSQL[@]}" -d "${PGDATABASE:-postgres}" -c "DROP DATABASE IF EXISTS $DB"
 SET client_min_messages = warning;
 SET max_parallel_workers_per_gather = 0;   -- one core each, like for like
 SET jit = :jit;
+SET bench.repeat = :'repeat';
 CREATE EXTENSION dsx;
 \o /dev/null
 SELECT setseed(0.2);
@@ -125,15 +126,28 @@ BEGIN
 END $$;
 
 CREATE TABLE runs (bench text, side text, seconds numeric, result text);
+-- Rating: the two sides take turns, so a busy moment on the machine hits both alike.
+DO $$
+DECLARE
+    c record;
+    b record;
+BEGIN
+    FOR i IN 1 .. current_setting('bench.repeat')::int LOOP
+        SELECT * INTO c FROM best_of(
+            $q$SELECT row(count(*), sum(dsx.rate(usage, input_price, output_price, 2)))::text FROM lines$q$, 1);
+        SELECT * INTO b FROM best_of(
+            $q$SELECT row(count(*), sum(round(input_tokens * input_numeric / 1000000
+                                            + output_tokens * output_numeric / 1000000, 2)))::text FROM lines$q$, 1);
+        INSERT INTO runs VALUES ('rating', 'C dsx.rate', c.seconds, c.result), ('rating', 'numeric SQL', b.seconds, b.result);
+    END LOOP;
+END $$;
 INSERT INTO runs SELECT 'allocate', 'C dsx.allocate', * FROM best_of(
     $q$SELECT row(count(*), sum(a.amount))::text FROM alloc t, dsx.allocate(t.amount, t.s, 2) a$q$, :repeat);
 INSERT INTO runs SELECT 'allocate', 'PL/pgSQL', * FROM best_of(
     $q$SELECT row(count(*), sum(a.amount))::text FROM alloc t, allocate_plpgsql(t.amount, t.s, 2) a$q$, 1);
-INSERT INTO runs SELECT 'rating', 'C dsx.rate', * FROM best_of(
-    $q$SELECT row(count(*), sum(dsx.rate(usage, input_price, output_price, 2)))::text FROM lines$q$, :repeat);
-INSERT INTO runs SELECT 'rating', 'numeric SQL', * FROM best_of(
-    $q$SELECT row(count(*), sum(round(input_tokens * input_numeric / 1000000
-                                    + output_tokens * output_numeric / 1000000, 2)))::text FROM lines$q$, :repeat);
+-- Keep the best time of each side.
+DELETE FROM runs r USING runs o
+ WHERE o.bench = r.bench AND o.side = r.side AND (o.seconds, o.ctid) < (r.seconds, r.ctid);
 
 -- Untimed: every row's allocation, party by party and in order, must be the same.
 CREATE TABLE allocate_differences AS

@@ -19,6 +19,16 @@ static bool pow10_ready = false;
 int128
 dsx_pow10(int n)
 {
+	static const int64 small[] = {
+		INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000), INT64CONST(10000),
+		INT64CONST(100000), INT64CONST(1000000), INT64CONST(10000000), INT64CONST(100000000),
+		INT64CONST(1000000000), INT64CONST(10000000000), INT64CONST(100000000000),
+		INT64CONST(1000000000000), INT64CONST(10000000000000), INT64CONST(100000000000000),
+		INT64CONST(1000000000000000), INT64CONST(10000000000000000),
+		INT64CONST(100000000000000000), INT64CONST(1000000000000000000)};
+
+	if (likely(n >= 0 && n < (int) lengthof(small)))
+		return small[n];
 	if (unlikely(!pow10_ready))
 	{
 		int128		p = 1;
@@ -240,12 +250,19 @@ numeric_short_from_int128(int128 value, int scale)
 		return NULL;			/* the alignment below must not overflow */
 	/* align the fraction to whole base-10000 digits: scale 2 becomes 4, etc. */
 	u *= pad_pow[scale % 4];
-	while (u != 0)
+	while (u > PG_UINT64_MAX)
 	{
 		if (n == lengthof(digits))
 			return NULL;
 		digits[n++] = (int16) (u % 10000);
 		u /= 10000;
+	}
+	/* the rest in 64 bits: 128-bit division is several times slower */
+	for (uint64 u64 = (uint64) u; u64 != 0; u64 /= 10000)
+	{
+		if (n == lengthof(digits))
+			return NULL;
+		digits[n++] = (int16) (u64 % 10000);
 	}
 	/* digits[] is least significant first; digit i has weight i - ceil(scale / 4) */
 	first = 0;
@@ -291,6 +308,17 @@ dsx_numeric_from_int128(int128 value, int scale)
 								 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 	pfree(buf.data);
 	return result;
+}
+
+Datum
+dsx_numeric_from_int128_trimmed(int128 value, int scale)
+{
+	while (scale > 0 && value % 10 == 0)
+	{
+		value /= 10;
+		scale--;
+	}
+	return dsx_numeric_from_int128(value, scale);
 }
 
 /* Reads a numeric of up to 36 digits straight from its on-disk form; false when it is

@@ -325,19 +325,10 @@ dsx_price_charge_tokens(PG_FUNCTION_ARGS)
 {
 	int64		tokens = PG_GETARG_INT64(0);
 	DsxPrice   *price = PG_GETARG_DSXPRICE_P(1);
-	int128		c;
-	int			scale = DSX_CHARGE_SCALE;
-
 	if (tokens < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("token count must not be negative"),
 				 errdetail("tokens is " INT64_FORMAT ".", tokens)));
-	c = dsx_price_charge(price, tokens);
-	while (scale > 0 && c % 10 == 0)
-	{
-		c /= 10;
-		scale--;
-	}
-	PG_RETURN_DATUM(dsx_numeric_from_int128(c, scale));
+	PG_RETURN_DATUM(dsx_numeric_from_int128_trimmed(dsx_price_charge(price, tokens), DSX_CHARGE_SCALE));
 }

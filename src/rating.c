@@ -45,14 +45,8 @@ dsx_usage_charge(PG_FUNCTION_ARGS)
 				out_buf;
 	int128		c = usage_charge(PG_GETARG_DSXUSAGE_P(0), dsx_price_unpack(PG_GETARG_DATUM(1), &in_buf),
 								 dsx_price_unpack(PG_GETARG_DATUM(2), &out_buf));
-	int			scale = DSX_CHARGE_SCALE;
 
-	while (scale > 0 && c % 10 == 0)
-	{
-		c /= 10;
-		scale--;
-	}
-	PG_RETURN_DATUM(dsx_numeric_from_int128(c, scale));
+	PG_RETURN_DATUM(dsx_numeric_from_int128_trimmed(c, DSX_CHARGE_SCALE));
 }
 
 /* dsx.rate(u, input_price, output_price, minor_units): the exact charge rounded once, half

@@ -617,17 +617,7 @@ dsx_split_share(PG_FUNCTION_ARGS)
 
 	for (int e = tiers[0].first; e < tiers[0].first + tiers[0].nentries; e++)
 		if (strcmp(DSX_SPLIT_PARTY(s, entries[e].party), party) == 0)
-		{
-			int64		v = entries[e].share;
-			int			scale = DSX_SHARE_SCALE;
-
-			while (scale > 0 && v % 10 == 0)
-			{
-				v /= 10;
-				scale--;
-			}
-			PG_RETURN_DATUM(dsx_numeric_from_int128(v, scale));
-		}
+			PG_RETURN_DATUM(dsx_numeric_from_int128_trimmed(entries[e].share, DSX_SHARE_SCALE));
 	PG_RETURN_NULL();
 }
 
@@ -661,18 +651,11 @@ dsx_split_tiers(PG_FUNCTION_ARGS)
 		{
 			Datum		values[4];
 			bool		nulls[4] = {false, false, false, false};
-			int64		v = entries[e].share;
-			int			scale = DSX_SHARE_SCALE;
 
-			while (scale > 0 && v % 10 == 0)
-			{
-				v /= 10;
-				scale--;
-			}
 			values[0] = Int32GetDatum(t + 1);
 			values[1] = dsx_numeric_from_int128(tiers[t].from, tiers[t].from_scale);
 			values[2] = PointerGetDatum(cstring_to_text(DSX_SPLIT_PARTY(s, entries[e].party)));
-			values[3] = dsx_numeric_from_int128(v, scale);
+			values[3] = dsx_numeric_from_int128_trimmed(entries[e].share, DSX_SHARE_SCALE);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	return (Datum) 0;
