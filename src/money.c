@@ -406,6 +406,7 @@ dsx_numeric_to_decimal(Numeric num, int128 *value, int *scale)
 
 	if (numeric_read_small(num, value, scale))
 		return DSX_DEC_OK;
+	num = (Numeric) PG_DETOAST_DATUM(PointerGetDatum(num));	/* may have come packed */
 	if (numeric_is_nan(num) || numeric_is_inf(num))
 		return DSX_DEC_SYNTAX;
 	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));

@@ -152,7 +152,7 @@ dsx_allocate(PG_FUNCTION_ARGS)
 		int128	   *parts;
 
 		check_minor_units(minor_units);
-		amount = allocation_amount(PG_GETARG_NUMERIC(0), minor_units);
+		amount = allocation_amount((Numeric) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0)), minor_units);
 		s = PG_GETARG_DSXSPLIT_P(1);
 		parts = palloc(sizeof(int128) * s->nparties);
 		dsx_split_allocate(s, amount, minor_units, parts);
@@ -176,7 +176,7 @@ dsx_allocate(PG_FUNCTION_ARGS)
 		int128		amount;
 
 		check_minor_units(minor_units);
-		amount = allocation_amount(PG_GETARG_NUMERIC(0), minor_units);
+		amount = allocation_amount((Numeric) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0)), minor_units);
 		funcctx = SRF_FIRSTCALL_INIT();
 		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
 		state = palloc(sizeof(AllocateState));

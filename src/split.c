@@ -709,6 +709,8 @@ dsx_split_allocate(const DsxSplit *s, int128 amount, int minor_units, int128 *pa
 	int128		a_scaled;
 	int128		given = 0;
 	int128		left;
+	int128		rem_local[16];
+	int			order_local[16];
 	int128	   *rem;
 	int		   *order;
 
@@ -717,7 +719,18 @@ dsx_split_allocate(const DsxSplit *s, int128 amount, int minor_units, int128 *pa
 	a_scaled = a * f;
 
 	/* exact entitlements in 10^-scale * 10^-12 units: sum over tiers of slice * share */
-	rem = palloc0(sizeof(int128) * s->nparties);
+	/* small splits, the usual case, need no palloc */
+	if (s->nparties <= lengthof(rem_local))
+	{
+		rem = rem_local;
+		order = order_local;
+		memset(rem, 0, sizeof(int128) * s->nparties);
+	}
+	else
+	{
+		rem = palloc0(sizeof(int128) * s->nparties);
+		order = palloc(sizeof(int) * s->nparties);
+	}
 	for (int t = 0; t < s->ntiers; t++)
 	{
 		int128		lo = threshold_scaled(tiers[t].from, tiers[t].from_scale) / dsx_pow10(DSX_SPLIT_THRESHOLD_SCALE - scale);
@@ -737,13 +750,22 @@ dsx_split_allocate(const DsxSplit *s, int128 amount, int minor_units, int128 *pa
 	/* truncate to minor units; the remainders decide who gets the units left over */
 	for (int p = 0; p < s->nparties; p++)
 	{
-		parts[p] = dsx_divmod(rem[p], unit, &rem[p]);
+		if (rem[p] <= PG_INT64_MAX && unit <= PG_INT64_MAX)
+		{
+			/* 64-bit division when it fits: several times faster */
+			int64		e = (int64) rem[p],
+						u = (int64) unit;
+
+			parts[p] = e / u;
+			rem[p] = e % u;
+		}
+		else
+			parts[p] = dsx_divmod(rem[p], unit, &rem[p]);
 		given += parts[p];
 	}
 	left = a - given;
 	if (left > 0)
 	{
-		order = palloc(sizeof(int) * s->nparties);
 		for (int p = 0; p < s->nparties; p++)
 			order[p] = p;
 		qsort_arg(order, s->nparties, sizeof(int), remainder_cmp, rem);
@@ -751,10 +773,13 @@ dsx_split_allocate(const DsxSplit *s, int128 amount, int minor_units, int128 *pa
 			elog(ERROR, "dsx.allocate left " INT64_FORMAT " units over", (int64) left);
 		for (int i = 0; i < left; i++)
 			parts[order[i]]++;
-		pfree(order);
 	}
 	if (negative)
 		for (int p = 0; p < s->nparties; p++)
 			parts[p] = -parts[p];
-	pfree(rem);
+	if (rem != rem_local)
+	{
+		pfree(rem);
+		pfree(order);
+	}
 }
