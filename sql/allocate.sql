@@ -35,6 +35,8 @@ $$;
 SELECT * FROM dsx.allocate(10, 'Yellow=47%, White=16%, Red=15.8%, Green=12%, Blue=6.1%, Pink=3.1%', 0);
 -- Whole shares divide exactly.
 SELECT * FROM dsx.allocate(100, 'a=20%, b=30%, c=50%', 0);
+-- 100 over 2:3:1 (shares written to 10 decimal places of a percent): 33, 50, 17.
+SELECT * FROM dsx.allocate(100, 'a=33.3333333333%, b=50%, c=16.6666666667%', 0);
 SELECT * FROM dsx.allocate(1000.00, 'vendor=30%, partner=70%');
 -- Thirds: each gets 33 cents, and the cent left over goes to the largest remainder, c's.
 SELECT * FROM dsx.allocate(1.00, 'a=33.3333333333%, b=33.3333333333%, c=33.3333333334%');
