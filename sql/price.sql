@@ -170,3 +170,10 @@ SELECT count(*) AS cases,
   FROM (SELECT (random() * 10 ^ (floor(random() * 90) - 45) * sign(random() - 0.3))::numeric AS x,
                floor(random() * 7)::int AS k
           FROM generate_series(1, 30000)) s;
+
+-- Equality: the same price however it was written; GROUP BY and DISTINCT hash it.
+SELECT '2.50'::dsx.price OPERATOR(dsx.=) '2.5' AS same_value,
+       'volume: 0: 1'::dsx.price OPERATOR(dsx.=) 'graduated: 0: 1' AS volume_equals_graduated,
+       'volume: 0: 1'::dsx.price OPERATOR(dsx.<>) '1' AS tiered_is_not_flat;
+SELECT p::text, count(*) FROM (VALUES ('1'::dsx.price), ('1.0'), ('2'), ('volume: 0: 1'), ('VOLUME:0:1.000')) v(p)
+ GROUP BY p ORDER BY 1;

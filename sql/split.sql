@@ -123,3 +123,12 @@ SELECT what, pg_temp.recv(payload, 'dsx.split') AS result
     ('trailing byte', ok || '\x00'::bytea),
     ('empty', ''::bytea)
   ) AS t(what, payload);
+
+-- Equality: the same split however it was written; GROUP BY and DISTINCT hash it.
+SELECT 'a=0.3, b=70%'::dsx.split OPERATOR(dsx.=) 'a = 30%,b=0.7' AS same_spelled_differently,
+       'a=30%, b=70%'::dsx.split OPERATOR(dsx.=) 'b=70%, a=30%' AS reordered_is_equal,
+       'a=30%, b=70%'::dsx.split OPERATOR(dsx.<>) 'a=31%, b=69%' AS different,
+       'a=100%; from 10.50: b=100%'::dsx.split OPERATOR(dsx.=) 'a=100%; from 10.5: b=100%' AS same_threshold;
+SELECT s::text, count(*) FROM (VALUES ('a=100%'::dsx.split), ('a=1'), ('b=1'), ('from 0: a=100.0%')) v(s)
+ GROUP BY s ORDER BY 1;
+SELECT count(*) FROM (SELECT DISTINCT s FROM (VALUES ('a=100%'::dsx.split), ('a=1'), ('b=1')) v(s)) d;

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 
+#include "common/hashfn.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
 
@@ -287,6 +288,38 @@ dsx_price_send(PG_FUNCTION_ARGS)
 		pq_sendint64(&buf, price->tiers[i].nanos);
 	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* True when both prices are the same: kind, thresholds and prices. Prices are built with
+ * every padding byte zero, so the bytes decide. */
+static bool
+price_equal(const DsxPrice *a, const DsxPrice *b)
+{
+	return VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0;
+}
+
+PG_FUNCTION_INFO_V1(dsx_price_eq);
+Datum
+dsx_price_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(price_equal(PG_GETARG_DSXPRICE_P(0), PG_GETARG_DSXPRICE_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(dsx_price_ne);
+Datum
+dsx_price_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!price_equal(PG_GETARG_DSXPRICE_P(0), PG_GETARG_DSXPRICE_P(1)));
+}
+
+/* Hash support for the = operator (GROUP BY, DISTINCT, hash joins). */
+PG_FUNCTION_INFO_V1(dsx_price_hash);
+Datum
+dsx_price_hash(PG_FUNCTION_ARGS)
+{
+	DsxPrice   *p = PG_GETARG_DSXPRICE_P(0);
+
+	return hash_any((const unsigned char *) VARDATA(p), VARSIZE(p) - VARHDRSZ);
 }
 
 int128

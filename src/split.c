@@ -11,6 +11,7 @@
 #include <ctype.h>
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
 #include "mb/pg_wchar.h"
@@ -600,6 +601,40 @@ dsx_split_send(PG_FUNCTION_ARGS)
 		}
 	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* ---------------------------------------------------------------- equality */
+
+/* True when both splits are the same: same tiers, parties, order and shares. Splits are
+ * built in one canonical layout with every padding byte zero, so the bytes decide. */
+static bool
+split_equal(const DsxSplit *a, const DsxSplit *b)
+{
+	return VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0;
+}
+
+PG_FUNCTION_INFO_V1(dsx_split_eq);
+Datum
+dsx_split_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(split_equal(PG_GETARG_DSXSPLIT_P(0), PG_GETARG_DSXSPLIT_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(dsx_split_ne);
+Datum
+dsx_split_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!split_equal(PG_GETARG_DSXSPLIT_P(0), PG_GETARG_DSXSPLIT_P(1)));
+}
+
+/* Hash support for the = operator (GROUP BY, DISTINCT, hash joins). */
+PG_FUNCTION_INFO_V1(dsx_split_hash);
+Datum
+dsx_split_hash(PG_FUNCTION_ARGS)
+{
+	DsxSplit   *s = PG_GETARG_DSXSPLIT_P(0);
+
+	return hash_any((const unsigned char *) VARDATA(s), VARSIZE(s) - VARHDRSZ);
 }
 
 /* ---------------------------------------------------------------- accessors */

@@ -10,6 +10,9 @@ INSERT INTO money_functions VALUES
     ('split_out', '{dsx.split}', 'cstring', 'immutable', true),
     ('split_recv', '{internal}', 'dsx.split', 'immutable', true),
     ('split_send', '{dsx.split}', 'bytea', 'immutable', true),
+    ('split_eq', '{dsx.split,dsx.split}', 'boolean', 'immutable', true),
+    ('split_ne', '{dsx.split,dsx.split}', 'boolean', 'immutable', true),
+    ('split_hash', '{dsx.split}', 'integer', 'immutable', true),
     ('share', '{dsx.split,text}', 'numeric', 'immutable', true),
     ('parties', '{dsx.split}', 'text[]', 'immutable', true),
     ('tiers', '{dsx.split}', 'setof record', 'immutable', true),
@@ -18,12 +21,15 @@ INSERT INTO money_functions VALUES
     ('price_out', '{dsx.price}', 'cstring', 'immutable', true),
     ('price_recv', '{internal}', 'dsx.price', 'immutable', true),
     ('price_send', '{dsx.price}', 'bytea', 'immutable', true),
+    ('price_eq', '{dsx.price,dsx.price}', 'boolean', 'immutable', true),
+    ('price_ne', '{dsx.price,dsx.price}', 'boolean', 'immutable', true),
+    ('price_hash', '{dsx.price}', 'integer', 'immutable', true),
     ('charge', '{bigint,dsx.price}', 'numeric', 'immutable', true),
     ('charge', '{dsx.usage,dsx.price,dsx.price}', 'numeric', 'immutable', true),
     ('rate', '{dsx.usage,dsx.price,dsx.price,integer}', 'numeric', 'immutable', true),
     ('rate_lines', '{text,"timestamp with time zone","timestamp with time zone"}', 'setof record', 'stable', true);
 
-SELECT plan((SELECT count(*)::int * 6 FROM money_functions) + 33);
+SELECT plan((SELECT count(*)::int * 6 FROM money_functions) + 35);
 
 -- Types.
 SELECT has_type('dsx', 'split', 'type dsx.split exists');
@@ -32,6 +38,10 @@ SELECT ok(obj_description('dsx.split'::regtype, 'pg_type') IS NOT NULL, 'dsx.spl
 SELECT ok(obj_description('dsx.price'::regtype, 'pg_type') IS NOT NULL, 'dsx.price has a comment');
 SELECT ok((SELECT typsend <> 0 AND typreceive <> 0 FROM pg_type WHERE oid = 'dsx.split'::regtype), 'dsx.split has binary I/O');
 SELECT ok((SELECT typsend <> 0 AND typreceive <> 0 FROM pg_type WHERE oid = 'dsx.price'::regtype), 'dsx.price has binary I/O');
+SELECT ok(EXISTS (SELECT 1 FROM pg_opclass WHERE opcintype = 'dsx.split'::regtype AND opcdefault
+                    AND opcmethod = (SELECT oid FROM pg_am WHERE amname = 'hash')), 'dsx.split has a default hash opclass');
+SELECT ok(EXISTS (SELECT 1 FROM pg_opclass WHERE opcintype = 'dsx.price'::regtype AND opcdefault
+                    AND opcmethod = (SELECT oid FROM pg_am WHERE amname = 'hash')), 'dsx.price has a default hash opclass');
 
 -- Functions: signature, return type, volatility, strictness, parallel safety, comment.
 SELECT has_function('dsx', name, args, format('dsx.%s(%s) exists', name, array_to_string(args, ', ')))
