@@ -128,7 +128,7 @@ BEGIN
         END;
         tally := jsonb_set(tally, ARRAY[o], to_jsonb(coalesce((tally ->> o)::bigint, 0) + 1));
     END LOOP;
-    EXECUTE format('COPY (SELECT) TO PROGRAM %L', 'rm -f ' || f);
+    EXECUTE format('COPY (SELECT WHERE false) TO PROGRAM %L', 'cat >/dev/null; rm -f ' || f);
     RETURN QUERY SELECT key, value::bigint FROM jsonb_each_text(tally) ORDER BY key;
 END $$;
 

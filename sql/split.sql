@@ -27,10 +27,10 @@ BEGIN
     EXECUTE format('TRUNCATE recv_%s', replace(typ, 'dsx.', ''));
     EXECUTE format('COPY recv_%s FROM %L WITH (FORMAT binary)', replace(typ, 'dsx.', ''), f);
     EXECUTE format('SELECT v::text FROM recv_%s', replace(typ, 'dsx.', '')) INTO r;
-    EXECUTE format('COPY (SELECT) TO PROGRAM %L', 'rm -f ' || f);
+    EXECUTE format('COPY (SELECT WHERE false) TO PROGRAM %L', 'cat >/dev/null; rm -f ' || f);
     RETURN r;
 EXCEPTION WHEN OTHERS THEN
-    EXECUTE format('COPY (SELECT) TO PROGRAM %L', 'rm -f ' || f);
+    EXECUTE format('COPY (SELECT WHERE false) TO PROGRAM %L', 'cat >/dev/null; rm -f ' || f);
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 
