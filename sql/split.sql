@@ -65,7 +65,7 @@ SELECT lit, pg_temp.try(lit, 'dsx.split') AS result
   FROM (VALUES
     (''), ('   '), ('vendor'), ('vendor='), ('vendor=30'), ('=30%'), ('vendor 30%'),
     ('vendor=30%,'), ('vendor=30%;'), ('vendor=30%, partner=70%;'), ('vendor==30%'),
-    ('vendor=30%%, partner=70%'), ('vendor=3O%'), ('vendor=.%'), ('vendor=1/3'),
+    ('vendor=30%%, partner=70%'), ('vendor=1.2.3%, b=98.8%'), ('vendor=3O%'), ('vendor=.%'), ('vendor=1/3'),
     ('"vendor=100%'), ('vendor=100% junk'), ('a=50%; b=50%'), ('a=100%; from : b=100%'),
     ('a=100%; from 10 b=100%'), ('a=100%; from x: b=100%'), ('1a=100%'), ('a=100% b=0%'),
     ('a=30%, b=60%'), ('a=30%, b=80%'), ('a=0.5, b=0.5000000000001'), ('a=50%, a=50%'),

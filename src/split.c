@@ -319,11 +319,11 @@ parse_share(const char *input, const char *p, const char *name, int64 *share)
 	st = dsx_decimal_parse(p, &end, true, &v, &scale);
 	if (st == DSX_DEC_SYNTAX)
 		split_syntax_error(input, p, "a share (a percentage such as 30% or a fraction such as 0.3)");
-	/* finish reading the literal (its digits), so messages can quote it */
-	q = end;
-	while (isdigit((unsigned char) *q) || *q == '.')
-		q++;
-	end = q;
+	/* an overlong literal stops parsing early: read the rest of its digits, so messages
+	 * can quote it whole */
+	if (st != DSX_DEC_OK)
+		while (isdigit((unsigned char) *end))
+			end++;
 	q = skip_space(end);
 	percent = (*q == '%');
 	/* a share ends the entry: anything but ",", ";" or the end is bad syntax, not a bad value */
