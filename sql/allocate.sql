@@ -59,6 +59,9 @@ SELECT * FROM dsx.allocate(11, 'a=100%; from 10.5: b=100%', 0);
 -- Large amounts stay exact: the largest amount accepted at 2 minor units, and one above it.
 SELECT * FROM dsx.allocate(999999999999999999999999.99, 'a=33.3333333333%, b=66.6666666667%');
 SELECT sum(amount) = 999999999999999999999999.99 AS exact FROM dsx.allocate(999999999999999999999999.99, 'a=0.000000000001, b=0.999999999999');
+-- Thresholds as large as a bigint of digits (in rupiah, say) still allocate exactly.
+SELECT * FROM dsx.allocate(9223372036854775807, 'a=30%, b=70%; from 9223372036854775806: a=1%, b=99%', 0);
+SELECT * FROM dsx.allocate(9223372036854.775807, 'a=30%, b=70%; from 9223372036854.775806: a=1%, b=99%', 6);
 -- NULL in, no rows out.
 SELECT count(*) FROM dsx.allocate(NULL, 'a=100%');
 SELECT count(*) FROM dsx.allocate(1, NULL);

@@ -57,7 +57,9 @@ SELECT lit, pg_temp.try(lit, 'dsx.split') AS canonical,
     ('vendor=30%, partner=70%; from 10000000: vendor=20%, partner=80%'),
     ('vendor=30%,partner=70%;from 10000000.000:vendor=20%,partner=80%;FROM 20000000: vendor=10%, partner=90%'),
     ('from 0: a=100%; from 0.5: a=50%, b=50%; from 1000000000000: b=100%'),
-    ('vendor=30%, partner=70%; from 100: partner=60%, vendor=20%, lender=20%')
+    ('vendor=30%, partner=70%; from 100: partner=60%, vendor=20%, lender=20%'),
+    ('vendor=30%, partner=70%; from 1000000000000000: vendor=20%, partner=80%; from 9223372036854775807: partner=100%'),
+    ('a=100%; from 9223372036854.775807: b=100%')
   ) AS t(lit);
 
 -- Every way to be wrong, with its SQLSTATE.
@@ -75,7 +77,7 @@ SELECT lit, pg_temp.try(lit, 'dsx.split') AS result
     ('from 5: a=100%'), ('a=100%; from 0: b=100%'), ('a=100%; from 10: b=100%; from 10: a=100%'),
     ('a=100%; from 10: b=100%; from 9: a=100%'), ('a=100%; from -1: b=100%'),
     ('a=100%; from 1.0000001: b=100%'), ('a=100%; from 99999999999999999999: b=100%'),
-    ('a=100%; from 10000000000000: b=100%')
+    ('a=100%; from 10000000000000000000: b=100%'), ('a=100%; from 0.0000001: b=100%')
   ) AS t(lit);
 
 -- The error message in full for a few, as a user sees it.

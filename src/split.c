@@ -164,8 +164,6 @@ split_build(const SplitTierIn *tiers, int ntiers, const SplitEntryIn *entries, i
 		if (tier->from < 0)
 			split_value_error(psprintf("tier %d threshold %s is negative", t + 1,
 									   threshold_text(tier->from, tier->from_scale)), NULL);
-		if (threshold_scaled(tier->from, tier->from_scale) > PG_INT64_MAX)
-			dsx_overflow_error("dsx.split threshold", "A threshold has at most 18 digits.");
 		if (t == 0 && tier->from != 0)
 			split_value_error("the first tier must start at 0",
 							  psprintf("It starts from %s.", threshold_text(tier->from, tier->from_scale)));
@@ -359,7 +357,7 @@ parse_threshold(const char *input, const char *p, int64 *from, int32 *from_scale
 			split_syntax_error(input, p, "a tier threshold (an amount)");
 			break;
 		case DSX_DEC_OVERFLOW:
-			dsx_overflow_error("dsx.split threshold", "A threshold has at most 18 digits.");
+			dsx_overflow_error("dsx.split threshold", "A threshold has at most 18 significant digits.");
 			break;
 		case DSX_DEC_PRECISION:
 			scale = DSX_SPLIT_THRESHOLD_SCALE + 1;
@@ -372,8 +370,8 @@ parse_threshold(const char *input, const char *p, int64 *from, int32 *from_scale
 								   DSX_SPLIT_THRESHOLD_SCALE), NULL);
 	if (v < 0)
 		split_value_error(psprintf("threshold \"%.*s\" is negative", (int) (end - p), p), NULL);
-	if (v > PG_INT64_MAX || threshold_scaled((int64) v, scale) > PG_INT64_MAX)
-		dsx_overflow_error("dsx.split threshold", "A threshold has at most 18 digits.");
+	if (v > PG_INT64_MAX)
+		dsx_overflow_error("dsx.split threshold", "A threshold has at most 18 significant digits.");
 	*from = (int64) v;
 	*from_scale = scale;
 	return end;
