@@ -26,6 +26,27 @@ COMMENT ON FUNCTION dsx.split_out(dsx.split) IS 'Canonical text output of dsx.sp
 COMMENT ON FUNCTION dsx.split_recv(internal) IS 'Binary input of dsx.split (validated like text input)';
 COMMENT ON FUNCTION dsx.split_send(dsx.split) IS 'Binary output of dsx.split';
 
+CREATE FUNCTION dsx.split_eq(dsx.split, dsx.split) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'dsx_split_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION dsx.split_ne(dsx.split, dsx.split) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'dsx_split_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION dsx.split_hash(dsx.split) RETURNS integer
+    AS 'MODULE_PATHNAME', 'dsx_split_hash' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dsx.split_eq(dsx.split, dsx.split) IS 'True when both splits are the same (same canonical text)';
+COMMENT ON FUNCTION dsx.split_ne(dsx.split, dsx.split) IS 'True when the splits differ';
+COMMENT ON FUNCTION dsx.split_hash(dsx.split) IS 'Hash of a split, for hash aggregation and joins';
+CREATE OPERATOR dsx.= (LEFTARG = dsx.split, RIGHTARG = dsx.split, FUNCTION = dsx.split_eq,
+                       COMMUTATOR = OPERATOR(dsx.=), NEGATOR = OPERATOR(dsx.<>),
+                       RESTRICT = eqsel, JOIN = eqjoinsel, HASHES);
+CREATE OPERATOR dsx.<> (LEFTARG = dsx.split, RIGHTARG = dsx.split, FUNCTION = dsx.split_ne,
+                        COMMUTATOR = OPERATOR(dsx.<>), NEGATOR = OPERATOR(dsx.=),
+                        RESTRICT = neqsel, JOIN = neqjoinsel);
+COMMENT ON OPERATOR dsx.=(dsx.split, dsx.split) IS 'Same split';
+COMMENT ON OPERATOR dsx.<>(dsx.split, dsx.split) IS 'Different splits';
+CREATE OPERATOR CLASS dsx.split_hash_ops DEFAULT FOR TYPE dsx.split USING hash AS
+    OPERATOR 1 dsx.= (dsx.split, dsx.split),
+    FUNCTION 1 dsx.split_hash(dsx.split);
+
 CREATE FUNCTION dsx.share(s dsx.split, party text) RETURNS numeric
     AS 'MODULE_PATHNAME', 'dsx_split_share' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION dsx.parties(s dsx.split) RETURNS text[]
@@ -63,6 +84,27 @@ COMMENT ON FUNCTION dsx.price_in(cstring) IS 'Text input of dsx.price (22P02 bad
 COMMENT ON FUNCTION dsx.price_out(dsx.price) IS 'Canonical text output of dsx.price: trimmed decimals, lower-case kind';
 COMMENT ON FUNCTION dsx.price_recv(internal) IS 'Binary input of dsx.price (validated like text input)';
 COMMENT ON FUNCTION dsx.price_send(dsx.price) IS 'Binary output of dsx.price';
+
+CREATE FUNCTION dsx.price_eq(dsx.price, dsx.price) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'dsx_price_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION dsx.price_ne(dsx.price, dsx.price) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'dsx_price_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION dsx.price_hash(dsx.price) RETURNS integer
+    AS 'MODULE_PATHNAME', 'dsx_price_hash' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dsx.price_eq(dsx.price, dsx.price) IS 'True when both prices are the same (same canonical text)';
+COMMENT ON FUNCTION dsx.price_ne(dsx.price, dsx.price) IS 'True when the prices differ';
+COMMENT ON FUNCTION dsx.price_hash(dsx.price) IS 'Hash of a price, for hash aggregation and joins';
+CREATE OPERATOR dsx.= (LEFTARG = dsx.price, RIGHTARG = dsx.price, FUNCTION = dsx.price_eq,
+                       COMMUTATOR = OPERATOR(dsx.=), NEGATOR = OPERATOR(dsx.<>),
+                       RESTRICT = eqsel, JOIN = eqjoinsel, HASHES);
+CREATE OPERATOR dsx.<> (LEFTARG = dsx.price, RIGHTARG = dsx.price, FUNCTION = dsx.price_ne,
+                        COMMUTATOR = OPERATOR(dsx.<>), NEGATOR = OPERATOR(dsx.=),
+                        RESTRICT = neqsel, JOIN = neqjoinsel);
+COMMENT ON OPERATOR dsx.=(dsx.price, dsx.price) IS 'Same price';
+COMMENT ON OPERATOR dsx.<>(dsx.price, dsx.price) IS 'Different prices';
+CREATE OPERATOR CLASS dsx.price_hash_ops DEFAULT FOR TYPE dsx.price USING hash AS
+    OPERATOR 1 dsx.= (dsx.price, dsx.price),
+    FUNCTION 1 dsx.price_hash(dsx.price);
 
 CREATE FUNCTION dsx.charge(tokens bigint, p dsx.price) RETURNS numeric
     AS 'MODULE_PATHNAME', 'dsx_price_charge_tokens' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -35,6 +35,8 @@ $$;
 SELECT * FROM dsx.allocate(10, 'Yellow=47%, White=16%, Red=15.8%, Green=12%, Blue=6.1%, Pink=3.1%', 0);
 -- Whole shares divide exactly.
 SELECT * FROM dsx.allocate(100, 'a=20%, b=30%, c=50%', 0);
+-- 100 over 2:3:1 (shares written to 10 decimal places of a percent): 33, 50, 17.
+SELECT * FROM dsx.allocate(100, 'a=33.3333333333%, b=50%, c=16.6666666667%', 0);
 SELECT * FROM dsx.allocate(1000.00, 'vendor=30%, partner=70%');
 -- Thirds: each gets 33 cents, and the cent left over goes to the largest remainder, c's.
 SELECT * FROM dsx.allocate(1.00, 'a=33.3333333333%, b=33.3333333333%, c=33.3333333334%');
@@ -57,6 +59,9 @@ SELECT * FROM dsx.allocate(11, 'a=100%; from 10.5: b=100%', 0);
 -- Large amounts stay exact: the largest amount accepted at 2 minor units, and one above it.
 SELECT * FROM dsx.allocate(999999999999999999999999.99, 'a=33.3333333333%, b=66.6666666667%');
 SELECT sum(amount) = 999999999999999999999999.99 AS exact FROM dsx.allocate(999999999999999999999999.99, 'a=0.000000000001, b=0.999999999999');
+-- Thresholds as large as a bigint of digits (in rupiah, say) still allocate exactly.
+SELECT * FROM dsx.allocate(9223372036854775807, 'a=30%, b=70%; from 9223372036854775806: a=1%, b=99%', 0);
+SELECT * FROM dsx.allocate(9223372036854.775807, 'a=30%, b=70%; from 9223372036854.775806: a=1%, b=99%', 6);
 -- NULL in, no rows out.
 SELECT count(*) FROM dsx.allocate(NULL, 'a=100%');
 SELECT count(*) FROM dsx.allocate(1, NULL);
@@ -172,3 +177,8 @@ SELECT count(*) FILTER (WHERE NOT tied) AS permuted_cases,
                          JOIN results r ON r.id = c.id AND r.party = p.party
                         WHERE r.amount <> p.amount) AS differs
           FROM cases c) x;
+-- Called from a select list (rows handed out one per call) it gives the same rows as in FROM.
+SELECT count(*) FILTER (WHERE ARRAY(SELECT dsx.allocate(c.amount, c.s, c.mu)::text)
+                          IS DISTINCT FROM ARRAY(SELECT a::text FROM dsx.allocate(c.amount, c.s, c.mu) a))
+         AS select_list_differences
+  FROM cases c;

@@ -112,6 +112,28 @@ SELECT count(l.*) AS lines, count(ref.*) AS ref_lines, sum(l.amount) AS total,
                JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = t.model) ref
     ON ref.factory = p.factory AND ref.period_start = p.period_start AND ref.customer = l.customer AND ref.model = l.model;
 
+-- dsx.rate and dsx.charge are parallel safe: a parallel plan gives the serial sums.
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF)
+SELECT sum(dsx.rate(usage, 'graduated: 0: 0.4, 50000000: 0.35', '1.2', 2)) FROM dsx.usage_daily;
+SELECT sum(dsx.rate(usage, 'graduated: 0: 0.4, 50000000: 0.35', '1.2', 2)) AS parallel_rated,
+       sum(dsx.charge(usage, 'volume: 0: 0.4, 50000000: 0.35', '1.2')) AS parallel_charged
+  FROM dsx.usage_daily \gset
+RESET max_parallel_workers_per_gather;
+SET max_parallel_workers_per_gather = 0;
+SELECT :'parallel_rated'::numeric = s.rated AND :'parallel_charged'::numeric = s.charged AS parallel_equals_serial,
+       s.rated > 0 AS nonzero
+  FROM (SELECT sum(dsx.rate(usage, 'graduated: 0: 0.4, 50000000: 0.35', '1.2', 2)) AS rated,
+               sum(dsx.charge(usage, 'volume: 0: 0.4, 50000000: 0.35', '1.2')) AS charged
+          FROM dsx.usage_daily) s;
+RESET max_parallel_workers_per_gather;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+
 -- The configuration tables are dumped with the database.
 SELECT c::regclass FROM pg_extension, unnest(extconfig) c
  WHERE extname = 'dsx' AND c::regclass::text IN ('dsx.price_plans', 'dsx.customer_plans') ORDER BY 1;

@@ -27,10 +27,10 @@ BEGIN
     EXECUTE format('TRUNCATE recv_%s', replace(typ, 'dsx.', ''));
     EXECUTE format('COPY recv_%s FROM %L WITH (FORMAT binary)', replace(typ, 'dsx.', ''), f);
     EXECUTE format('SELECT v::text FROM recv_%s', replace(typ, 'dsx.', '')) INTO r;
-    EXECUTE format('COPY (SELECT) TO PROGRAM %L', 'cat >/dev/null; rm -f ' || f);
+    EXECUTE format('COPY (SELECT WHERE false) TO PROGRAM %L', 'cat >/dev/null; rm -f ' || f);
     RETURN r;
 EXCEPTION WHEN OTHERS THEN
-    EXECUTE format('COPY (SELECT) TO PROGRAM %L', 'cat >/dev/null; rm -f ' || f);
+    EXECUTE format('COPY (SELECT WHERE false) TO PROGRAM %L', 'cat >/dev/null; rm -f ' || f);
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 
@@ -57,7 +57,9 @@ SELECT lit, pg_temp.try(lit, 'dsx.split') AS canonical,
     ('vendor=30%, partner=70%; from 10000000: vendor=20%, partner=80%'),
     ('vendor=30%,partner=70%;from 10000000.000:vendor=20%,partner=80%;FROM 20000000: vendor=10%, partner=90%'),
     ('from 0: a=100%; from 0.5: a=50%, b=50%; from 1000000000000: b=100%'),
-    ('vendor=30%, partner=70%; from 100: partner=60%, vendor=20%, lender=20%')
+    ('vendor=30%, partner=70%; from 100: partner=60%, vendor=20%, lender=20%'),
+    ('vendor=30%, partner=70%; from 1000000000000000: vendor=20%, partner=80%; from 9223372036854775807: partner=100%'),
+    ('a=100%; from 9223372036854.775807: b=100%')
   ) AS t(lit);
 
 -- Every way to be wrong, with its SQLSTATE.
@@ -65,7 +67,7 @@ SELECT lit, pg_temp.try(lit, 'dsx.split') AS result
   FROM (VALUES
     (''), ('   '), ('vendor'), ('vendor='), ('vendor=30'), ('=30%'), ('vendor 30%'),
     ('vendor=30%,'), ('vendor=30%;'), ('vendor=30%, partner=70%;'), ('vendor==30%'),
-    ('vendor=30%%, partner=70%'), ('vendor=3O%'), ('vendor=.%'), ('vendor=1/3'),
+    ('vendor=30%%, partner=70%'), ('vendor=1.2.3%, b=98.8%'), ('vendor=3O%'), ('vendor=.%'), ('vendor=1/3'),
     ('"vendor=100%'), ('vendor=100% junk'), ('a=50%; b=50%'), ('a=100%; from : b=100%'),
     ('a=100%; from 10 b=100%'), ('a=100%; from x: b=100%'), ('1a=100%'), ('a=100% b=0%'),
     ('a=30%, b=60%'), ('a=30%, b=80%'), ('a=0.5, b=0.5000000000001'), ('a=50%, a=50%'),
@@ -75,7 +77,7 @@ SELECT lit, pg_temp.try(lit, 'dsx.split') AS result
     ('from 5: a=100%'), ('a=100%; from 0: b=100%'), ('a=100%; from 10: b=100%; from 10: a=100%'),
     ('a=100%; from 10: b=100%; from 9: a=100%'), ('a=100%; from -1: b=100%'),
     ('a=100%; from 1.0000001: b=100%'), ('a=100%; from 99999999999999999999: b=100%'),
-    ('a=100%; from 10000000000000: b=100%')
+    ('a=100%; from 10000000000000000000: b=100%'), ('a=100%; from 0.0000001: b=100%')
   ) AS t(lit);
 
 -- The error message in full for a few, as a user sees it.
@@ -123,3 +125,12 @@ SELECT what, pg_temp.recv(payload, 'dsx.split') AS result
     ('trailing byte', ok || '\x00'::bytea),
     ('empty', ''::bytea)
   ) AS t(what, payload);
+
+-- Equality: the same split however it was written; GROUP BY and DISTINCT hash it.
+SELECT 'a=0.3, b=70%'::dsx.split OPERATOR(dsx.=) 'a = 30%,b=0.7' AS same_spelled_differently,
+       'a=30%, b=70%'::dsx.split OPERATOR(dsx.=) 'b=70%, a=30%' AS reordered_is_equal,
+       'a=30%, b=70%'::dsx.split OPERATOR(dsx.<>) 'a=31%, b=69%' AS different,
+       'a=100%; from 10.50: b=100%'::dsx.split OPERATOR(dsx.=) 'a=100%; from 10.5: b=100%' AS same_threshold;
+SELECT s::text, count(*) FROM (VALUES ('a=100%'::dsx.split), ('a=1'), ('b=1'), ('from 0: a=100.0%')) v(s)
+ GROUP BY s ORDER BY 1;
+SELECT count(*) FROM (SELECT DISTINCT s FROM (VALUES ('a=100%'::dsx.split), ('a=1'), ('b=1')) v(s)) d;

@@ -19,6 +19,16 @@ static bool pow10_ready = false;
 int128
 dsx_pow10(int n)
 {
+	static const int64 small[] = {
+		INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000), INT64CONST(10000),
+		INT64CONST(100000), INT64CONST(1000000), INT64CONST(10000000), INT64CONST(100000000),
+		INT64CONST(1000000000), INT64CONST(10000000000), INT64CONST(100000000000),
+		INT64CONST(1000000000000), INT64CONST(10000000000000), INT64CONST(100000000000000),
+		INT64CONST(1000000000000000), INT64CONST(10000000000000000),
+		INT64CONST(100000000000000000), INT64CONST(1000000000000000000)};
+
+	if (likely(n >= 0 && n < (int) lengthof(small)))
+		return small[n];
 	if (unlikely(!pow10_ready))
 	{
 		int128		p = 1;
@@ -186,6 +196,20 @@ dsx_div_round_half_away(int128 num, int128 den)
 	int128		q;
 
 	Assert(den > 0);
+	if (num >= PG_INT64_MIN && num <= PG_INT64_MAX && den <= PG_INT64_MAX)
+	{
+		/* 64-bit division is several times faster than 128-bit */
+		int64		n64 = (int64) num,
+					d64 = (int64) den,
+					q64 = n64 / d64,
+					r64 = n64 - q64 * d64;
+
+		if (r64 > 0 && r64 >= d64 - r64)
+			q64++;
+		else if (r64 < 0 && -r64 >= d64 + r64)
+			q64--;
+		return q64;
+	}
 	q = dsx_divmod(num, den, &rem);
 	/* |rem| >= den / 2, compared without overflow: |rem| >= den - |rem|. */
 	if (rem > 0 && rem >= den - rem)
@@ -195,13 +219,87 @@ dsx_div_round_half_away(int128 num, int128 den)
 	return q;
 }
 
+/*
+ * numeric's on-disk format (the stable format pg_upgrade relies on, see numeric.c): a
+ * varlena whose 2-byte "short" header carries the sign, the display scale (up to 63) and
+ * the weight (-64..63) of the first base-10000 digit, followed by the digits, most
+ * significant first, with no leading or trailing zero digits.
+ */
+#define NUMERIC_SHORT_FLAG			0x8000
+#define NUMERIC_SHORT_NEG			0x2000
+#define NUMERIC_SHORT_DSCALE_SHIFT	7
+#define NUMERIC_SHORT_WEIGHT_NEG	0x0040
+#define NUMERIC_SHORT_WEIGHT_BITS	0x003F
+
+/* value * 10^-scale as a short-format numeric built in place, or NULL when it does not
+ * fit one (the caller then takes the general path). */
+static Numeric
+numeric_short_from_int128(int128 value, int scale)
+{
+	static const int pad_pow[] = {1, 1000, 100, 10};
+	uint128		u = value < 0 ? (uint128) 0 - (uint128) value : (uint128) value;
+	int16		digits[12];
+	int			n = 0,
+				first,
+				weight;
+	uint16		header;
+	Numeric		result;
+	char	   *p;
+
+	if (scale > 63 || u > ~(uint128) 0 / 1000)
+		return NULL;			/* the alignment below must not overflow */
+	/* align the fraction to whole base-10000 digits: scale 2 becomes 4, etc. */
+	u *= pad_pow[scale % 4];
+	while (u > PG_UINT64_MAX)
+	{
+		if (n == lengthof(digits))
+			return NULL;
+		digits[n++] = (int16) (u % 10000);
+		u /= 10000;
+	}
+	/* the rest in 64 bits: 128-bit division is several times slower */
+	for (uint64 u64 = (uint64) u; u64 != 0; u64 /= 10000)
+	{
+		if (n == lengthof(digits))
+			return NULL;
+		digits[n++] = (int16) (u64 % 10000);
+	}
+	/* digits[] is least significant first; digit i has weight i - ceil(scale / 4) */
+	first = 0;
+	while (first < n && digits[first] == 0)
+		first++;				/* trailing zero digits are not stored */
+	weight = n - 1 - (scale + 3) / 4;
+	if (n == 0)
+		weight = 0;
+	if (weight > 63 || weight < -64)
+		return NULL;
+	header = NUMERIC_SHORT_FLAG | (uint16) (scale << NUMERIC_SHORT_DSCALE_SHIFT);
+	if (value < 0 && n > 0)
+		header |= NUMERIC_SHORT_NEG;
+	if (weight < 0)
+		header |= NUMERIC_SHORT_WEIGHT_NEG;
+	header |= (uint16) (weight & NUMERIC_SHORT_WEIGHT_BITS);
+
+	result = (Numeric) palloc(VARHDRSZ + sizeof(uint16) + sizeof(int16) * (n - first));
+	SET_VARSIZE(result, VARHDRSZ + sizeof(uint16) + sizeof(int16) * (n - first));
+	p = (char *) result + VARHDRSZ;
+	memcpy(p, &header, sizeof(uint16));
+	p += sizeof(uint16);
+	for (int i = n - 1; i >= first; i--, p += sizeof(int16))
+		memcpy(p, &digits[i], sizeof(int16));
+	return result;
+}
+
 Datum
 dsx_numeric_from_int128(int128 value, int scale)
 {
 	StringInfoData buf;
 	Datum		result;
+	Numeric		fast;
 
 	Assert(scale >= 0 && scale <= DSX_MAX_DIGITS);
+	if ((fast = numeric_short_from_int128(value, scale)) != NULL)
+		return NumericGetDatum(fast);
 	if (value >= PG_INT64_MIN && value <= PG_INT64_MAX)
 		return NumericGetDatum(int64_div_fast_to_numeric((int64) value, scale));
 	initStringInfo(&buf);
@@ -212,6 +310,93 @@ dsx_numeric_from_int128(int128 value, int scale)
 	return result;
 }
 
+Datum
+dsx_numeric_from_int128_trimmed(int128 value, int scale)
+{
+	while (scale > 0 && value % 10 == 0)
+	{
+		value /= 10;
+		scale--;
+	}
+	return dsx_numeric_from_int128(value, scale);
+}
+
+/* Reads a numeric of up to 36 digits straight from its on-disk form; false when it is
+ * special or larger (the caller then goes through the text form). */
+static bool
+numeric_read_small(Numeric num, int128 *value, int *scale)
+{
+	const char *data = VARDATA_ANY(num);
+	Size		len = VARSIZE_ANY_EXHDR(num);
+	uint16		header;
+	int			weight,
+				ndigits,
+				e;
+	bool		negative;
+	const char *digits;
+	int128		u = 0;
+
+	if (len < sizeof(uint16))
+		return false;
+	memcpy(&header, data, sizeof(uint16));
+	if ((header & 0xC000) == 0xC000)
+		return false;			/* NaN, infinities */
+	if (header & NUMERIC_SHORT_FLAG)
+	{
+		negative = (header & NUMERIC_SHORT_NEG) != 0;
+		weight = (header & NUMERIC_SHORT_WEIGHT_NEG) ? (int) (header & NUMERIC_SHORT_WEIGHT_BITS) - 64 :
+			(int) (header & NUMERIC_SHORT_WEIGHT_BITS);
+		digits = data + sizeof(uint16);
+		ndigits = (len - sizeof(uint16)) / sizeof(int16);
+	}
+	else
+	{
+		int16		w;
+
+		if (len < sizeof(uint16) + sizeof(int16))
+			return false;
+		negative = (header & 0xC000) == 0x4000;
+		memcpy(&w, data + sizeof(uint16), sizeof(int16));
+		weight = w;
+		digits = data + sizeof(uint16) + sizeof(int16);
+		ndigits = (len - sizeof(uint16) - sizeof(int16)) / sizeof(int16);
+	}
+	if (ndigits > 9)
+		return false;
+	for (int i = 0; i < ndigits; i++)
+	{
+		int16		d;
+
+		memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
+		if (d < 0 || d >= 10000)
+			return false;
+		u = u * 10000 + d;
+	}
+	/* u * 10000^e is the value */
+	e = weight - (ndigits - 1);
+	if (ndigits == 0)
+		e = 0;
+	if (e >= 0)
+	{
+		if (e > 9 || dsx_mul128_overflow(u, dsx_pow10(4 * e), &u))
+			return false;
+		*scale = 0;
+	}
+	else
+	{
+		if (e < -9)
+			return false;
+		*scale = -4 * e;
+	}
+	while (*scale > 0 && u % 10 == 0)
+	{
+		u /= 10;
+		(*scale)--;
+	}
+	*value = negative ? -u : u;
+	return true;
+}
+
 DsxDecimalStatus
 dsx_numeric_to_decimal(Numeric num, int128 *value, int *scale)
 {
@@ -219,6 +404,9 @@ dsx_numeric_to_decimal(Numeric num, int128 *value, int *scale)
 	const char *end;
 	DsxDecimalStatus st;
 
+	if (numeric_read_small(num, value, scale))
+		return DSX_DEC_OK;
+	num = (Numeric) PG_DETOAST_DATUM(PointerGetDatum(num));	/* may have come packed */
 	if (numeric_is_nan(num) || numeric_is_inf(num))
 		return DSX_DEC_SYNTAX;
 	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));

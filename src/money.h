@@ -110,9 +110,12 @@ dsx_divmod(int128 num, int128 den, int128 *rem)
  * (0 <= scale <= 38). Fast path through int64 when the value fits. */
 extern Datum dsx_numeric_from_int128(int128 value, int scale);
 
+/* The same, with trailing zeros of the fraction dropped: 2.5000 becomes 2.5. */
+extern Datum dsx_numeric_from_int128_trimmed(int128 value, int scale);
+
 /* The exact value of a numeric as value * 10^-scale in lowest terms, or why it has none
  * (DSX_DEC_SYNTAX for NaN and infinities, DSX_DEC_PRECISION beyond 38 decimal places,
- * DSX_DEC_OVERFLOW beyond 38 digits). */
+ * DSX_DEC_OVERFLOW beyond 38 digits). num may be packed (PG_DETOAST_DATUM_PACKED). */
 extern DsxDecimalStatus dsx_numeric_to_decimal(Numeric num, int128 *value, int *scale);
 
 /* The exact value of a numeric as value * 10^-scale in lowest terms; raises 22023 for

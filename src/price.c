@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 
+#include "common/hashfn.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
 
@@ -289,6 +290,38 @@ dsx_price_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+/* True when both prices are the same: kind, thresholds and prices. Prices are built with
+ * every padding byte zero, so the bytes decide. */
+static bool
+price_equal(const DsxPrice *a, const DsxPrice *b)
+{
+	return VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0;
+}
+
+PG_FUNCTION_INFO_V1(dsx_price_eq);
+Datum
+dsx_price_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(price_equal(PG_GETARG_DSXPRICE_P(0), PG_GETARG_DSXPRICE_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(dsx_price_ne);
+Datum
+dsx_price_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!price_equal(PG_GETARG_DSXPRICE_P(0), PG_GETARG_DSXPRICE_P(1)));
+}
+
+/* Hash support for the = operator (GROUP BY, DISTINCT, hash joins). */
+PG_FUNCTION_INFO_V1(dsx_price_hash);
+Datum
+dsx_price_hash(PG_FUNCTION_ARGS)
+{
+	DsxPrice   *p = PG_GETARG_DSXPRICE_P(0);
+
+	return hash_any((const unsigned char *) VARDATA(p), VARSIZE(p) - VARHDRSZ);
+}
+
 int128
 dsx_price_charge(const DsxPrice *p, int64 tokens)
 {
@@ -325,19 +358,10 @@ dsx_price_charge_tokens(PG_FUNCTION_ARGS)
 {
 	int64		tokens = PG_GETARG_INT64(0);
 	DsxPrice   *price = PG_GETARG_DSXPRICE_P(1);
-	int128		c;
-	int			scale = DSX_CHARGE_SCALE;
-
 	if (tokens < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("token count must not be negative"),
 				 errdetail("tokens is " INT64_FORMAT ".", tokens)));
-	c = dsx_price_charge(price, tokens);
-	while (scale > 0 && c % 10 == 0)
-	{
-		c /= 10;
-		scale--;
-	}
-	PG_RETURN_DATUM(dsx_numeric_from_int128(c, scale));
+	PG_RETURN_DATUM(dsx_numeric_from_int128_trimmed(dsx_price_charge(price, tokens), DSX_CHARGE_SCALE));
 }

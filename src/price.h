@@ -47,6 +47,36 @@ typedef struct DsxPrice
 #define PG_GETARG_DSXPRICE_P(n) DatumGetDsxPriceP(PG_GETARG_DATUM(n))
 #define PG_RETURN_DSXPRICE_P(x) return DsxPricePGetDatum(x)
 
+/* Room to read a price of up to 6 tiers (any price short enough for a 1-byte varlena
+ * header) without a palloc: see dsx_price_unpack. */
+typedef union DsxPriceBuf
+{
+	DsxPrice	price;
+	char		bytes[DSX_PRICE_SIZE(7)];
+	int64		align;
+} DsxPriceBuf;
+
+/*
+ * The price in datum d, without a palloc on the hot path: a value stored with a short
+ * (1-byte) header is copied, aligned, into buf; an aligned one is used in place; anything
+ * else (compressed, external) is detoasted.
+ */
+static inline const DsxPrice *
+dsx_price_unpack(Datum d, DsxPriceBuf *buf)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	if (VARATT_IS_SHORT(v) && VARSIZE_SHORT(v) - VARHDRSZ_SHORT + VARHDRSZ <= sizeof(buf->bytes))
+	{
+		Size		len = VARSIZE_SHORT(v) - VARHDRSZ_SHORT;
+
+		SET_VARSIZE(&buf->price, len + VARHDRSZ);
+		memcpy(buf->bytes + VARHDRSZ, VARDATA_SHORT(v), len);
+		return &buf->price;
+	}
+	return (const DsxPrice *) PG_DETOAST_DATUM(d);
+}
+
 /* Raises an error unless p is a well-formed price (text input and receive both call it). */
 extern void dsx_price_validate(const DsxPrice *p);
 
