@@ -51,16 +51,15 @@ CREATE FUNCTION dsx.share(s dsx.split, party text) RETURNS numeric
     AS 'MODULE_PATHNAME', 'dsx_split_share' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION dsx.parties(s dsx.split) RETURNS text[]
     AS 'MODULE_PATHNAME', 'dsx_split_parties' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION dsx.tiers(s dsx.split, OUT tier integer, OUT starts numeric, OUT party text, OUT share numeric)
-    RETURNS SETOF record
+CREATE FUNCTION dsx.tiers(s dsx.split)
+    RETURNS TABLE(tier integer, starts numeric, party text, share numeric)
     AS 'MODULE_PATHNAME', 'dsx_split_tiers' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 4;
 COMMENT ON FUNCTION dsx.share(dsx.split, text) IS 'The party''s share in the first tier as a fraction (0.3 for 30%); NULL when the first tier does not name it';
 COMMENT ON FUNCTION dsx.parties(dsx.split) IS 'Every party of the split, in first-appearance order';
 COMMENT ON FUNCTION dsx.tiers(dsx.split) IS 'One row per tier and party: tier number (from 1), the amount the tier starts from, party, share as a fraction';
 
-CREATE FUNCTION dsx.allocate(amount numeric, s dsx.split, minor_units integer DEFAULT 2,
-                             OUT party text, OUT amount numeric)
-    RETURNS SETOF record
+CREATE FUNCTION dsx.allocate(amount numeric, s dsx.split, minor_units integer DEFAULT 2)
+    RETURNS TABLE(party text, amount numeric)
     AS 'MODULE_PATHNAME', 'dsx_allocate' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 3;
 COMMENT ON FUNCTION dsx.allocate(numeric, dsx.split, integer) IS 'Split amount (a whole number of minor units) by s with the largest-remainder method: one row per party, first-appearance order, parts adding up to amount exactly; a negative amount mirrors the positive one';
 

@@ -29,7 +29,7 @@ INSERT INTO money_functions VALUES
     ('rate', '{dsx.usage,dsx.price,dsx.price,integer}', 'numeric', 'immutable', true),
     ('rate_lines', '{text,"timestamp with time zone","timestamp with time zone"}', 'setof record', 'stable', true);
 
-SELECT plan((SELECT count(*)::int * 6 FROM money_functions) + 35);
+SELECT plan((SELECT count(*)::int * 6 FROM money_functions) + 36);
 
 -- Types.
 SELECT has_type('dsx', 'split', 'type dsx.split exists');
@@ -61,8 +61,10 @@ SELECT ok(obj_description(format('dsx.%s(%s)', name, array_to_string(args, ','))
 
 -- The public signatures the contract names, with their argument names and defaults.
 SELECT is(pg_get_function_arguments('dsx.allocate(numeric, dsx.split, integer)'::regprocedure),
-          'amount numeric, s dsx.split, minor_units integer DEFAULT 2, OUT party text, OUT amount numeric',
-          'dsx.allocate(amount, s, minor_units DEFAULT 2) returns (party, amount)');
+          'amount numeric, s dsx.split, minor_units integer DEFAULT 2',
+          'dsx.allocate(amount, s, minor_units DEFAULT 2)');
+SELECT is(pg_get_function_result('dsx.allocate(numeric, dsx.split, integer)'::regprocedure),
+          'TABLE(party text, amount numeric)', 'dsx.allocate returns TABLE(party text, amount numeric)');
 SELECT is(pg_get_function_arguments('dsx.rate_lines(text, timestamptz, timestamptz)'::regprocedure),
           'factory text, period_start timestamp with time zone, period_end timestamp with time zone',
           'dsx.rate_lines(factory, period_start, period_end)');
