@@ -3,7 +3,9 @@
 
 CREATE TABLE dsx.usage_inbox (
     event_id      text NOT NULL,
-    occurred_at   timestamptz NOT NULL,
+    -- the range a dsx.usage can carry: a row outside it is refused at load, by name
+    occurred_at   timestamptz NOT NULL
+                  CHECK (occurred_at >= '0001-01-01 00:00:00+00' AND occurred_at < '10000-01-01 00:00:00+00'),
     factory       text NOT NULL,
     customer      text NOT NULL,
     model         text NOT NULL,

@@ -58,6 +58,9 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM dsx.parties WHERE party = NEW.vendor AND kind = 'vendor') THEN
         RAISE EXCEPTION 'party "%" is not a vendor', NEW.vendor USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM dsx.parties WHERE party = NEW.partner AND kind = 'partner') THEN
+        RAISE EXCEPTION 'party "%" is not a partner', NEW.partner USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF TG_OP = 'UPDATE' AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = OLD.agreement)
        AND (NEW.agreement, NEW.partner, NEW.vendor, NEW.factory, NEW.starts)
            IS DISTINCT FROM (OLD.agreement, OLD.partner, OLD.vendor, OLD.factory, OLD.starts) THEN
@@ -92,7 +95,9 @@ BEGIN
       JOIN dsx.currencies c ON c.currency = f.currency
      WHERE a.agreement = NEW.agreement;
     IF NOT FOUND THEN
-        RETURN NEW;                      -- the foreign key reports the unknown agreement
+        RAISE EXCEPTION 'facility "%" names unknown agreement "%"', NEW.facility, NEW.agreement
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Create the agreement in dsx.agreements first.';
     END IF;
     IF NEW.minor_units IS NULL THEN
         NEW.minor_units := mu;

@@ -36,12 +36,13 @@ psql_q -d dsx_tap -c 'CREATE EXTENSION pgtap; CREATE EXTENSION dsx;'
 set +e
 as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" \
   pg_prove --verbose -d dsx_tap "$DSX_ROOT"/test/pgtap/*.sql 2>&1 | tee "$out/pgtap.log"
+rc=${PIPESTATUS[0]}
 set -e
 p=$(grep -cE '^ok [0-9]' "$out/pgtap.log" || true)
 f=$(grep -cE '^not ok [0-9]' "$out/pgtap.log" || true)
 passed=$((passed + p)); failed=$((failed + f))
-if grep -qE '^Result: FAIL' "$out/pgtap.log" && [ "$f" = 0 ]; then
-  failed=$((failed + 1)); echo "not ok - pg_prove failed (see $out/pgtap.log)"
+if { [ "$rc" != 0 ] || ! grep -qE '^Result: PASS' "$out/pgtap.log" || [ "$p" = 0 ]; } && [ "$f" = 0 ]; then
+  failed=$((failed + 1)); echo "not ok - pg_prove exited $rc without passing (see $out/pgtap.log)"
 fi
 
 # Scripts that need a live cluster: each prints TAP lines and exits non-zero on failure.

@@ -165,13 +165,14 @@ SELECT count(*) AS rows,
 
 -- Level payment and equal principal against the textbook formulas, computed separately
 -- with 70 decimals: annuity PMT = P·i / (1 − (1+i)^−n), linear P / n, n = periods − grace.
+-- (a row that pays the loan off before its last period, closing at 0, pays only what was left)
 SELECT count(*) FILTER (WHERE method = 'annuity') AS annuity_rows,
-       count(*) FILTER (WHERE method = 'annuity' AND rate > 0 AND payment <>
+       count(*) FILTER (WHERE method = 'annuity' AND rate > 0 AND closing <> 0 AND payment <>
                         round(principal * i / (1 - (1 + i) ^ (-(periods - grace))), mu)) AS wrong_level_payment,
-       count(*) FILTER (WHERE method = 'annuity' AND rate = 0 AND payment <>
+       count(*) FILTER (WHERE method = 'annuity' AND rate = 0 AND closing <> 0 AND payment <>
                         round(round(principal, 60) / (periods - grace), mu)) AS wrong_zero_rate_payment,
        count(*) FILTER (WHERE method = 'linear') AS linear_rows,
-       count(*) FILTER (WHERE method = 'linear' AND repaid <> round(round(principal, 60) / (periods - grace), mu)) AS wrong_linear_principal
+       count(*) FILTER (WHERE method = 'linear' AND closing <> 0 AND repaid <> round(round(principal, 60) / (periods - grace), mu)) AS wrong_linear_principal
   FROM (SELECT *, round(rate, 70) / (12 / months) AS i FROM checked) c
  WHERE period > grace AND period < periods;
 
@@ -182,8 +183,8 @@ SELECT a.due AS from_feb_28_2023, b.due AS from_jan_30_2024, c.due AS quarterly_
   JOIN dsx.amortize(100, 0, 5, '2024-01-30', 'linear') b USING (period)
   JOIN dsx.amortize(100, 0, 5, '2024-01-31', 'linear', 'quarterly') c USING (period);
 
--- Rounding a payment smaller than the minor unit: the balance may go below zero before
--- the last period, which takes the remainder (principal = round(P / n) each period).
+-- Rounding a payment smaller than the minor unit: round(P / n) = 0.01 would take the
+-- balance below zero; a period never repays more than is left, so it stops at zero.
 SELECT * FROM dsx.amortize(0.02, 0, 4, '2024-01-15', 'linear');
 
 -- Errors.
@@ -215,3 +216,11 @@ SELECT pg_temp.err($$SELECT * FROM dsx.amortize(92233720368547758.07, 0.99999999
 -- dsx.amortize_check raises the same errors and is true otherwise.
 SELECT dsx.amortize_check(1000, 0.05, 12, '2024-01-15') AS valid;
 SELECT pg_temp.err($$SELECT dsx.amortize_check(1000, 0.05, 12, '2024-01-15', 'balloon')$$);
+
+-- A rounded level larger than what is left of a tiny loan never repays past zero: 0.05 over
+-- 7 linear periods is 0.01 a period until the balance is gone, then nothing.
+SELECT period, opening, payment, principal, closing
+  FROM dsx.amortize(0.05, 0, 7, '2026-01-31', 'linear');
+SELECT count(*) AS negative_balances
+  FROM dsx.amortize(100, 0, 120, '2026-01-31', 'linear', minor_units => 0)
+ WHERE closing < 0 OR principal < 0;

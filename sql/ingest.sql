@@ -64,6 +64,8 @@ SELECT * FROM dsx.ingest();
 INSERT INTO dsx.usage_inbox VALUES ('bad1', '2026-10-01 00:00:00+00', 'acme-1', 'alice', 'm1', -1, 10);
 INSERT INTO dsx.usage_inbox VALUES ('bad2', '2026-10-01 00:00:00+00', 'acme-1', 'alice', 'm1', 1, NULL);
 INSERT INTO dsx.usage_inbox VALUES (NULL, '2026-10-01 00:00:00+00', 'acme-1', 'alice', 'm1', 1, 1);
+INSERT INTO dsx.usage_inbox VALUES ('bad3', 'infinity', 'acme-1', 'alice', 'm1', 1, 1);
+INSERT INTO dsx.usage_inbox VALUES ('bad4', '10000-01-01 00:00:00+00', 'acme-1', 'alice', 'm1', 1, 1);
 -- an unknown factory refuses the whole batch: nothing stored, the inbox keeps every row
 INSERT INTO dsx.usage_inbox VALUES
   ('ok1', '2026-10-04 00:00:00+00', 'acme-1', 'alice', 'm1', 1, 1),

@@ -491,6 +491,9 @@ dsx_loan_row(const DsxLoan *loan, int32 k, int64 opening, const DsxLoanDate *pre
 				row->principal = 0;
 				break;
 		}
+		/* a rounded level can exceed what is left of a tiny loan: never repay past zero */
+		if (row->principal > opening)
+			row->principal = opening;
 	}
 	if (pg_add_s64_overflow(row->interest, row->principal, &row->payment) ||
 		pg_sub_s64_overflow(opening, row->principal, &row->closing))
