@@ -2,12 +2,16 @@
 -- schedules, and the settled statements month by month.
 \pset footer off
 \echo
-\echo '== Revenue per partner, factory, customer and model (settled lines, USD) =='
-SELECT a.partner, a.factory, l.customer, l.model,
-       to_char(sum(l.input_tokens + l.output_tokens), 'FM999G999G999G999G999') AS tokens,
-       to_char(sum(l.amount), 'FM999G999G999G990D00') AS revenue
-  FROM dsx.statement_lines l JOIN dsx.agreements a USING (agreement)
- GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, sum(l.amount) DESC;
+\echo '== October 2026 revenue per partner, factory, customer and model (settled lines, USD) =='
+\echo '   each line: the month''s tokens priced by the customer''s plan, rounded once'
+SELECT a.partner, a.factory, l.customer, l.model, p.plan,
+       to_char(l.input_tokens + l.output_tokens, 'FM999G999G999G999G999') AS tokens,
+       to_char(l.amount, 'FM999G999G999G990D00') AS revenue
+  FROM dsx.statement_lines l
+  JOIN dsx.agreements a USING (agreement)
+  JOIN dsx.customer_plans p ON p.customer = l.customer AND p.factory = a.factory
+ WHERE l.for_period = date '2026-10-01'
+ ORDER BY 1, 2, l.amount DESC;
 
 \echo '== Credit facilities: first payments and totals =='
 SELECT f.facility, f.agreement, to_char(f.principal, 'FM999G999G999G990') AS principal,
