@@ -118,6 +118,7 @@ BEGIN
         ELSE
             pr := lvl;
         END IF;
+        pr := LEAST(pr, bal);        -- never repay past zero
         period := k; due := d; opening := bal; interest := it; principal := pr;
         payment := it + pr; closing := bal - pr;
         RETURN NEXT;
