@@ -532,8 +532,8 @@ COMMENT ON COLUMN dsx.vendor_portfolio.utilisation IS 'Tokens served per GPU-hou
  * Privileges. PostgreSQL lets PUBLIC execute every new function: what writes (ingest,
  * settlement, scheduling, role maps) is kept for the owner and the groups below.
  */
-REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.settle(text, date), dsx.run_due_settlements(),
-    dsx.schedule_settlements(text), dsx.unschedule_settlements(),
+REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.settle(text, date), dsx.settle_period(text[], date),
+    dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
     dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text)
     FROM PUBLIC;
@@ -578,8 +578,8 @@ END
 $$;
 GRANT SELECT ON dsx.facility_position, dsx.partner_statements, dsx.partner_usage_daily,
     dsx.credit_support_position, dsx.vendor_portfolio TO dsx_operator;
-GRANT EXECUTE ON FUNCTION dsx.settle(text, date), dsx.run_due_settlements(),
-    dsx.schedule_settlements(text), dsx.unschedule_settlements(),
+GRANT EXECUTE ON FUNCTION dsx.settle(text, date), dsx.settle_period(text[], date),
+    dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
     dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text)
     TO dsx_operator;

@@ -1,7 +1,7 @@
 -- pgTAP: the settlement API surface — functions with their signatures and labels, the
 -- tables and keys the spec names, and the append-only triggers.
 BEGIN;
-SELECT plan(45);
+SELECT plan(48);
 
 SELECT has_function('dsx', 'settle', ARRAY['text', 'date']);
 SELECT function_returns('dsx', 'settle', ARRAY['text', 'date'], 'boolean');
@@ -40,6 +40,13 @@ SELECT has_trigger('dsx', 'ledger_entries', 'append_only_truncate', 'ledger_entr
 SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'dsx'::regnamespace AND p.prosecdef
              AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')),
           0::bigint, 'every SECURITY DEFINER function pins its search_path');
+
+-- settling writes the books: not for PUBLIC, nor for partner roles
+SELECT has_function('dsx', 'settle_period', ARRAY['text[]', 'date']);
+SELECT ok(NOT has_function_privilege('public', 'dsx.settle_period(text[], date)', 'EXECUTE'),
+          'PUBLIC cannot run dsx.settle_period');
+SELECT ok(NOT has_function_privilege('dsx_partner', 'dsx.settle_period(text[], date)', 'EXECUTE'),
+          'partner roles cannot run dsx.settle_period');
 
 SELECT * FROM finish();
 ROLLBACK;
