@@ -8,8 +8,7 @@
 EXTENSION   = dsx
 MODULE_big  = dsx
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-DATA        = $(filter-out dsx--1.0.sql,$(wildcard dsx--*.sql))
-DATA_built  = dsx--1.0.sql
+DATA        = $(wildcard dsx--*.sql)
 PG_CPPFLAGS = -I$(srcdir)/src
 
 # pg_regress: one file per feature under sql/, run in name order, with dsx created first.
@@ -19,10 +18,6 @@ REGRESS_OPTS = --load-extension=dsx
 EXTRA_CLEAN = results regression.diffs regression.out
 
 .DEFAULT_GOAL := all
-
-# The 1.0 install script is assembled from install/NN-*.sql, one part per concern, in order.
-dsx--1.0.sql: $(sort $(wildcard install/*.sql))
-	cat $^ > $@
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
