@@ -253,28 +253,62 @@ DECLARE
     batch   bigint;
     same    bigint := 0;
     unknown text;
+    in_load boolean;
+    src     text := 'dsx.usage_inbox';   -- the rows this call moves: the inbox, or a copy
 BEGIN
     -- A settlement in progress (it holds the rollup in SHARE mode) is waited for first,
     -- without holding the inbox, so loads carry on meanwhile.
     LOCK TABLE dsx.usage_daily IN ROW EXCLUSIVE MODE;
-    -- Loaders take ROW EXCLUSIVE: this waits for open loads and keeps new ones out until
-    -- we commit, so the TRUNCATE below empties exactly the rows moved here.
-    LOCK TABLE dsx.usage_inbox IN ACCESS EXCLUSIVE MODE;
-    -- batches are numbered in commit order: the lock above serialises ingests
+    -- Did this transaction load (or read) the inbox itself? Then it holds the inbox, and
+    -- asking for it exclusively could deadlock with another transaction doing the same.
+    in_load := EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                        WHERE l.locktype = 'relation' AND l.relation = 'dsx.usage_inbox'::regclass
+                          AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                             WHERE d.datname = pg_catalog.current_database())
+                          AND l.pid = pg_catalog.pg_backend_pid() AND l.granted);
+    IF in_load THEN
+        -- Alone with the inbox, it may have it exclusively at once: then nothing differs.
+        BEGIN
+            LOCK TABLE dsx.usage_inbox IN ACCESS EXCLUSIVE MODE NOWAIT;
+            in_load := false;
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;
+        END;
+    END IF;
+    IF in_load THEN
+        -- Others hold the inbox too. Ingests take turns on an advisory lock; the rows this
+        -- transaction can see move out of the inbox into a private copy, exactly those,
+        -- whatever others load meanwhile.
+        PERFORM pg_catalog.pg_advisory_xact_lock('dsx.usage_inbox'::regclass::oid::bigint);
+        IF pg_catalog.to_regclass('pg_temp.dsx_ingest_rows') IS NULL THEN
+            CREATE TEMP TABLE dsx_ingest_rows (LIKE dsx.usage_inbox) ON COMMIT DELETE ROWS;
+        END IF;
+        TRUNCATE pg_temp.dsx_ingest_rows;
+        WITH moved AS (DELETE FROM dsx.usage_inbox RETURNING *)
+        INSERT INTO pg_temp.dsx_ingest_rows SELECT * FROM moved;
+        src := 'pg_temp.dsx_ingest_rows';
+    ELSE
+        -- Loaders take ROW EXCLUSIVE: this waits for open loads and keeps new ones out until
+        -- we commit, so the TRUNCATE below empties exactly the rows moved here.
+        LOCK TABLE dsx.usage_inbox IN ACCESS EXCLUSIVE MODE;
+        PERFORM pg_catalog.pg_advisory_xact_lock('dsx.usage_inbox'::regclass::oid::bigint);
+    END IF;
+    -- batches are numbered in commit order: the locks above serialise ingests
     batch := nextval('dsx.ingest_batch_seq');
 
     -- Fast path, for a batch of new events only: a plain INSERT, which a duplicate key
     -- aborts (in a subtransaction) so that the path below takes over.
     BEGIN
-        INSERT INTO dsx.usage_events
-               (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
-        SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, batch
-          FROM dsx.usage_inbox i;
+        EXECUTE format($q$
+            INSERT INTO dsx.usage_events
+                   (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
+            SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
+              FROM %s i$q$, src) USING batch;
         GET DIAGNOSTICS pending = ROW_COUNT;
         inserted := pending;
     EXCEPTION WHEN unique_violation THEN
         inserted := NULL;
-        SELECT count(*) INTO pending FROM dsx.usage_inbox;
+        EXECUTE format('SELECT count(*) FROM %s', src) INTO pending;
     END;
     IF pending = 0 THEN
         RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
@@ -282,51 +316,51 @@ BEGIN
     END IF;
 
     IF inserted IS NOT NULL THEN
-        -- every pending row was stored: roll the inbox itself up
-        WITH days AS (
-            SELECT i.factory, i.customer, i.model, (i.occurred_at AT TIME ZONE 'UTC')::date AS day,
-                   dsx.usage_agg(i.input_tokens, i.output_tokens, i.occurred_at) AS usage
-              FROM dsx.usage_inbox i
-             GROUP BY 1, 2, 3, 4
-        ), rolled AS (
-            INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
-            SELECT days.factory, days.customer, days.model, days.day, days.usage
-              FROM days
-              JOIN dsx.factories f ON f.factory = days.factory
-            ON CONFLICT (factory, day, customer, model)
-            DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
-        )
-        SELECT min(days.factory) FILTER (WHERE NOT EXISTS
-                   (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
-          INTO unknown
-          FROM days;
+        -- every pending row was stored: roll them up as they are
+        EXECUTE format($q$
+            WITH days AS (
+                SELECT i.factory, i.customer, i.model, (i.occurred_at AT TIME ZONE 'UTC')::date AS day,
+                       dsx.usage_agg(i.input_tokens, i.output_tokens, i.occurred_at) AS usage
+                  FROM %s i
+                 GROUP BY 1, 2, 3, 4
+            ), rolled AS (
+                INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
+                SELECT days.factory, days.customer, days.model, days.day, days.usage
+                  FROM days
+                  JOIN dsx.factories f ON f.factory = days.factory
+                ON CONFLICT (factory, day, customer, model)
+                DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
+            )
+            SELECT min(days.factory) FILTER (WHERE NOT EXISTS
+                       (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
+              FROM days$q$, src) INTO unknown;
     ELSE
         -- Store what is new; keep the daily rollup current from exactly the rows stored.
-        WITH stored AS (
-            INSERT INTO dsx.usage_events AS e
-                   (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
-            SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, batch
-              FROM dsx.usage_inbox i
-            ON CONFLICT (factory, event_id) DO NOTHING
-            RETURNING e.factory, e.customer, e.model, e.occurred_at, e.input_tokens, e.output_tokens
-        ), days AS (
-            SELECT s.factory, s.customer, s.model, (s.occurred_at AT TIME ZONE 'UTC')::date AS day,
-                   dsx.usage_agg(s.input_tokens, s.output_tokens, s.occurred_at) AS usage
-              FROM stored s
-             GROUP BY 1, 2, 3, 4
-        ), rolled AS (
-            INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
-            SELECT days.factory, days.customer, days.model, days.day, days.usage
-              FROM days
-              JOIN dsx.factories f ON f.factory = days.factory
-            ON CONFLICT (factory, day, customer, model)
-            DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
-        )
-        SELECT COALESCE(sum(dsx.events(days.usage)), 0),
-               min(days.factory) FILTER (WHERE NOT EXISTS
-                   (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
-          INTO inserted, unknown
-          FROM days;
+        EXECUTE format($q$
+            WITH stored AS (
+                INSERT INTO dsx.usage_events AS e
+                       (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
+                SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
+                  FROM %s i
+                ON CONFLICT (factory, event_id) DO NOTHING
+                RETURNING e.factory, e.customer, e.model, e.occurred_at, e.input_tokens, e.output_tokens
+            ), days AS (
+                SELECT s.factory, s.customer, s.model, (s.occurred_at AT TIME ZONE 'UTC')::date AS day,
+                       dsx.usage_agg(s.input_tokens, s.output_tokens, s.occurred_at) AS usage
+                  FROM stored s
+                 GROUP BY 1, 2, 3, 4
+            ), rolled AS (
+                INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
+                SELECT days.factory, days.customer, days.model, days.day, days.usage
+                  FROM days
+                  JOIN dsx.factories f ON f.factory = days.factory
+                ON CONFLICT (factory, day, customer, model)
+                DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
+            )
+            SELECT COALESCE(sum(dsx.events(days.usage)), 0),
+                   min(days.factory) FILTER (WHERE NOT EXISTS
+                       (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
+              FROM days$q$, src) INTO inserted, unknown USING batch;
     END IF;
 
     IF unknown IS NOT NULL THEN
@@ -339,32 +373,32 @@ BEGIN
     IF inserted < pending THEN
         -- Some ids were stored already (before, or earlier in this batch): the same payload
         -- is a duplicate, a different one a conflict, kept aside with both payloads.
-        WITH cmp AS (
-            SELECT i.*, e.occurred_at AS s_occurred_at, e.customer AS s_customer, e.model AS s_model,
-                   e.input_tokens AS s_input_tokens, e.output_tokens AS s_output_tokens,
-                   (i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens)
-                   IS NOT DISTINCT FROM
-                   (e.occurred_at, e.customer, e.model, e.input_tokens, e.output_tokens) AS same
-              FROM dsx.usage_inbox i
-              JOIN dsx.usage_events e ON e.factory = i.factory AND e.event_id = i.event_id
-        ), kept AS (
-            INSERT INTO dsx.usage_conflicts AS c
-                   (factory, event_id, stored_occurred_at, stored_customer, stored_model,
-                    stored_input_tokens, stored_output_tokens, incoming_occurred_at,
-                    incoming_customer, incoming_model, incoming_input_tokens,
-                    incoming_output_tokens, times_seen)
-            SELECT factory, event_id, s_occurred_at, s_customer, s_model, s_input_tokens,
-                   s_output_tokens, occurred_at, customer, model, input_tokens, output_tokens,
-                   count(*)
-              FROM cmp WHERE NOT cmp.same
-             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
-            ON CONFLICT (factory, event_id, incoming_occurred_at, incoming_customer,
-                         incoming_model, incoming_input_tokens, incoming_output_tokens)
-            DO UPDATE SET times_seen = c.times_seen + excluded.times_seen, last_seen = now()
-        )
-        SELECT count(*) FILTER (WHERE cmp.same), count(*) FILTER (WHERE NOT cmp.same)
-          INTO same, conflicts
-          FROM cmp;
+        EXECUTE format($q$
+            WITH cmp AS (
+                SELECT i.*, e.occurred_at AS s_occurred_at, e.customer AS s_customer, e.model AS s_model,
+                       e.input_tokens AS s_input_tokens, e.output_tokens AS s_output_tokens,
+                       (i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens)
+                       IS NOT DISTINCT FROM
+                       (e.occurred_at, e.customer, e.model, e.input_tokens, e.output_tokens) AS same
+                  FROM %s i
+                  JOIN dsx.usage_events e ON e.factory = i.factory AND e.event_id = i.event_id
+            ), kept AS (
+                INSERT INTO dsx.usage_conflicts AS c
+                       (factory, event_id, stored_occurred_at, stored_customer, stored_model,
+                        stored_input_tokens, stored_output_tokens, incoming_occurred_at,
+                        incoming_customer, incoming_model, incoming_input_tokens,
+                        incoming_output_tokens, times_seen)
+                SELECT factory, event_id, s_occurred_at, s_customer, s_model, s_input_tokens,
+                       s_output_tokens, occurred_at, customer, model, input_tokens, output_tokens,
+                       count(*)
+                  FROM cmp WHERE NOT cmp.same
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
+                ON CONFLICT (factory, event_id, incoming_occurred_at, incoming_customer,
+                             incoming_model, incoming_input_tokens, incoming_output_tokens)
+                DO UPDATE SET times_seen = c.times_seen + excluded.times_seen, last_seen = now()
+            )
+            SELECT count(*) FILTER (WHERE cmp.same), count(*) FILTER (WHERE NOT cmp.same)
+              FROM cmp$q$, src) INTO same, conflicts;
         duplicates := same - inserted;
     ELSE
         duplicates := 0;
@@ -376,7 +410,11 @@ BEGIN
             USING ERRCODE = 'internal_error';
     END IF;
 
-    TRUNCATE dsx.usage_inbox;
+    IF in_load THEN
+        TRUNCATE pg_temp.dsx_ingest_rows;
+    ELSE
+        TRUNCATE dsx.usage_inbox;
+    END IF;
     INSERT INTO dsx.ingest_log (batch_id, inserted, duplicates, conflicts) VALUES (batch, inserted, duplicates, conflicts);
     RETURN NEXT;
 END

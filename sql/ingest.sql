@@ -120,6 +120,30 @@ SELECT count(*) AS mismatched_days FROM (
   FULL JOIN dsx.usage_daily d USING (factory, customer, model, day)
  WHERE e.u IS NULL OR d.usage IS NULL OR NOT e.u OPERATOR(dsx.=) d.usage;
 
+-- load and ingest in one transaction: the rows it loaded (and those others committed) move,
+-- with duplicates and conflicts counted as usual, and the inbox is left empty
+BEGIN;
+INSERT INTO dsx.usage_inbox VALUES
+  ('t1', '2026-10-05 00:00:00+00', 'acme-1', 'erin', 'm1', 10, 1),
+  ('t1', '2026-10-05 00:00:00+00', 'acme-1', 'erin', 'm1', 10, 1),
+  ('e1', '2026-10-01 00:00:00+00', 'acme-1', 'alice', 'm1', 100, 10),
+  ('e2', '2026-10-01 12:00:00+00', 'acme-1', 'alice', 'm1', 1, 2);
+SELECT * FROM dsx.ingest();
+SELECT count(*) AS inbox_left FROM dsx.usage_inbox;
+COMMIT;
+SELECT count(*) AS t1_stored FROM dsx.usage_events WHERE event_id = 't1';
+BEGIN;
+INSERT INTO dsx.usage_inbox VALUES ('t2', '2026-10-05 01:00:00+00', 'acme-1', 'erin', 'm1', 20, 2);
+SELECT * FROM dsx.ingest();
+SELECT * FROM dsx.ingest();
+COMMIT;
+SELECT count(*) AS mismatched_days FROM (
+    SELECT factory, customer, model, (occurred_at AT TIME ZONE 'UTC')::date AS day,
+           dsx.usage_agg(input_tokens, output_tokens, occurred_at) AS u
+      FROM dsx.usage_events GROUP BY 1, 2, 3, 4) e
+  FULL JOIN dsx.usage_daily d USING (factory, customer, model, day)
+ WHERE e.u IS NULL OR d.usage IS NULL OR NOT e.u OPERATOR(dsx.=) d.usage;
+
 -- clean up for the tests that follow
 TRUNCATE dsx.usage_events, dsx.usage_daily, dsx.usage_conflicts, dsx.ingest_log;
 DELETE FROM dsx.factories WHERE partner = 'acme-cloud';
