@@ -977,6 +977,9 @@ CREATE TABLE dsx.statement_lines (
     input_tokens  bigint NOT NULL,
     output_tokens bigint NOT NULL,
     amount        numeric NOT NULL,
+    plan          text NOT NULL,
+    input_price   dsx.price NOT NULL,
+    output_price  dsx.price NOT NULL,
     PRIMARY KEY (agreement, period_start, for_period, customer, model),
     FOREIGN KEY (agreement, period_start) REFERENCES dsx.statements DEFERRABLE INITIALLY DEFERRED,
     CHECK (for_period <= period_start)
@@ -990,6 +993,9 @@ COMMENT ON COLUMN dsx.statement_lines.customer IS 'Customer';
 COMMENT ON COLUMN dsx.statement_lines.model IS 'Model';
 COMMENT ON COLUMN dsx.statement_lines.input_tokens IS 'Input tokens (for an adjustment: the late tokens)';
 COMMENT ON COLUMN dsx.statement_lines.output_tokens IS 'Output tokens (for an adjustment: the late tokens)';
+COMMENT ON COLUMN dsx.statement_lines.plan IS 'Price plan the line was rated by (an adjustment: the plan its period was first booked with)';
+COMMENT ON COLUMN dsx.statement_lines.input_price IS 'Price per million input tokens used, as it was then: a closed period is re-rated with the prices it was booked with, whatever plans say later';
+COMMENT ON COLUMN dsx.statement_lines.output_price IS 'Price per million output tokens used, as it was then';
 COMMENT ON COLUMN dsx.statement_lines.amount IS 'Rated amount, rounded to the currency''s minor unit (for an adjustment: re-rated minus settled)';
 
 CREATE TABLE dsx.statement_shares (
@@ -1255,7 +1261,7 @@ BEGIN
     EXECUTE $q$
     WITH l AS MATERIALIZED (
         SELECT g.agreement, g.factory, r.customer, r.model, r.u, c.minor_units AS mu,
-               pp.plan IS NOT NULL AS priced, pp.input_price, pp.output_price
+               pp.plan IS NOT NULL AS priced, pp.plan, pp.input_price, pp.output_price
           FROM dsx.period_rollups($1, $2, $3) r
           JOIN dsx.agreements g ON g.factory = r.factory
           JOIN dsx.factories f ON f.factory = g.factory
@@ -1264,9 +1270,9 @@ BEGIN
           LEFT JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = r.model
     ), ins AS (
         INSERT INTO dsx.statement_lines (agreement, period_start, for_period, customer, model,
-                                         input_tokens, output_tokens, amount)
+                                         input_tokens, output_tokens, amount, plan, input_price, output_price)
         SELECT l.agreement, $2, $2, l.customer, l.model, dsx.input_tokens(l.u), dsx.output_tokens(l.u),
-               dsx.rate(l.u, l.input_price, l.output_price, l.mu)
+               dsx.rate(l.u, l.input_price, l.output_price, l.mu), l.plan, l.input_price, l.output_price
           FROM l WHERE l.priced
          ORDER BY l.agreement, l.customer, l.model
         RETURNING agreement, input_tokens, output_tokens, amount
@@ -1306,8 +1312,13 @@ BEGIN
         WITH late AS (
             SELECT u.a, u.p FROM unnest(v_late_a, v_late_p) u(a, p)
         ), l AS MATERIALIZED (
-            SELECT r.a, r.p, r.factory, r.customer, r.model, r.u, r.mu, cp.plan,
-                   pp.plan IS NOT NULL AS priced, pp.input_price, pp.output_price
+            -- a customer and model the period was booked for keep the prices it was booked
+            -- with, whatever the plans say now; only one never booked takes today's plan
+            SELECT r.a, r.p, r.factory, r.customer, r.model, r.u, r.mu,
+                   COALESCE(bk.plan, pp.plan) AS plan,
+                   bk.plan IS NOT NULL OR pp.plan IS NOT NULL AS priced,
+                   COALESCE(bk.input_price, pp.input_price) AS input_price,
+                   COALESCE(bk.output_price, pp.output_price) AS output_price
               FROM (SELECT late.a, late.p, g.factory, d.customer, d.model, c.minor_units AS mu,
                            dsx.rollup(d.usage) AS u
                       FROM late
@@ -1317,27 +1328,37 @@ BEGIN
                       JOIN dsx.usage_daily d ON d.factory = g.factory AND d.day >= late.p
                                             AND d.day < dsx.period_end(late.p)
                      GROUP BY late.a, late.p, g.factory, d.customer, d.model, c.minor_units) r
+              LEFT JOIN LATERAL (SELECT x.plan, x.input_price, x.output_price
+                                   FROM dsx.statement_lines x
+                                  WHERE x.agreement = r.a AND x.for_period = r.p
+                                    AND x.customer = r.customer AND x.model = r.model
+                                  ORDER BY x.period_start LIMIT 1) bk ON true
               LEFT JOIN dsx.customer_plans cp ON cp.customer = r.customer AND cp.factory = r.factory
               LEFT JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = r.model
         ), n AS (
             SELECT l.a, l.p, l.customer, l.model, dsx.input_tokens(l.u) AS input_tokens,
-                   dsx.output_tokens(l.u) AS output_tokens, dsx.rate(l.u, l.input_price, l.output_price, l.mu) AS amount
+                   dsx.output_tokens(l.u) AS output_tokens, dsx.rate(l.u, l.input_price, l.output_price, l.mu) AS amount,
+                   l.plan, l.input_price, l.output_price
               FROM l WHERE l.priced
         ), b AS (
             SELECT l.agreement AS a, l.for_period AS p, l.customer, l.model,
                    sum(l.input_tokens)::bigint AS input_tokens, sum(l.output_tokens)::bigint AS output_tokens,
-                   sum(l.amount) AS amount
+                   sum(l.amount) AS amount, (array_agg(l.plan ORDER BY l.period_start))[1] AS plan,
+                   (array_agg(l.input_price ORDER BY l.period_start))[1] AS input_price,
+                   (array_agg(l.output_price ORDER BY l.period_start))[1] AS output_price
               FROM dsx.statement_lines l
               JOIN late ON l.agreement = late.a AND l.for_period = late.p
              GROUP BY l.agreement, l.for_period, l.customer, l.model
         ), ins AS (
             INSERT INTO dsx.statement_lines (agreement, period_start, for_period, customer, model,
-                                             input_tokens, output_tokens, amount)
+                                             input_tokens, output_tokens, amount, plan, input_price, output_price)
             SELECT COALESCE(n.a, b.a), v_start, COALESCE(n.p, b.p), COALESCE(n.customer, b.customer),
                    COALESCE(n.model, b.model),
                    COALESCE(n.input_tokens, 0) - COALESCE(b.input_tokens, 0),
                    COALESCE(n.output_tokens, 0) - COALESCE(b.output_tokens, 0),
-                   COALESCE(n.amount, 0) - COALESCE(b.amount, 0)
+                   COALESCE(n.amount, 0) - COALESCE(b.amount, 0),
+                   COALESCE(n.plan, b.plan), COALESCE(n.input_price, b.input_price),
+                   COALESCE(n.output_price, b.output_price)
               FROM n
               FULL JOIN b ON b.a = n.a AND b.p = n.p AND b.customer = n.customer AND b.model = n.model
              WHERE COALESCE(n.input_tokens, 0) <> COALESCE(b.input_tokens, 0)
@@ -1619,11 +1640,13 @@ BEGIN
     v_prev_batch := COALESCE((SELECT max(t.through_batch) FROM dsx.statements t
                                WHERE t.agreement = $1 AND t.period_start < s.period_start), 0);
 
-    -- each period's lines, rated from raw events as of a batch
+    -- each period's lines, rated from raw events as of a batch, at the prices the period was
+    -- booked with (recorded on its lines); today's plan only where nothing was booked
     WITH lines AS (
         SELECT l.for_period, l.customer, l.model,
                dsx.input_tokens(l.u) AS input_tokens, dsx.output_tokens(l.u) AS output_tokens,
-               dsx.rate(l.u, pp.input_price, pp.output_price, v_mu) AS amount, l.asof
+               dsx.rate(l.u, COALESCE(bk.input_price, pp.input_price),
+                        COALESCE(bk.output_price, pp.output_price), v_mu) AS amount, l.asof
           FROM (SELECT date_trunc('month', e.occurred_at AT TIME ZONE 'UTC')::date AS for_period,
                        e.customer, e.model, b.asof,
                        dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at) AS u
@@ -1633,8 +1656,14 @@ BEGIN
                    AND e.occurred_at >= (a.starts::timestamp AT TIME ZONE 'UTC')
                    AND e.occurred_at < (s.period_end::timestamp AT TIME ZONE 'UTC')
                  GROUP BY 1, 2, 3, 4) l
-          JOIN dsx.customer_plans cp ON cp.customer = l.customer AND cp.factory = a.factory
-          JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = l.model
+          LEFT JOIN LATERAL (SELECT x.input_price, x.output_price
+                               FROM dsx.statement_lines x
+                              WHERE x.agreement = a.agreement AND x.for_period = l.for_period
+                                AND x.customer = l.customer AND x.model = l.model
+                                AND x.period_start <= s.period_start
+                              ORDER BY x.period_start LIMIT 1) bk ON true
+          LEFT JOIN dsx.customer_plans cp ON cp.customer = l.customer AND cp.factory = a.factory
+          LEFT JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = l.model
     ), expected AS (
         -- the period's own lines, and for earlier periods what changed since the last statement
         SELECT n.for_period, COALESCE(n.customer, b.customer) AS customer, COALESCE(n.model, b.model) AS model,
@@ -1689,7 +1718,7 @@ BEGIN
     RETURN ok;
 END
 $$;
-COMMENT ON FUNCTION dsx.verify_settlement(text, date) IS 'Recompute a settled statement from raw usage events (as of the batches it saw), price plans, the facility and the split, and compare with what was stored: true when every line, figure, share and the ledger agree';
+COMMENT ON FUNCTION dsx.verify_settlement(text, date) IS 'Recompute a settled statement from raw usage events (as of the batches it saw), the prices its periods were booked with, the facility and the split, and compare with what was stored: true when every line, figure, share and the ledger agree';
 
 /*
  * Scheduling through pg_cron, a soft dependency: the functions look pg_cron up at run time

@@ -90,18 +90,41 @@ SELECT count(*) AS statements,
        count(*) FILTER (WHERE dsx.verify_settlement(s.agreement, s.period_start)) AS verified
   FROM dsx.statements s WHERE s.agreement LIKE 'st-%';
 
--- a tampered statement no longer verifies: recompute against a changed price plan
+-- lines record the prices they were rated with: a later change of plan does not unsettle
+-- the books, while tampering with the raw events they came from is caught
 BEGIN;
 UPDATE dsx.price_plans SET input_price = '1.01' WHERE plan = 'st-std';
 SELECT dsx.verify_settlement('st-a1', '2026-01-01') AS verifies_after_price_change;
 ROLLBACK;
+BEGIN;
+UPDATE dsx.usage_events SET input_tokens = input_tokens + 1 WHERE factory = 'st-f1' AND event_id = 'j1';
+SELECT dsx.verify_settlement('st-a1', '2026-01-01') AS verifies_after_tampering;
+ROLLBACK;
+SELECT agreement, period_start, for_period, customer, plan, input_price, output_price
+  FROM dsx.statement_lines WHERE agreement = 'st-a1' ORDER BY 2, 3, 4;
+
+-- late usage after a change of plan is priced as its month was booked: c1 moves from $1/$2
+-- to a dearer plan ($5/$10) after January and February of a2 are settled; a million late
+-- January input tokens add 1.00 (not a re-pricing of January at $5), while March's own
+-- million input tokens are priced by the new plan: 5.00
+INSERT INTO dsx.price_plans VALUES ('st-dear', 'm', '5', '10');
+UPDATE dsx.customer_plans SET plan = 'st-dear' WHERE customer = 'c1' AND factory = 'st-f2';
+INSERT INTO dsx.usage_inbox VALUES
+    ('j9', '2026-01-09 00:00Z', 'st-f2', 'c1', 'm', 1000000, 0),
+    ('m9', '2026-03-09 00:00Z', 'st-f2', 'c1', 'm', 1000000, 0);
+SELECT * FROM dsx.ingest();
+SELECT dsx.settle('st-a2', '2026-03-01');
+SELECT period_start, for_period, customer, input_tokens, amount, plan, input_price
+  FROM dsx.statement_lines WHERE agreement = 'st-a2' ORDER BY 1, 2, 3;
+SELECT period_start, revenue, adjustments, gross, dsx.verify_settlement(agreement, period_start) AS verified
+  FROM dsx.statements WHERE agreement = 'st-a2' ORDER BY 1;
 
 -- bad requests, each a clear error
 \set VERBOSITY sqlstate
 SELECT dsx.settle('st-nope', '2026-01-01');
 SELECT dsx.settle('st-a1', '2026-04-15');
 SELECT dsx.settle('st-a1', '2025-12-01');
-SELECT dsx.settle('st-a2', '2026-04-01');
+SELECT dsx.settle('st-a2', '2026-05-01');
 SELECT dsx.settle('st-a1', NULL);
 SELECT dsx.settle('st-a2', (date_trunc('month', now()) + interval '1 month')::date);
 SELECT dsx.verify_settlement('st-a1', '2026-06-01');
