@@ -1389,13 +1389,9 @@ BEGIN
                COALESCE(pr.support_balance, 0) AS opening, cf.lender,
                COALESCE(ln.rev, 0) AS rev, COALESCE(aj.adj, 0) AS adj,
                COALESCE(ln.input_tokens, 0) AS input_tokens, COALESCE(ln.output_tokens, 0) AS output_tokens,
-               COALESCE((SELECT sum(s.payment)
-                           FROM dsx.amortize(cf.principal, cf.annual_rate, cf.periods, cf.first_due, cf.method,
-                                             cf.frequency, cf.day_count, c.minor_units, cf.grace_periods) s
-                          WHERE s.due >= v_start AND s.due < v_end), 0) AS due,
-               CASE WHEN cf.facility IS NULL THEN 0
-                    ELSE dsx.interest(COALESCE(pr.support_balance, 0), cf.annual_rate, v_start, v_end,
-                                      cf.day_count, c.minor_units) END AS interest
+               -- the same rules verify_settlement recomputes with
+               dsx.debt_service_due(g.agreement, v_start, c.minor_units) AS due,
+               dsx.support_interest(g.agreement, COALESCE(pr.support_balance, 0), v_start, c.minor_units) AS interest
           FROM dsx.agreements g
           JOIN dsx.factories f ON f.factory = g.factory
           JOIN dsx.currencies c ON c.currency = f.currency
