@@ -1931,95 +1931,82 @@ END
 $$;
 COMMENT ON FUNCTION dsx.grant_role_check(name, text, text) IS 'Validation shared by dsx.grant_partner and dsx.grant_vendor: the role exists and is not a dsx group, the party exists and is of the kind';
 
-CREATE FUNCTION dsx.grant_partner(role name, partner text) RETURNS boolean
+-- Map a role to a party of the given kind (partner or vendor): one row in dsx.<kind>_roles
+-- and membership of the group dsx_<kind>. The public grant_* and revoke_* functions below
+-- are this, for one kind each.
+CREATE FUNCTION dsx.map_role(role name, party text, kind text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     mapped text;
+    grp    text := 'dsx_' || kind;
 BEGIN
-    PERFORM dsx.grant_role_check(role, partner, 'partner');
-    SELECT r.partner INTO mapped FROM dsx.partner_roles r WHERE r.role = grant_partner.role FOR UPDATE;
-    IF FOUND AND mapped <> partner THEN
-        RAISE EXCEPTION 'role "%" is already mapped to partner "%"', role, mapped
+    PERFORM dsx.grant_role_check(role, party, kind);
+    EXECUTE pg_catalog.format('SELECT r.%I FROM dsx.%I r WHERE r.role = $1 FOR UPDATE', kind, kind || '_roles')
+       INTO mapped USING role;
+    IF mapped IS NOT NULL AND mapped <> party THEN
+        RAISE EXCEPTION 'role "%" is already mapped to % "%"', role, kind, mapped
             USING ERRCODE = 'unique_violation',
-                  HINT = 'Call dsx.revoke_partner() first: a role sees one partner.';
+                  HINT = pg_catalog.format('Call dsx.revoke_%s() first: a role sees one %s.', kind, kind);
     END IF;
-    IF NOT FOUND THEN
-        INSERT INTO dsx.partner_roles (role, partner) VALUES (role, partner);
+    IF mapped IS NULL THEN
+        EXECUTE pg_catalog.format('INSERT INTO dsx.%I (role, %I) VALUES ($1, $2)', kind || '_roles', kind)
+          USING role, party;
     END IF;
     -- also when already mapped: after a restore into another cluster only the map came back
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
-                    WHERE m.roleid = 'dsx_partner'::regrole AND m.member = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = role)) THEN
-        EXECUTE pg_catalog.format('GRANT dsx_partner TO %I', role);
+                    WHERE m.roleid = grp::regrole
+                      AND m.member = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = role)) THEN
+        EXECUTE pg_catalog.format('GRANT %I TO %I', grp, role);
     END IF;
     RETURN mapped IS NULL;
 END
 $$;
-COMMENT ON FUNCTION dsx.grant_partner(name, text) IS 'Map a role to a partner and make it a member of dsx_partner: it can then read that partner''s rows through the views and tables, and nothing else; true when newly mapped, false when it already was (the membership is granted again). For the extension owner and dsx_operator';
+COMMENT ON FUNCTION dsx.map_role(name, text, text) IS 'Map a role to a party of kind partner or vendor (dsx.<kind>_roles) and make it a member of dsx_<kind>; true when newly mapped. What dsx.grant_partner and dsx.grant_vendor do';
 
-CREATE FUNCTION dsx.revoke_partner(role name) RETURNS boolean
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    DELETE FROM dsx.partner_roles r WHERE r.role = revoke_partner.role;
-    IF NOT FOUND THEN
-        RAISE NOTICE 'role "%" is not mapped to a partner', role;
-        RETURN false;
-    END IF;
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = role)
-       AND pg_catalog.pg_has_role(role, 'dsx_partner', 'MEMBER') THEN
-        EXECUTE pg_catalog.format('REVOKE dsx_partner FROM %I', role);
-    END IF;
-    RETURN true;
-END
-$$;
-COMMENT ON FUNCTION dsx.revoke_partner(name) IS 'Remove a role''s partner mapping and its membership of dsx_partner; false (and says so) when it had none. Revoke before dropping a role: the map is kept by name';
-
-CREATE FUNCTION dsx.grant_vendor(role name, vendor text) RETURNS boolean
+CREATE FUNCTION dsx.unmap_role(role name, kind text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    mapped text;
+    grp  text := 'dsx_' || kind;
+    gone integer;
 BEGIN
-    PERFORM dsx.grant_role_check(role, vendor, 'vendor');
-    SELECT r.vendor INTO mapped FROM dsx.vendor_roles r WHERE r.role = grant_vendor.role FOR UPDATE;
-    IF FOUND AND mapped <> vendor THEN
-        RAISE EXCEPTION 'role "%" is already mapped to vendor "%"', role, mapped
-            USING ERRCODE = 'unique_violation',
-                  HINT = 'Call dsx.revoke_vendor() first: a role sees one vendor.';
-    END IF;
-    IF NOT FOUND THEN
-        INSERT INTO dsx.vendor_roles (role, vendor) VALUES (role, vendor);
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
-                    WHERE m.roleid = 'dsx_vendor'::regrole AND m.member = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = role)) THEN
-        EXECUTE pg_catalog.format('GRANT dsx_vendor TO %I', role);
-    END IF;
-    RETURN mapped IS NULL;
-END
-$$;
-COMMENT ON FUNCTION dsx.grant_vendor(name, text) IS 'Map a role to a vendor and make it a member of dsx_vendor: it can then read the vendor''s agreements across partners (dsx.vendor_portfolio, statements, credit support), and nothing else; true when newly mapped. For the extension owner and dsx_operator';
-
-CREATE FUNCTION dsx.revoke_vendor(role name) RETURNS boolean
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    DELETE FROM dsx.vendor_roles r WHERE r.role = revoke_vendor.role;
-    IF NOT FOUND THEN
-        RAISE NOTICE 'role "%" is not mapped to a vendor', role;
+    EXECUTE pg_catalog.format('DELETE FROM dsx.%I r WHERE r.role = $1', kind || '_roles') USING role;
+    GET DIAGNOSTICS gone = ROW_COUNT;
+    IF gone = 0 THEN
+        RAISE NOTICE 'role "%" is not mapped to a %', role, kind;
         RETURN false;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = role)
-       AND pg_catalog.pg_has_role(role, 'dsx_vendor', 'MEMBER') THEN
-        EXECUTE pg_catalog.format('REVOKE dsx_vendor FROM %I', role);
+       AND pg_catalog.pg_has_role(role, grp, 'MEMBER') THEN
+        EXECUTE pg_catalog.format('REVOKE %I FROM %I', grp, role);
     END IF;
     RETURN true;
 END
 $$;
+COMMENT ON FUNCTION dsx.unmap_role(name, text) IS 'Remove a role''s partner or vendor mapping and its membership of dsx_<kind>; false (and says so) when it had none. What dsx.revoke_partner and dsx.revoke_vendor do';
+
+CREATE FUNCTION dsx.grant_partner(role name, partner text) RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT dsx.map_role(role, partner, 'partner') $$;
+CREATE FUNCTION dsx.revoke_partner(role name) RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT dsx.unmap_role(role, 'partner') $$;
+CREATE FUNCTION dsx.grant_vendor(role name, vendor text) RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT dsx.map_role(role, vendor, 'vendor') $$;
+CREATE FUNCTION dsx.revoke_vendor(role name) RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT dsx.unmap_role(role, 'vendor') $$;
+COMMENT ON FUNCTION dsx.grant_partner(name, text) IS 'Map a role to a partner and make it a member of dsx_partner: it can then read that partner''s rows through the views and tables, and nothing else; true when newly mapped, false when it already was (the membership is granted again). For the extension owner and dsx_operator';
+COMMENT ON FUNCTION dsx.revoke_partner(name) IS 'Remove a role''s partner mapping and its membership of dsx_partner; false (and says so) when it had none. Revoke before dropping a role: the map is kept by name';
+COMMENT ON FUNCTION dsx.grant_vendor(name, text) IS 'Map a role to a vendor and make it a member of dsx_vendor: it can then read the vendor''s agreements across partners (dsx.vendor_portfolio, statements, credit support), and nothing else; true when newly mapped. For the extension owner and dsx_operator';
 COMMENT ON FUNCTION dsx.revoke_vendor(name) IS 'Remove a role''s vendor mapping and its membership of dsx_vendor; false (and says so) when it had none';
 
 /*
@@ -2301,7 +2288,8 @@ COMMENT ON COLUMN dsx.vendor_portfolio.utilisation IS 'Tokens served per GPU-hou
 REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.settle(text, date), dsx.settle_period(text[], date),
     dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
-    dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text)
+    dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text),
+    dsx.map_role(name, text, text), dsx.unmap_role(name, text)
     FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA dsx TO dsx_operator, dsx_loader, dsx_partner, dsx_vendor;
@@ -2347,5 +2335,6 @@ GRANT SELECT ON dsx.facility_position, dsx.partner_statements, dsx.partner_usage
 GRANT EXECUTE ON FUNCTION dsx.settle(text, date), dsx.settle_period(text[], date),
     dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
-    dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text)
+    dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text),
+    dsx.map_role(name, text, text), dsx.unmap_role(name, text)
     TO dsx_operator;

@@ -256,12 +256,13 @@ SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'dsx'::regnamespace
 SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'dsx'::regnamespace
               AND proname IN ('current_partners', 'current_vendors', 'current_factories', 'current_agreements',
                               'grant_partner', 'revoke_partner', 'grant_vendor', 'revoke_vendor', 'grant_role_check',
-                              'settle', 'run_due_settlements', 'ingest', 'verify_settlement', 'rate_lines')
+                              'map_role', 'unmap_role', 'settle', 'run_due_settlements', 'ingest', 'verify_settlement', 'rate_lines')
               AND (prosecdef OR NOT EXISTS (SELECT 1 FROM unnest(proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp'))),
           0::bigint, 'the row-level security helpers, role maps, ingest and settlement run with the caller''s rights and a pinned search_path');
 SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'dsx'::regnamespace
               AND p.proname IN ('settle', 'run_due_settlements', 'ingest', 'schedule_settlements', 'unschedule_settlements',
-                                'grant_partner', 'revoke_partner', 'grant_vendor', 'revoke_vendor')
+                                'grant_partner', 'revoke_partner', 'grant_vendor', 'revoke_vendor',
+                                'map_role', 'unmap_role')
               AND has_function_privilege('public', p.oid, 'EXECUTE')),
           0::bigint, 'PUBLIC cannot execute ingest, settlement, scheduling or the role maps');
 SELECT is((SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind IN ('r', 'p')
