@@ -11,20 +11,9 @@
 # Waits for the next minute boundary: takes up to ~90 s. Needs PGHOST, PGPORT (and PGBIN);
 # prints TAP and exits non-zero on any failure.
 set -uo pipefail
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+source "$(dirname "${BASH_SOURCE[0]}")/tap.bash"
 CRONDB=${DSX_CRON_DB:-dsx_cron}
 DB=dsx_t_cron_$$
-RUN=(env)
-[ "$(id -u)" = 0 ] && RUN=(runuser -u postgres --)
-# q DB SQL...: run SQL in DB, tuples only, stop at the first error.
-q() { local db=$1; shift; "${RUN[@]}" env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="${PGUSER:-postgres}" \
-        "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-t=0 failed=0
-is() {  # is GOT WANT DESCRIPTION
-  t=$((t + 1))
-  if [ "$1" = "$2" ]; then echo "ok $t - $3"; else
-    echo "not ok $t - $3"; echo "#   got:      '$1'"; echo "#   expected: '$2'"; failed=$((failed + 1)); fi
-}
 had_cron=$(q "$CRONDB" -c "SELECT count(*) FROM pg_extension WHERE extname = 'pg_cron'") || { echo "not ok 1 - connect to $CRONDB"; exit 1; }
 had_dsx=$(q "$CRONDB" -c "SELECT count(*) FROM pg_extension WHERE extname = 'dsx'")
 cleanup() {

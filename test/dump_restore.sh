@@ -8,37 +8,13 @@
 # scripts/test.sh runs it with DSX_ROOT and PGBIN set. Prints TAP lines; exits non-zero on
 # any failure. Creates and drops its own databases and role.
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/tap.bash"
 
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 src=dsx_dump_src_$$
 dst=dsx_dump_dst_$$
 role=dsx_dump_partner_$$
 vrole=dsx_dump_vendor_$$
 work=$(mktemp -d)
-n=0
-failed=0
-
-# as_pg CMD...: client programs run as the cluster owner (postgres when we are root).
-as_pg() {
-  if [ "$(id -u)" = 0 ]; then
-    runuser -u postgres -- env PGHOST="$PGHOST" PGPORT="$PGPORT" "$@"
-  else
-    "$@"
-  fi
-}
-# q DB SQL: one query's unaligned result.
-q() { as_pg "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
-# check GOT WANT TEXT: one TAP line.
-check() {
-  n=$((n + 1))
-  if [ "$1" = "$2" ]; then
-    echo "ok $n - $3"
-  else
-    echo "not ok $n - $3"
-    printf '#   got:  %s\n#   want: %s\n' "$1" "$2"
-    failed=$((failed + 1))
-  fi
-}
 cleanup() {
   as_pg "$PGBIN/dropdb" --if-exists "$src" 2>/dev/null
   as_pg "$PGBIN/dropdb" --if-exists "$dst" 2>/dev/null
@@ -85,65 +61,65 @@ CREATE ROLE $vrole LOGIN;
 SELECT dsx.grant_vendor('$vrole', 'dr-vendor');
 INSERT INTO dsx.usage_inbox VALUES ('pending1', '2026-04-02 00:00Z', 'dr-f1', 'c1', 'm', 10, 10);
 SQL
-check "$?" 0 "scenario built in $src (log: $work/scenario.log)"
+is "$?" 0 "scenario built in $src (log: $work/scenario.log)"
 
-tables=$(q "$src" "SELECT string_agg(c.oid::regclass::text, ' ' ORDER BY c.relname) FROM pg_class c
+tables=$(q "$src" -c "SELECT string_agg(c.oid::regclass::text, ' ' ORDER BY c.relname) FROM pg_class c
                    WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind = 'r'")
-seqs=$(q "$src" "SELECT string_agg(c.oid::regclass::text, ' ' ORDER BY c.relname) FROM pg_class c
+seqs=$(q "$src" -c "SELECT string_agg(c.oid::regclass::text, ' ' ORDER BY c.relname) FROM pg_class c
                  WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind = 'S'")
-check "$(q "$src" "SELECT count(*) > 0 FROM dsx.statements")" t "the scenario settled statements"
+is "$(q "$src" -c "SELECT count(*) > 0 FROM dsx.statements")" t "the scenario settled statements"
 
 as_pg "$PGBIN/pg_dump" -Fc -d "$src" -f "$work/dsx.dump" 2>"$work/pg_dump.err"
-check "$?" 0 "pg_dump -Fc $src"
+is "$?" 0 "pg_dump -Fc $src"
 as_pg "$PGBIN/createdb" -T template0 "$dst"
 as_pg "$PGBIN/pg_restore" -d "$dst" "$work/dsx.dump" 2>"$work/pg_restore.err"
 rc=$?
-check "$rc:$(grep -c . "$work/pg_restore.err")" "0:0" "pg_restore into an empty database, without an error"
+is "$rc:$(grep -c . "$work/pg_restore.err")" "0:0" "pg_restore into an empty database, without an error"
 [ "$rc" = 0 ] || sed 's/^/# /' "$work/pg_restore.err" | head -20
 
-check "$(q "$dst" "SELECT extversion FROM pg_extension WHERE extname = 'dsx'")" \
-      "$(q "$src" "SELECT extversion FROM pg_extension WHERE extname = 'dsx'")" "the extension is restored at the same version"
+is "$(q "$dst" -c "SELECT extversion FROM pg_extension WHERE extname = 'dsx'")" \
+      "$(q "$src" -c "SELECT extversion FROM pg_extension WHERE extname = 'dsx'")" "the extension is restored at the same version"
 
 # every row of every table: the same count and the same contents
-for t in $tables; do
-  sql="SELECT count(*) || ' rows, md5 ' || md5(COALESCE(string_agg(x::text, E'\n' ORDER BY x::text), '')) FROM $t x"
-  a=$(q "$src" "$sql"); b=$(q "$dst" "$sql")
-  check "$b" "$a" "$t restored: $a"
+for tbl in $tables; do
+  sql="SELECT count(*) || ' rows, md5 ' || md5(COALESCE(string_agg(x::text, E'\n' ORDER BY x::text), '')) FROM $tbl x"
+  a=$(q "$src" -c "$sql"); b=$(q "$dst" -c "$sql")
+  is "$b" "$a" "$tbl restored: $a"
 done
 for s in $seqs; do
   sql="SELECT last_value || '/' || is_called FROM $s"
-  check "$(q "$dst" "$sql")" "$(q "$src" "$sql")" "sequence $s restored where it was"
+  is "$(q "$dst" -c "$sql")" "$(q "$src" -c "$sql")" "sequence $s restored where it was"
 done
-check "$(q "$dst" "SELECT count(*) FROM pg_policies WHERE schemaname = 'dsx'")" \
-      "$(q "$src" "SELECT count(*) FROM pg_policies WHERE schemaname = 'dsx'")" "the row-level security policies are there, once"
+is "$(q "$dst" -c "SELECT count(*) FROM pg_policies WHERE schemaname = 'dsx'")" \
+      "$(q "$src" -c "SELECT count(*) FROM pg_policies WHERE schemaname = 'dsx'")" "the row-level security policies are there, once"
 
-check "$(q "$dst" "SELECT count(*) FILTER (WHERE dsx.verify_settlement(agreement, period_start)) || '/' || count(*) FROM dsx.statements")" \
-      "$(q "$src" "SELECT count(*) || '/' || count(*) FROM dsx.statements")" "every restored statement verifies"
-check "$(q "$dst" "SELECT count(*) FROM (SELECT txn_id FROM dsx.ledger_entries GROUP BY txn_id HAVING sum(amount) <> 0) u")" 0 \
+is "$(q "$dst" -c "SELECT count(*) FILTER (WHERE dsx.verify_settlement(agreement, period_start)) || '/' || count(*) FROM dsx.statements")" \
+      "$(q "$src" -c "SELECT count(*) || '/' || count(*) FROM dsx.statements")" "every restored statement verifies"
+is "$(q "$dst" -c "SELECT count(*) FROM (SELECT txn_id FROM dsx.ledger_entries GROUP BY txn_id HAVING sum(amount) <> 0) u")" 0 \
       "every restored ledger transaction balances"
-check "$(q "$dst" "DO \$\$ BEGIN UPDATE dsx.ledger_entries SET amount = amount; RAISE NOTICE 'updated';
+is "$(q "$dst" -c "DO \$\$ BEGIN UPDATE dsx.ledger_entries SET amount = amount; RAISE NOTICE 'updated';
                    EXCEPTION WHEN OTHERS THEN RAISE EXCEPTION 'sqlstate %', SQLSTATE; END \$\$" 2>&1 | grep -o 'sqlstate [0-9A-Z]*')" \
       "sqlstate 55000" "the restored ledger refuses UPDATE"
-check "$(q "$dst" "DO \$\$ BEGIN DELETE FROM dsx.statements; RAISE NOTICE 'deleted';
+is "$(q "$dst" -c "DO \$\$ BEGIN DELETE FROM dsx.statements; RAISE NOTICE 'deleted';
                    EXCEPTION WHEN OTHERS THEN RAISE EXCEPTION 'sqlstate %', SQLSTATE; END \$\$" 2>&1 | grep -o 'sqlstate [0-9A-Z]*')" \
       "sqlstate 55000" "the restored statements refuse DELETE"
 
 # the partner role's mapping came back with the data: it still sees its own rows only
 sql="SET ROLE $role; SELECT string_agg(DISTINCT partner, ',') || ':' || count(*) FROM dsx.partner_statements"
-check "$(q "$dst" "$sql")" "$(q "$src" "$sql")" "the mapped partner role sees the same, own rows"
-check "$(q "$dst" "SET ROLE $role; SELECT count(*) FROM dsx.usage_events WHERE factory <> 'dr-f1'")" 0 \
+is "$(q "$dst" -c "$sql")" "$(q "$src" -c "$sql")" "the mapped partner role sees the same, own rows"
+is "$(q "$dst" -c "SET ROLE $role; SELECT count(*) FROM dsx.usage_events WHERE factory <> 'dr-f1'")" 0 \
       "and no other partner's usage"
 sql="SET ROLE $vrole; SELECT string_agg(partner || '=' || vendor_share_earned, ',' ORDER BY partner) FROM dsx.vendor_portfolio"
-check "$(q "$dst" "$sql")" "$(q "$src" "$sql")" "the mapped vendor role sees the same portfolio across partners"
+is "$(q "$dst" -c "$sql")" "$(q "$src" -c "$sql")" "the mapped vendor role sees the same portfolio across partners"
 
 # settlement and ingest carry on: the pending row, a new conflict, the next period
-check "$(q "$dst" "SELECT inserted || '/' || conflicts FROM dsx.ingest()")" "1/0" "the restored inbox row is ingested"
-q "$dst" "INSERT INTO dsx.usage_inbox VALUES ('ev6', '2026-01-01 09:42Z', 'dr-f2', 'c3', 'm', 2, 2)" >/dev/null
-check "$(q "$dst" "SELECT conflicts FROM dsx.ingest()")" 1 "a new conflict is kept aside (its identity carries on)"
-check "$(q "$dst" "SELECT dsx.settle('dr-a1', '2026-04-01')")" t "the next period settles"
-check "$(q "$dst" "SELECT dsx.verify_settlement('dr-a1', '2026-04-01')")" t "and verifies"
-check "$(q "$dst" "SELECT count(DISTINCT txn_id) = count(DISTINCT (agreement, period_start)) FROM dsx.ledger_entries")" t \
+is "$(q "$dst" -c "SELECT inserted || '/' || conflicts FROM dsx.ingest()")" "1/0" "the restored inbox row is ingested"
+q "$dst" -c "INSERT INTO dsx.usage_inbox VALUES ('ev6', '2026-01-01 09:42Z', 'dr-f2', 'c3', 'm', 2, 2)" >/dev/null
+is "$(q "$dst" -c "SELECT conflicts FROM dsx.ingest()")" 1 "a new conflict is kept aside (its identity carries on)"
+is "$(q "$dst" -c "SELECT dsx.settle('dr-a1', '2026-04-01')")" t "the next period settles"
+is "$(q "$dst" -c "SELECT dsx.verify_settlement('dr-a1', '2026-04-01')")" t "and verifies"
+is "$(q "$dst" -c "SELECT count(DISTINCT txn_id) = count(DISTINCT (agreement, period_start)) FROM dsx.ledger_entries")" t \
       "the ledger's transaction numbers carry on without reuse"
 
-echo "1..$n"
+echo "1..$t"
 [ "$failed" = 0 ]

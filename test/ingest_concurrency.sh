@@ -4,20 +4,9 @@
 # succeeds (no deadlock), every row is accounted for once, the inbox ends empty and the
 # daily rollup equals the stored events. Prints TAP; exits non-zero on a failure.
 set -u
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+source "$(dirname "${BASH_SOURCE[0]}")/tap.bash"
 DB=dsx_t_ingest_$$
 tmp=$(mktemp -d); chmod 777 "$tmp"
-RUN=(env)
-[ "$(id -u)" = 0 ] && RUN=(runuser -u postgres --)
-q() { local db=$1; shift; "${RUN[@]}" env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="${PGUSER:-postgres}" \
-        "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-bg() { ( q "$DB" -c "$2" >"$tmp/$1.out" 2>&1; echo $? >"$tmp/$1.rc" ) & }
-t=0 failed=0
-is() {
-  t=$((t + 1))
-  if [ "$1" = "$2" ]; then echo "ok $t - $3"; else
-    echo "not ok $t - $3"; echo "#   got:      '$1'"; echo "#   expected: '$2'"; failed=$((failed + 1)); fi
-}
 cleanup() { q postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1; rm -rf "$tmp"; }
 trap cleanup EXIT
 
@@ -34,12 +23,12 @@ rows() {
                'f', 'c0', 'm', i, 2 FROM generate_series(1, 200) i;"
 }
 for s in 1 2 3 4; do
-  bg "s$s" "BEGIN; $(rows "$s") SELECT pg_sleep(1); SELECT inserted + duplicates + conflicts FROM dsx.ingest(); COMMIT;"
+  bg "s$s" ingest "BEGIN; $(rows "$s") SELECT pg_sleep(1); SELECT inserted + duplicates + conflicts FROM dsx.ingest(); COMMIT;"
 done
 # a loader that commits its load, and an ingest in a transaction of its own, meanwhile
-bg s5 "$(rows 5)"
+bg s5 load "$(rows 5)"
 sleep 0.5
-bg ingest "SELECT pg_sleep(0.8); SELECT inserted + duplicates + conflicts FROM dsx.ingest();"
+bg ingest ingest "SELECT pg_sleep(0.8); SELECT inserted + duplicates + conflicts FROM dsx.ingest();"
 wait
 
 rcs=$(cat "$tmp"/s1.rc "$tmp"/s2.rc "$tmp"/s3.rc "$tmp"/s4.rc "$tmp"/s5.rc "$tmp"/ingest.rc | tr -d '\n')

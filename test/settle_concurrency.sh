@@ -12,32 +12,10 @@
 #     the next statement, never half-seen by the one in progress.
 # Needs PGHOST, PGPORT (and PGBIN); prints TAP and exits non-zero on any failure.
 set -uo pipefail
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+source "$(dirname "${BASH_SOURCE[0]}")/tap.bash"
 DB=dsx_t_conc_$$
 N=4
 tmp=$(mktemp -d); chmod 777 "$tmp"
-RUN=(env)
-[ "$(id -u)" = 0 ] && RUN=(runuser -u postgres --)
-# q DB SQL...: run SQL in DB, tuples only, stop at the first error.
-q() { local db=$1; shift; "${RUN[@]}" env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="${PGUSER:-postgres}" \
-        "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-# bg NAME APP SQL: run SQL in the scratch database in the background as application APP,
-# output in $tmp/NAME.out, exit status in $tmp/NAME.rc.
-bg() { ( "${RUN[@]}" env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="${PGUSER:-postgres}" PGAPPNAME="$2" \
-           "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$3" >"$tmp/$1.out" 2>&1
-         echo $? >"$tmp/$1.rc" ) & }
-t=0 failed=0
-is() {  # is GOT WANT DESCRIPTION
-  t=$((t + 1))
-  if [ "$1" = "$2" ]; then echo "ok $t - $3"; else
-    echo "not ok $t - $3"; echo "#   got:      '$1'"; echo "#   expected: '$2'"; failed=$((failed + 1)); fi
-}
-# wait_for DB SQL WANT SECONDS: poll until SQL returns WANT; prints the last value.
-wait_for() {
-  local v="" i
-  for ((i = 0; i < $4 * 10; i++)); do v=$(q "$1" -c "$2" 2>&1); [ "$v" = "$3" ] && break; sleep 0.1; done
-  echo "$v"
-}
 cleanup() {
   q postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
   rm -rf "$tmp"

@@ -11,33 +11,12 @@
 # Needs a running cluster with dsx installed (PGHOST, PGPORT); scripts/test.sh runs it with
 # DSX_ROOT and PGBIN set. Prints TAP lines; exits non-zero on any failure.
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/tap.bash"
 
 DSX_ROOT=${DSX_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 extdir=$("$PGBIN/pg_config" --sharedir)/extension
 work=$(mktemp -d)
 dbs=()
-n=0
-failed=0
-
-as_pg() {
-  if [ "$(id -u)" = 0 ]; then
-    runuser -u postgres -- env PGHOST="$PGHOST" PGPORT="$PGPORT" "$@"
-  else
-    "$@"
-  fi
-}
-q() { as_pg "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
-check() {
-  n=$((n + 1))
-  if [ "$1" = "$2" ]; then
-    echo "ok $n - $3"
-  else
-    echo "not ok $n - $3"
-    printf '#   got:  %s\n#   want: %s\n' "$1" "$2"
-    failed=$((failed + 1))
-  fi
-}
 newdb() {
   local db=dsx_upgrade_$$_$1
   as_pg "$PGBIN/createdb" -T template0 "$db" && dbs+=("$db") && echo "$db"
@@ -118,7 +97,7 @@ facts AS (
 SELECT f FROM facts ORDER BY f COLLATE "C";
 SQL
 
-snapshot() { as_pg "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$SNAPSHOT" >"$2"; }
+snapshot() { q "$1" -c "$SNAPSHOT" >"$2"; }
 
 # A small scenario any released version can hold: settled January and February.
 read -r -d '' SCENARIO <<'SQL'
@@ -140,64 +119,64 @@ COUNTS="SELECT string_agg(format('%s=%s', c.relname, (xpath('/row/n/text()',
           FROM pg_class c WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind = 'r'"
 
 default=$(sed -n "s/^default_version *= *'\(.*\)'.*/\1/p" "$extdir/dsx.control")
-check "$([ -n "$default" ] && echo set)" set "dsx.control names a default_version ($default)"
+is "$([ -n "$default" ] && echo set)" set "dsx.control names a default_version ($default)"
 versions=$(cd "$extdir" && ls dsx--*.sql 2>/dev/null | sed -n 's/^dsx--\([^-]*\)\.sql$/\1/p' | sort -V)
 updates=$(cd "$extdir" && ls dsx--*--*.sql 2>/dev/null | sort -V)
 oldest=$(echo "$versions" | head -n1)
-check "$(echo "$versions" | grep -cx "$default")" 1 "an install script for default_version $default is installed"
+is "$(echo "$versions" | grep -cx "$default")" 1 "an install script for default_version $default is installed"
 echo "# install scripts: $(echo $versions); update scripts: ${updates:-none}"
 
 # every update script of the source tree is installed, as it is in the tree
 for f in "$DSX_ROOT"/dsx--*--*.sql; do
   [ -e "$f" ] || continue
-  check "$(cmp -s "$f" "$extdir/$(basename "$f")" && echo same)" same "$(basename "$f") is installed"
+  is "$(cmp -s "$f" "$extdir/$(basename "$f")" && echo same)" same "$(basename "$f") is installed"
 done
 
 # the reference: a fresh install of default_version
 fresh=$(newdb fresh) || exit 1
-q "$fresh" "CREATE EXTENSION dsx" >/dev/null
+q "$fresh" -c "CREATE EXTENSION dsx" >/dev/null
 snapshot "$fresh" "$work/fresh.txt"
-check "$(q "$fresh" "SELECT extversion FROM pg_extension WHERE extname = 'dsx'")" "$default" "a fresh install is at $default"
-check "$(test "$(wc -l <"$work/fresh.txt")" -gt 300 && echo yes)" yes "the catalogue snapshot lists $(wc -l <"$work/fresh.txt") facts"
+is "$(q "$fresh" -c "SELECT extversion FROM pg_extension WHERE extname = 'dsx'")" "$default" "a fresh install is at $default"
+is "$(test "$(wc -l <"$work/fresh.txt")" -gt 300 && echo yes)" yes "the catalogue snapshot lists $(wc -l <"$work/fresh.txt") facts"
 
 # control: the snapshot notices a changed comment, privilege or function body
 ctl=$(newdb control) || exit 1
-q "$ctl" "CREATE EXTENSION dsx; COMMENT ON FUNCTION dsx.settle(text, date) IS 'changed'" >/dev/null
+q "$ctl" -c "CREATE EXTENSION dsx; COMMENT ON FUNCTION dsx.settle(text, date) IS 'changed'" >/dev/null
 snapshot "$ctl" "$work/control1.txt"
-q "$ctl" "COMMENT ON FUNCTION dsx.settle(text, date) IS NULL; GRANT EXECUTE ON FUNCTION dsx.settle(text, date) TO PUBLIC" >/dev/null
+q "$ctl" -c "COMMENT ON FUNCTION dsx.settle(text, date) IS NULL; GRANT EXECUTE ON FUNCTION dsx.settle(text, date) TO PUBLIC" >/dev/null
 snapshot "$ctl" "$work/control2.txt"
-check "$(cmp -s "$work/fresh.txt" "$work/control1.txt" || echo differs)" differs "control: the snapshot sees a changed comment"
-check "$(cmp -s "$work/fresh.txt" "$work/control2.txt" || echo differs)" differs "control: the snapshot sees a changed privilege"
+is "$(cmp -s "$work/fresh.txt" "$work/control1.txt" || echo differs)" differs "control: the snapshot sees a changed comment"
+is "$(cmp -s "$work/fresh.txt" "$work/control2.txt" || echo differs)" differs "control: the snapshot sees a changed privilege"
 
 # from every released version (at least the oldest, even when it is the default) to default
 for v in $versions; do
   if [ "$v" != "$default" ]; then
-    check "$(q "$fresh" "SELECT path IS NOT NULL FROM pg_extension_update_paths('dsx') WHERE source = '$v' AND target = '$default'")" \
+    is "$(q "$fresh" -c "SELECT path IS NOT NULL FROM pg_extension_update_paths('dsx') WHERE source = '$v' AND target = '$default'")" \
           t "an update path leads from $v to $default"
   elif [ "$v" != "$oldest" ]; then
     continue
   fi
   db=$(newdb "from_${v//./_}") || exit 1
-  q "$db" "CREATE EXTENSION dsx VERSION '$v'" >/dev/null
-  check "$(q "$db" "SELECT extversion FROM pg_extension WHERE extname = 'dsx'")" "$v" "CREATE EXTENSION dsx VERSION '$v'"
+  q "$db" -c "CREATE EXTENSION dsx VERSION '$v'" >/dev/null
+  is "$(q "$db" -c "SELECT extversion FROM pg_extension WHERE extname = 'dsx'")" "$v" "CREATE EXTENSION dsx VERSION '$v'"
   as_pg "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$SCENARIO" >"$work/scenario-$v.log" 2>&1
-  check "$?" 0 "a settled scenario loads into $v"
-  before=$(q "$db" "$COUNTS")
+  is "$?" 0 "a settled scenario loads into $v"
+  before=$(q "$db" -c "$COUNTS")
   as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" -c "ALTER EXTENSION dsx UPDATE" >"$work/update-$v.log" 2>&1
-  check "$?" 0 "ALTER EXTENSION dsx UPDATE from $v"
-  check "$(q "$db" "SELECT extversion FROM pg_extension WHERE extname = 'dsx'")" "$default" "$v updated ends at $default"
+  is "$?" 0 "ALTER EXTENSION dsx UPDATE from $v"
+  is "$(q "$db" -c "SELECT extversion FROM pg_extension WHERE extname = 'dsx'")" "$default" "$v updated ends at $default"
   snapshot "$db" "$work/updated-$v.txt"
   if cmp -s "$work/fresh.txt" "$work/updated-$v.txt"; then
-    check same same "$v updated to $default has the catalogue of a fresh $default install"
+    is same same "$v updated to $default has the catalogue of a fresh $default install"
   else
-    check differs same "$v updated to $default has the catalogue of a fresh $default install"
+    is differs same "$v updated to $default has the catalogue of a fresh $default install"
     diff "$work/fresh.txt" "$work/updated-$v.txt" | head -40 | sed 's/^/#   /'
   fi
-  check "$(q "$db" "$COUNTS")" "$before" "every row kept through the update from $v"
-  check "$(q "$db" "SELECT bool_and(dsx.verify_settlement(agreement, period_start)) AND count(*) = 2 FROM dsx.statements")" t \
+  is "$(q "$db" -c "$COUNTS")" "$before" "every row kept through the update from $v"
+  is "$(q "$db" -c "SELECT bool_and(dsx.verify_settlement(agreement, period_start)) AND count(*) = 2 FROM dsx.statements")" t \
         "the statements settled under $v still verify"
-  check "$(q "$db" "SELECT dsx.settle('up-a', '2026-03-01')")" t "and the next period settles under $default"
+  is "$(q "$db" -c "SELECT dsx.settle('up-a', '2026-03-01')")" t "and the next period settles under $default"
 done
 
-echo "1..$n"
+echo "1..$t"
 [ "$failed" = 0 ]
