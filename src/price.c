@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 
 #include "price.h"
+#include "parse.h"
 
 static const char *const price_kind_names[] = {"flat", "graduated", "volume"};
 
@@ -35,15 +36,6 @@ price_value_error(const char *msg, const char *detail)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid dsx.price: %s", msg),
 			 detail ? errdetail("%s", detail) : 0));
-}
-
-/* Skips white space. */
-static const char *
-skip_space(const char *p)
-{
-	while (isspace((unsigned char) *p))
-		p++;
-	return p;
 }
 
 void
@@ -149,7 +141,7 @@ Datum
 dsx_price_in(PG_FUNCTION_ARGS)
 {
 	const char *input = PG_GETARG_CSTRING(0);
-	const char *p = skip_space(input);
+	const char *p = dsx_skip_space(input);
 	DsxPrice   *price;
 	int			kind = DSX_PRICE_FLAT;
 	int			cap = 4;
@@ -175,7 +167,7 @@ dsx_price_in(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		p = skip_space(p);
+		p = dsx_skip_space(p);
 		if (*p != ':')
 			price_syntax_error(input, p, "\":\" after the kind of tiers");
 		for (;;)
@@ -187,20 +179,20 @@ dsx_price_in(PG_FUNCTION_ARGS)
 				cap *= 2;
 				tiers = repalloc(tiers, sizeof(DsxPriceTier) * cap);
 			}
-			p = skip_space(p + 1);	/* past ':' or ',' */
+			p = dsx_skip_space(p + 1);	/* past ':' or ',' */
 			p = parse_threshold(input, p, &tiers[n].from);
-			p = skip_space(p);
+			p = dsx_skip_space(p);
 			if (*p != ':')
 				price_syntax_error(input, p, "\":\" after a threshold");
-			p = skip_space(p + 1);
+			p = dsx_skip_space(p + 1);
 			p = parse_price_value(input, p, &tiers[n].nanos);
 			n++;
-			p = skip_space(p);
+			p = dsx_skip_space(p);
 			if (*p != ',')
 				break;
 		}
 	}
-	p = skip_space(p);
+	p = dsx_skip_space(p);
 	if (*p != '\0')
 		price_syntax_error(input, p, kind == DSX_PRICE_FLAT ? "the end of the price" : "\",\" or the end of the tiers");
 

@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 
 #include "split.h"
+#include "parse.h"
 
 /* One party's share in a tier, as parsed from text or binary input. */
 typedef struct SplitEntryIn
@@ -55,15 +56,6 @@ split_value_error(const char *msg, const char *detail)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid dsx.split: %s", msg),
 			 detail ? errdetail("%s", detail) : 0));
-}
-
-/* Skips white space. */
-static const char *
-skip_space(const char *p)
-{
-	while (isspace((unsigned char) *p))
-		p++;
-	return p;
 }
 
 /* True for a byte that may start an unquoted party name. */
@@ -322,10 +314,10 @@ parse_share(const char *input, const char *p, const char *name, int64 *share)
 	if (st != DSX_DEC_OK)
 		while (isdigit((unsigned char) *end))
 			end++;
-	q = skip_space(end);
+	q = dsx_skip_space(end);
 	percent = (*q == '%');
 	/* a share ends the entry: anything but ",", ";" or the end is bad syntax, not a bad value */
-	q = skip_space(percent ? q + 1 : q);
+	q = dsx_skip_space(percent ? q + 1 : q);
 	if (*q != ',' && *q != ';' && *q != '\0')
 		split_syntax_error(input, q, percent ? "\",\", \";\" or the end of the split" :
 						   "\"%\", \",\", \";\" or the end of the split");
@@ -409,18 +401,18 @@ dsx_split_in(PG_FUNCTION_ARGS)
 		tier->first = nentries;
 		tier->nentries = 0;
 
-		p = skip_space(p);
+		p = dsx_skip_space(p);
 		start = p;
 		p = parse_name(input, p, &name);
 		/* "from N:" opens a tier: an unquoted from not followed by = */
-		if (*start != '"' && pg_strcasecmp(name, "from") == 0 && *skip_space(p) != '=')
+		if (*start != '"' && pg_strcasecmp(name, "from") == 0 && *dsx_skip_space(p) != '=')
 		{
-			p = skip_space(p);
+			p = dsx_skip_space(p);
 			p = parse_threshold(input, p, &tier->from, &tier->from_scale);
-			p = skip_space(p);
+			p = dsx_skip_space(p);
 			if (*p != ':')
 				split_syntax_error(input, p, "\":\" after the tier threshold");
-			p = skip_space(p + 1);
+			p = dsx_skip_space(p + 1);
 			p = parse_name(input, p, &name);
 		}
 		else if (ntiers > 1)
@@ -436,18 +428,18 @@ dsx_split_in(PG_FUNCTION_ARGS)
 				ecap *= 2;
 				entries = repalloc(entries, sizeof(SplitEntryIn) * ecap);
 			}
-			p = skip_space(p);
+			p = dsx_skip_space(p);
 			if (*p != '=')
 				split_syntax_error(input, p, "\"=\" after the party name");
-			p = skip_space(p + 1);
+			p = dsx_skip_space(p + 1);
 			entries[nentries].name = name;
 			p = parse_share(input, p, name, &entries[nentries].share);
 			nentries++;
 			tier->nentries++;
-			p = skip_space(p);
+			p = dsx_skip_space(p);
 			if (*p != ',')
 				break;
-			p = skip_space(p + 1);
+			p = dsx_skip_space(p + 1);
 			p = parse_name(input, p, &name);
 		}
 		if (*p == ';')

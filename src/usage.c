@@ -15,6 +15,7 @@
 #include "utils/datetime.h"
 
 #include "usage.h"
+#include "parse.h"
 
 /* Timestamps a usage may carry: 0001-01-01 up to, not including, 10000-01-01 (UTC). */
 #define USAGE_MIN_TS	INT64CONST(-63082281600000000)
@@ -91,15 +92,6 @@ usage_syntax_error(const char *input, const char *at)
 			 errmsg("invalid input syntax for type dsx.usage: \"%s\"", input),
 			 errdetail("Unexpected text at \"%s\".", *at ? at : "end of input"),
 			 errhint("Write events=N, input_tokens=N, output_tokens=N, first_at=YYYY-MM-DD HH:MM:SS+00, last_at=YYYY-MM-DD HH:MM:SS+00.")));
-}
-
-/* Skips white space. */
-static const char *
-skip_space(const char *p)
-{
-	while (isspace((unsigned char) *p))
-		p++;
-	return p;
 }
 
 /* Reads exactly n decimal digits into *out; returns the position after them or NULL. */
@@ -225,19 +217,19 @@ dsx_usage_in(PG_FUNCTION_ARGS)
 	{
 		size_t		len = strlen(usage_fields[f]);
 
-		p = skip_space(p);
+		p = dsx_skip_space(p);
 		if (f > 0)
 		{
 			if (*p != ',')
 				usage_syntax_error(input, p);
-			p = skip_space(p + 1);
+			p = dsx_skip_space(p + 1);
 		}
 		if (strncmp(p, usage_fields[f], len) != 0)
 			usage_syntax_error(input, p);
-		p = skip_space(p + len);
+		p = dsx_skip_space(p + len);
 		if (*p != '=')
 			usage_syntax_error(input, p);
-		p = skip_space(p + 1);
+		p = dsx_skip_space(p + 1);
 		{
 			const char *start = p;
 
@@ -263,7 +255,7 @@ dsx_usage_in(PG_FUNCTION_ARGS)
 				usage_syntax_error(input, start);
 		}
 	}
-	p = skip_space(p);
+	p = dsx_skip_space(p);
 	if (*p != '\0')
 		usage_syntax_error(input, p);
 	dsx_usage_validate(u);

@@ -1,0 +1,17 @@
+/* src/parse.h — the little the types' text parsers share (usage.c, split.c, price.c): it
+ * sits below the types, so none of them includes another. */
+#ifndef DSX_PARSE_H
+#define DSX_PARSE_H
+
+#include <ctype.h>
+
+/* The first character at or after p that is not white space. */
+static inline const char *
+dsx_skip_space(const char *p)
+{
+	while (isspace((unsigned char) *p))
+		p++;
+	return p;
+}
+
+#endif							/* DSX_PARSE_H */
