@@ -17,6 +17,7 @@
 #include "utils/numeric.h"
 
 #include "amortize.h"
+#include "money.h"
 
 #ifndef HAVE_INT128
 #error "dsx needs a compiler with 128-bit integers"
@@ -501,78 +502,18 @@ dsx_loan_row(const DsxLoan *loan, int32 k, int64 opening, const DsxLoanDate *pre
 }
 
 /*
- * The numeric v × 10^-scale built straight into a caller's buffer, without the three
+ * The numeric v × 10^-scale built straight into a column's buffer, without the three
  * allocations of int64_div_fast_to_numeric(): the schedule emits five amounts a row and
- * this is its hot path. It writes exactly what numeric.c's make_result() writes for that
- * value: the short on-disk format (a 16-bit header of sign, display scale and weight,
- * then base-10000 digits with leading and trailing zero digits stripped), which is fixed
- * since PostgreSQL 9.1 because pg_upgrade keeps numeric data as it is on disk. Builds
- * with assertions compare every value with int64_div_fast_to_numeric()'s, and the
- * regression tests compare the binary forms with numeric_in's.
+ * this is its hot path. dsx_numeric_short_build64() (money.h) writes what numeric.c's
+ * make_result() writes; builds with assertions compare every value with
+ * int64_div_fast_to_numeric()'s, and the regression tests compare the binary forms with
+ * numeric_in's.
  */
-#define LOAN_NUMERIC_SHORT					0x8000
-#define LOAN_NUMERIC_SHORT_SIGN_MASK		0x2000
-#define LOAN_NUMERIC_SHORT_DSCALE_SHIFT		7
-#define LOAN_NUMERIC_SHORT_WEIGHT_SIGN_MASK	0x0040
-#define LOAN_NUMERIC_SHORT_WEIGHT_MASK		0x003F
-
-typedef struct LoanNumeric
+static inline void
+loan_numeric(DsxShortNumeric *buf, int64 v, int scale)
 {
-	int32		vl_len_;		/* varlena header */
-	uint16		header;			/* NUMERIC_SHORT | sign | dscale | weight */
-	int16		digits[8];		/* |v| < 2^63 times at most 10^3: at most 6 digits */
-} LoanNumeric;
-
-/* Fills buf with the numeric v × 10^-scale (0 <= scale <= 6). */
-static void
-loan_numeric(LoanNumeric *buf, int64 v, int scale)
-{
-	int			frac = (scale + 3) / 4; /* base-10000 digits after the point */
-	int			pad = 4 * frac - scale; /* decimal zeros that align the point */
-	uint64		a = v < 0 ? (uint64) (-(v + 1)) + 1 : (uint64) v;
-	int16		tmp[8];			/* least significant first */
-	int			n = 0;
-	int			low = 0;
-	int			weight;
-
-	switch (pad)				/* constant divisors: the compiler multiplies instead */
-	{
-		case 1:
-			tmp[n++] = (int16) ((a % 1000) * 10);
-			a /= 1000;
-			break;
-		case 2:
-			tmp[n++] = (int16) ((a % 100) * 100);
-			a /= 100;
-			break;
-		case 3:
-			tmp[n++] = (int16) ((a % 10) * 1000);
-			a /= 10;
-			break;
-	}
-	while (a != 0)
-	{
-		tmp[n++] = (int16) (a % 10000);
-		a /= 10000;
-	}
-	while (n > 0 && tmp[n - 1] == 0)
-		n--;
-	while (low < n && tmp[low] == 0)
-		low++;
-	weight = n - 1 - frac;
-	if (n == low)
-	{
-		weight = 0;
-		v = 0;
-	}
-	for (int i = n - 1; i >= low; i--)
-		buf->digits[n - 1 - i] = tmp[i];
-	SET_VARSIZE(buf, offsetof(LoanNumeric, digits) + (n - low) * sizeof(int16));
-	buf->header = LOAN_NUMERIC_SHORT
-		| (v < 0 ? LOAN_NUMERIC_SHORT_SIGN_MASK : 0)
-		| (scale << LOAN_NUMERIC_SHORT_DSCALE_SHIFT)
-		| (weight < 0 ? LOAN_NUMERIC_SHORT_WEIGHT_SIGN_MASK : 0)
-		| (weight & LOAN_NUMERIC_SHORT_WEIGHT_MASK);
+	if (!dsx_numeric_short_build64(buf, v, scale))
+		elog(ERROR, "amount " INT64_FORMAT " at scale %d does not fit a short numeric", v, scale);
 #ifdef USE_ASSERT_CHECKING
 	{
 		Numeric		check = int64_div_fast_to_numeric(v, scale);
@@ -588,7 +529,7 @@ typedef struct LoanAmountColumn
 {
 	bool		valid;
 	int64		value;
-	LoanNumeric numeric;
+	DsxShortNumeric numeric;
 } LoanAmountColumn;
 
 /* The numeric of v for column c, reusing the one built last time when v is the same. */

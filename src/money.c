@@ -219,74 +219,45 @@ dsx_div_round_half_away(int128 num, int128 den)
 	return q;
 }
 
-/*
- * numeric's on-disk format (the stable format pg_upgrade relies on, see numeric.c): a
- * varlena whose 2-byte "short" header carries the sign, the display scale (up to 63) and
- * the weight (-64..63) of the first base-10000 digit, followed by the digits, most
- * significant first, with no leading or trailing zero digits.
- */
-#define NUMERIC_SHORT_FLAG			0x8000
-#define NUMERIC_SHORT_NEG			0x2000
-#define NUMERIC_SHORT_DSCALE_SHIFT	7
-#define NUMERIC_SHORT_WEIGHT_NEG	0x0040
-#define NUMERIC_SHORT_WEIGHT_BITS	0x003F
+/* The 128-bit digit generator; values that fit 64 bits take dsx_numeric_short_build64(),
+ * and both leave the layout to dsx_numeric_short_pack() (money.h). */
+bool
+dsx_numeric_short_build(DsxShortNumeric *buf, int128 value, int scale)
+{
+	static const int pad_pow[] = {1, 1000, 100, 10};
+	uint128		u;
+	int16		digits[lengthof(buf->digits)];
+	int			n = 0;
 
-/* value * 10^-scale as a short-format numeric built in place, or NULL when it does not
- * fit one (the caller then takes the general path). */
+	if (value >= PG_INT64_MIN && value <= PG_INT64_MAX)
+		return dsx_numeric_short_build64(buf, (int64) value, scale);
+	if (scale < 0 || scale > 63)
+		return false;
+	u = value < 0 ? (uint128) 0 - (uint128) value : (uint128) value;
+	if (u > ~(uint128) 0 / 1000)
+		return false;			/* the alignment below must not overflow */
+	u *= pad_pow[scale % 4];	/* align the point to a whole base-10000 digit */
+	for (; u != 0; u /= 10000)
+	{
+		if (n == lengthof(digits))
+			return false;
+		digits[n++] = (int16) (u % 10000);
+	}
+	return dsx_numeric_short_pack(buf, digits, n, value < 0, scale);
+}
+
+/* value * 10^-scale as a freshly allocated short-format numeric, or NULL when it does
+ * not fit one (the caller then takes the general path). */
 static Numeric
 numeric_short_from_int128(int128 value, int scale)
 {
-	static const int pad_pow[] = {1, 1000, 100, 10};
-	uint128		u = value < 0 ? (uint128) 0 - (uint128) value : (uint128) value;
-	int16		digits[12];
-	int			n = 0,
-				first,
-				weight;
-	uint16		header;
+	DsxShortNumeric buf;
 	Numeric		result;
-	char	   *p;
 
-	if (scale > 63 || u > ~(uint128) 0 / 1000)
-		return NULL;			/* the alignment below must not overflow */
-	/* align the fraction to whole base-10000 digits: scale 2 becomes 4, etc. */
-	u *= pad_pow[scale % 4];
-	while (u > PG_UINT64_MAX)
-	{
-		if (n == lengthof(digits))
-			return NULL;
-		digits[n++] = (int16) (u % 10000);
-		u /= 10000;
-	}
-	/* the rest in 64 bits: 128-bit division is several times slower */
-	for (uint64 u64 = (uint64) u; u64 != 0; u64 /= 10000)
-	{
-		if (n == lengthof(digits))
-			return NULL;
-		digits[n++] = (int16) (u64 % 10000);
-	}
-	/* digits[] is least significant first; digit i has weight i - ceil(scale / 4) */
-	first = 0;
-	while (first < n && digits[first] == 0)
-		first++;				/* trailing zero digits are not stored */
-	weight = n - 1 - (scale + 3) / 4;
-	if (n == 0)
-		weight = 0;
-	if (weight > 63 || weight < -64)
+	if (!dsx_numeric_short_build(&buf, value, scale))
 		return NULL;
-	header = NUMERIC_SHORT_FLAG | (uint16) (scale << NUMERIC_SHORT_DSCALE_SHIFT);
-	if (value < 0 && n > 0)
-		header |= NUMERIC_SHORT_NEG;
-	if (weight < 0)
-		header |= NUMERIC_SHORT_WEIGHT_NEG;
-	header |= (uint16) (weight & NUMERIC_SHORT_WEIGHT_BITS);
-
-	result = (Numeric) palloc(VARHDRSZ + sizeof(uint16) + sizeof(int16) * (n - first));
-	SET_VARSIZE(result, VARHDRSZ + sizeof(uint16) + sizeof(int16) * (n - first));
-	p = (char *) result + VARHDRSZ;
-	memcpy(p, &header, sizeof(uint16));
-	p += sizeof(uint16);
-	for (int i = n - 1; i >= first; i--, p += sizeof(int16))
-		memcpy(p, &digits[i], sizeof(int16));
+	result = (Numeric) palloc(VARSIZE(&buf));
+	memcpy(result, &buf, VARSIZE(&buf));
 	return result;
 }
 
@@ -341,11 +312,11 @@ numeric_read_small(Numeric num, int128 *value, int *scale)
 	memcpy(&header, data, sizeof(uint16));
 	if ((header & 0xC000) == 0xC000)
 		return false;			/* NaN, infinities */
-	if (header & NUMERIC_SHORT_FLAG)
+	if (header & DSX_NUMERIC_SHORT_FLAG)
 	{
-		negative = (header & NUMERIC_SHORT_NEG) != 0;
-		weight = (header & NUMERIC_SHORT_WEIGHT_NEG) ? (int) (header & NUMERIC_SHORT_WEIGHT_BITS) - 64 :
-			(int) (header & NUMERIC_SHORT_WEIGHT_BITS);
+		negative = (header & DSX_NUMERIC_SHORT_NEG) != 0;
+		weight = (header & DSX_NUMERIC_SHORT_WEIGHT_NEG) ? (int) (header & DSX_NUMERIC_SHORT_WEIGHT_BITS) - 64 :
+			(int) (header & DSX_NUMERIC_SHORT_WEIGHT_BITS);
 		digits = data + sizeof(uint16);
 		ndigits = (len - sizeof(uint16)) / sizeof(int16);
 	}

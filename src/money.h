@@ -106,6 +106,95 @@ dsx_divmod(int128 num, int128 den, int128 *rem)
 	return q;
 }
 
+/* Room for a numeric in the short on-disk format with up to 12 base-10000 digits: all
+ * that dsx_numeric_short_build() writes. */
+typedef struct DsxShortNumeric
+{
+	int32		vl_len_;		/* varlena header */
+	uint16		header;			/* short flag | sign | display scale | weight */
+	int16		digits[12];		/* base-10000 digits, most significant first */
+} DsxShortNumeric;
+
+/*
+ * numeric's short on-disk format (stable: pg_upgrade keeps numeric data as it is on disk,
+ * see numeric.c): a 2-byte header with the sign, the display scale (up to 63) and the
+ * weight (-64..63) of the first base-10000 digit, then the digits, most significant first,
+ * with no leading or trailing zero digits. The one place dsx knows the layout.
+ */
+#define DSX_NUMERIC_SHORT_FLAG			0x8000
+#define DSX_NUMERIC_SHORT_NEG			0x2000
+#define DSX_NUMERIC_SHORT_DSCALE_SHIFT	7
+#define DSX_NUMERIC_SHORT_WEIGHT_NEG	0x0040
+#define DSX_NUMERIC_SHORT_WEIGHT_BITS	0x003F
+
+/* Packs n base-10000 digits (least significant first, the lowest ceil(scale / 4) of them
+ * after the point) into buf as make_result() would; false when the weight does not fit. */
+static inline bool
+dsx_numeric_short_pack(DsxShortNumeric *buf, const int16 *digits, int n, bool negative, int scale)
+{
+	int			first = 0,
+				weight;
+	uint16		header;
+
+	while (n > 0 && digits[n - 1] == 0)
+		n--;					/* leading zero digits are not stored */
+	while (first < n && digits[first] == 0)
+		first++;				/* nor trailing ones */
+	weight = n - 1 - (scale + 3) / 4;
+	if (first == n)
+	{
+		weight = 0;				/* zero: no digits, positive */
+		negative = false;
+	}
+	if (weight > 63 || weight < -64 || scale < 0 || scale > 63)
+		return false;
+	header = DSX_NUMERIC_SHORT_FLAG | (uint16) (scale << DSX_NUMERIC_SHORT_DSCALE_SHIFT);
+	if (negative)
+		header |= DSX_NUMERIC_SHORT_NEG;
+	if (weight < 0)
+		header |= DSX_NUMERIC_SHORT_WEIGHT_NEG;
+	header |= (uint16) (weight & DSX_NUMERIC_SHORT_WEIGHT_BITS);
+	SET_VARSIZE(buf, offsetof(DsxShortNumeric, digits) + sizeof(int16) * (n - first));
+	buf->header = header;
+	for (int i = n - 1; i >= first; i--)
+		buf->digits[n - 1 - i] = digits[i];
+	return true;
+}
+
+/* v * 10^-scale into buf, in 64-bit arithmetic with constant divisors (the hot path of
+ * schedules and ratings); false when it does not fit the short format. */
+static inline bool
+dsx_numeric_short_build64(DsxShortNumeric *buf, int64 v, int scale)
+{
+	uint64		a = v < 0 ? (uint64) (-(v + 1)) + 1 : (uint64) v;
+	int16		digits[lengthof(buf->digits)];
+	int			n = 0;
+
+	if (scale < 0 || scale > 63)
+		return false;
+	switch (scale % 4)			/* align the point to a whole base-10000 digit */
+	{
+		case 1:
+			digits[n++] = (int16) ((a % 10) * 1000);
+			a /= 10;
+			break;
+		case 2:
+			digits[n++] = (int16) ((a % 100) * 100);
+			a /= 100;
+			break;
+		case 3:
+			digits[n++] = (int16) ((a % 1000) * 10);
+			a /= 1000;
+			break;
+	}
+	for (; a != 0; a /= 10000)
+		digits[n++] = (int16) (a % 10000);	/* |v| < 2^63: at most 6 more */
+	return dsx_numeric_short_pack(buf, digits, n, v < 0, scale);
+}
+
+/* value * 10^-scale into buf, any int128; false when it does not fit the short format. */
+extern bool dsx_numeric_short_build(DsxShortNumeric *buf, int128 value, int scale);
+
 /* The numeric Datum equal to value * 10^-scale, with display scale `scale`
  * (0 <= scale <= 38). Fast path through int64 when the value fits. */
 extern Datum dsx_numeric_from_int128(int128 value, int scale);
