@@ -9,7 +9,7 @@ build_install
 cluster_start bench "${DSX_BENCH_PORT:-54327}" dsx_bench
 trap cluster_stop EXIT
 psql_q -c 'CREATE EXTENSION dsx'
-export PGUSER PGHOST PGPORT PGDATABASE BENCH_DIR=$DSX_ROOT/.dsx/bench-files
+export PGBIN PGUSER PGHOST PGPORT PGDATABASE BENCH_DIR=$DSX_ROOT/.dsx/bench-files
 mkdir -p "$BENCH_DIR"; [ "$(id -u)" = 0 ] && chown postgres: "$BENCH_DIR"
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), PostgreSQL $($PGBIN/postgres --version | awk '{print $3}')"

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 DSX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${DSX_PGBIN:-/usr/lib/postgresql/15/bin}   # another PostgreSQL 15 install may be named by DSX_PGBIN
 PG_CONFIG=$PGBIN/pg_config
 DSX_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
               libtap-parser-sourcehandler-pgtap-perl build-essential acl bc)
