@@ -243,6 +243,11 @@ COMMENT ON COLUMN dsx.ingest_log.inserted IS 'New events stored';
 COMMENT ON COLUMN dsx.ingest_log.duplicates IS 'Events already stored with the same payload';
 COMMENT ON COLUMN dsx.ingest_log.conflicts IS 'Events set aside in dsx.usage_conflicts';
 
+CREATE FUNCTION dsx.ingest_rows(src regclass, batch bigint, dedup boolean,
+                                OUT inserted bigint, OUT duplicates bigint, OUT conflicts bigint)
+    AS 'MODULE_PATHNAME', 'dsx_ingest_rows' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION dsx.ingest_rows(regclass, bigint, boolean) IS 'dsx.ingest()''s bulk step (C): moves every row of src (dsx.usage_inbox''s columns) into dsx.usage_events as the batch, rolls the stored events up into dsx.usage_daily and keeps conflicting payloads in dsx.usage_conflicts. dedup = false takes every row as new (a stored or repeated key raises unique_violation); dedup = true looks every key up. All NULL, nothing written, when triggers, row-level security or the table''s shape need plain SQL';
+
 CREATE FUNCTION dsx.ingest()
 RETURNS TABLE(inserted bigint, duplicates bigint, conflicts bigint)
 LANGUAGE plpgsql VOLATILE
@@ -296,118 +301,137 @@ BEGIN
     -- batches are numbered in commit order: the locks above serialise ingests
     batch := nextval('dsx.ingest_batch_seq');
 
-    -- Fast path, for a batch of new events only: a plain INSERT, which a duplicate key
-    -- aborts (in a subtransaction) so that the path below takes over.
+    -- The bulk step: every row taken as a new event (in a subtransaction, which a key
+    -- already stored or repeated in the batch aborts), else the deduplicating mode.
     BEGIN
-        EXECUTE format($q$
-            INSERT INTO dsx.usage_events
-                   (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
-            SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
-              FROM %s i$q$, src) USING batch;
-        GET DIAGNOSTICS pending = ROW_COUNT;
-        inserted := pending;
+        SELECT r.inserted, r.duplicates, r.conflicts INTO inserted, duplicates, conflicts
+          FROM dsx.ingest_rows(src::regclass, batch, false) r;
     EXCEPTION WHEN unique_violation THEN
-        inserted := NULL;
-        EXECUTE format('SELECT count(*) FROM %s', src) INTO pending;
+        SELECT r.inserted, r.duplicates, r.conflicts INTO inserted, duplicates, conflicts
+          FROM dsx.ingest_rows(src::regclass, batch, true) r;
     END;
-    IF pending = 0 THEN
-        RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
-        RETURN;
-    END IF;
-
     IF inserted IS NOT NULL THEN
-        -- every pending row was stored: roll them up as they are
-        EXECUTE format($q$
-            WITH days AS (
-                SELECT i.factory, i.customer, i.model, (i.occurred_at AT TIME ZONE 'UTC')::date AS day,
-                       dsx.usage_agg(i.input_tokens, i.output_tokens, i.occurred_at) AS usage
-                  FROM %s i
-                 GROUP BY 1, 2, 3, 4
-            ), rolled AS (
-                INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
-                SELECT days.factory, days.customer, days.model, days.day, days.usage
-                  FROM days
-                  JOIN dsx.factories f ON f.factory = days.factory
-                ON CONFLICT (factory, day, customer, model)
-                DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
-            )
-            SELECT min(days.factory) FILTER (WHERE NOT EXISTS
-                       (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
-              FROM days$q$, src) INTO unknown;
+        pending := inserted + duplicates + conflicts;
+        IF pending = 0 THEN
+            RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
+            RETURN;
+        END IF;
     ELSE
-        -- Store what is new; keep the daily rollup current from exactly the rows stored.
-        EXECUTE format($q$
-            WITH stored AS (
-                INSERT INTO dsx.usage_events AS e
+        -- The bulk step declined (insert triggers or row-level security on usage_events
+        -- must apply, or the table was changed): the same work in SQL statements.
+        -- First for a batch of new events only: a plain INSERT, which a duplicate key
+        -- aborts (in a subtransaction) so that the statements below take over.
+        BEGIN
+            EXECUTE format($q$
+                INSERT INTO dsx.usage_events
                        (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
                 SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
-                  FROM %s i
-                ON CONFLICT (factory, event_id) DO NOTHING
-                RETURNING e.factory, e.customer, e.model, e.occurred_at, e.input_tokens, e.output_tokens
-            ), days AS (
-                SELECT s.factory, s.customer, s.model, (s.occurred_at AT TIME ZONE 'UTC')::date AS day,
-                       dsx.usage_agg(s.input_tokens, s.output_tokens, s.occurred_at) AS usage
-                  FROM stored s
-                 GROUP BY 1, 2, 3, 4
-            ), rolled AS (
-                INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
-                SELECT days.factory, days.customer, days.model, days.day, days.usage
-                  FROM days
-                  JOIN dsx.factories f ON f.factory = days.factory
-                ON CONFLICT (factory, day, customer, model)
-                DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
-            )
-            SELECT COALESCE(sum(dsx.events(days.usage)), 0),
-                   min(days.factory) FILTER (WHERE NOT EXISTS
-                       (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
-              FROM days$q$, src) INTO inserted, unknown USING batch;
-    END IF;
+                  FROM %s i$q$, src) USING batch;
+            GET DIAGNOSTICS pending = ROW_COUNT;
+            inserted := pending;
+        EXCEPTION WHEN unique_violation THEN
+            inserted := NULL;
+            EXECUTE format('SELECT count(*) FROM %s', src) INTO pending;
+        END;
+        IF pending = 0 THEN
+            RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
+            RETURN;
+        END IF;
 
-    IF unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'usage for unknown factory "%"', unknown
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = 'Every event''s factory must exist in dsx.factories; nothing was ingested.',
-                  HINT = 'Register the factory, or remove its rows from dsx.usage_inbox, and call dsx.ingest() again.';
-    END IF;
+        IF inserted IS NOT NULL THEN
+            -- every pending row was stored: roll them up as they are
+            EXECUTE format($q$
+                WITH days AS (
+                    SELECT i.factory, i.customer, i.model, (i.occurred_at AT TIME ZONE 'UTC')::date AS day,
+                           dsx.usage_agg(i.input_tokens, i.output_tokens, i.occurred_at) AS usage
+                      FROM %s i
+                     GROUP BY 1, 2, 3, 4
+                ), rolled AS (
+                    INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
+                    SELECT days.factory, days.customer, days.model, days.day, days.usage
+                      FROM days
+                      JOIN dsx.factories f ON f.factory = days.factory
+                    ON CONFLICT (factory, day, customer, model)
+                    DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
+                )
+                SELECT min(days.factory) FILTER (WHERE NOT EXISTS
+                           (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
+                  FROM days$q$, src) INTO unknown;
+        ELSE
+            -- Store what is new; keep the daily rollup current from exactly the rows stored.
+            EXECUTE format($q$
+                WITH stored AS (
+                    INSERT INTO dsx.usage_events AS e
+                           (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
+                    SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
+                      FROM %s i
+                    ON CONFLICT (factory, event_id) DO NOTHING
+                    RETURNING e.factory, e.customer, e.model, e.occurred_at, e.input_tokens, e.output_tokens
+                ), days AS (
+                    SELECT s.factory, s.customer, s.model, (s.occurred_at AT TIME ZONE 'UTC')::date AS day,
+                           dsx.usage_agg(s.input_tokens, s.output_tokens, s.occurred_at) AS usage
+                      FROM stored s
+                     GROUP BY 1, 2, 3, 4
+                ), rolled AS (
+                    INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
+                    SELECT days.factory, days.customer, days.model, days.day, days.usage
+                      FROM days
+                      JOIN dsx.factories f ON f.factory = days.factory
+                    ON CONFLICT (factory, day, customer, model)
+                    DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
+                )
+                SELECT COALESCE(sum(dsx.events(days.usage)), 0),
+                       min(days.factory) FILTER (WHERE NOT EXISTS
+                           (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
+                  FROM days$q$, src) INTO inserted, unknown USING batch;
+        END IF;
 
-    IF inserted < pending THEN
-        -- Some ids were stored already (before, or earlier in this batch): the same payload
-        -- is a duplicate, a different one a conflict, kept aside with both payloads.
-        EXECUTE format($q$
-            WITH cmp AS (
-                SELECT i.*, e.occurred_at AS s_occurred_at, e.customer AS s_customer, e.model AS s_model,
-                       e.input_tokens AS s_input_tokens, e.output_tokens AS s_output_tokens,
-                       (i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens)
-                       IS NOT DISTINCT FROM
-                       (e.occurred_at, e.customer, e.model, e.input_tokens, e.output_tokens) AS same
-                  FROM %s i
-                  JOIN dsx.usage_events e ON e.factory = i.factory AND e.event_id = i.event_id
-            ), kept AS (
-                INSERT INTO dsx.usage_conflicts AS c
-                       (factory, event_id, stored_occurred_at, stored_customer, stored_model,
-                        stored_input_tokens, stored_output_tokens, incoming_occurred_at,
-                        incoming_customer, incoming_model, incoming_input_tokens,
-                        incoming_output_tokens, times_seen)
-                SELECT factory, event_id, s_occurred_at, s_customer, s_model, s_input_tokens,
-                       s_output_tokens, occurred_at, customer, model, input_tokens, output_tokens,
-                       count(*)
-                  FROM cmp WHERE NOT cmp.same
-                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
-                ON CONFLICT (factory, event_id, incoming_occurred_at, incoming_customer,
-                             incoming_model, incoming_input_tokens, incoming_output_tokens)
-                DO UPDATE SET times_seen = c.times_seen + excluded.times_seen, last_seen = now()
-            )
-            SELECT count(*) FILTER (WHERE cmp.same), count(*) FILTER (WHERE NOT cmp.same)
-              FROM cmp$q$, src) INTO same, conflicts;
-        duplicates := same - inserted;
-    ELSE
-        duplicates := 0;
-        conflicts := 0;
-    END IF;
+        IF unknown IS NOT NULL THEN
+            RAISE EXCEPTION 'usage for unknown factory "%"', unknown
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = 'Every event''s factory must exist in dsx.factories; nothing was ingested.',
+                      HINT = 'Register the factory, or remove its rows from dsx.usage_inbox, and call dsx.ingest() again.';
+        END IF;
 
-    IF inserted + duplicates + conflicts <> pending THEN
-        RAISE EXCEPTION 'dsx.ingest accounted for % of % pending rows', inserted + duplicates + conflicts, pending
-            USING ERRCODE = 'internal_error';
+        IF inserted < pending THEN
+            -- Some ids were stored already (before, or earlier in this batch): the same payload
+            -- is a duplicate, a different one a conflict, kept aside with both payloads.
+            EXECUTE format($q$
+                WITH cmp AS (
+                    SELECT i.*, e.occurred_at AS s_occurred_at, e.customer AS s_customer, e.model AS s_model,
+                           e.input_tokens AS s_input_tokens, e.output_tokens AS s_output_tokens,
+                           (i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens)
+                           IS NOT DISTINCT FROM
+                           (e.occurred_at, e.customer, e.model, e.input_tokens, e.output_tokens) AS same
+                      FROM %s i
+                      JOIN dsx.usage_events e ON e.factory = i.factory AND e.event_id = i.event_id
+                ), kept AS (
+                    INSERT INTO dsx.usage_conflicts AS c
+                           (factory, event_id, stored_occurred_at, stored_customer, stored_model,
+                            stored_input_tokens, stored_output_tokens, incoming_occurred_at,
+                            incoming_customer, incoming_model, incoming_input_tokens,
+                            incoming_output_tokens, times_seen)
+                    SELECT factory, event_id, s_occurred_at, s_customer, s_model, s_input_tokens,
+                           s_output_tokens, occurred_at, customer, model, input_tokens, output_tokens,
+                           count(*)
+                      FROM cmp WHERE NOT cmp.same
+                     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
+                    ON CONFLICT (factory, event_id, incoming_occurred_at, incoming_customer,
+                                 incoming_model, incoming_input_tokens, incoming_output_tokens)
+                    DO UPDATE SET times_seen = c.times_seen + excluded.times_seen, last_seen = now()
+                )
+                SELECT count(*) FILTER (WHERE cmp.same), count(*) FILTER (WHERE NOT cmp.same)
+                  FROM cmp$q$, src) INTO same, conflicts;
+            duplicates := same - inserted;
+        ELSE
+            duplicates := 0;
+            conflicts := 0;
+        END IF;
+
+        IF inserted + duplicates + conflicts <> pending THEN
+            RAISE EXCEPTION 'dsx.ingest accounted for % of % pending rows', inserted + duplicates + conflicts, pending
+                USING ERRCODE = 'internal_error';
+        END IF;
     END IF;
 
     IF in_load THEN
@@ -2285,7 +2309,7 @@ COMMENT ON COLUMN dsx.vendor_portfolio.utilisation IS 'Tokens served per GPU-hou
  * Privileges. PostgreSQL lets PUBLIC execute every new function: what writes (ingest,
  * settlement, scheduling, role maps) is kept for the owner and the groups below.
  */
-REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.settle(text, date), dsx.settle_period(text[], date),
+REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_rows(regclass, bigint, boolean), dsx.settle(text, date), dsx.settle_period(text[], date),
     dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
     dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text),
@@ -2308,7 +2332,7 @@ GRANT SELECT, INSERT ON dsx.usage_events, dsx.ingest_log TO dsx_loader, dsx_oper
 GRANT SELECT, INSERT, UPDATE ON dsx.usage_daily, dsx.usage_conflicts TO dsx_loader, dsx_operator;
 GRANT SELECT ON dsx.factories TO dsx_loader;
 GRANT USAGE, SELECT ON SEQUENCE dsx.ingest_batch_seq, dsx.usage_conflicts_conflict_id_seq TO dsx_loader, dsx_operator;
-GRANT EXECUTE ON FUNCTION dsx.ingest() TO dsx_loader, dsx_operator;
+GRANT EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_rows(regclass, bigint, boolean) TO dsx_loader, dsx_operator;
 
 -- operators: configuration, settlement (statements and ledger are append-only anyway)
 GRANT SELECT, INSERT, UPDATE, DELETE ON dsx.currencies, dsx.parties, dsx.factories, dsx.price_plans,

@@ -260,7 +260,7 @@ SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'dsx'::regnamespace
               AND (prosecdef OR NOT EXISTS (SELECT 1 FROM unnest(proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp'))),
           0::bigint, 'the row-level security helpers, role maps, ingest and settlement run with the caller''s rights and a pinned search_path');
 SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'dsx'::regnamespace
-              AND p.proname IN ('settle', 'run_due_settlements', 'ingest', 'schedule_settlements', 'unschedule_settlements',
+              AND p.proname IN ('settle', 'run_due_settlements', 'ingest', 'ingest_rows', 'schedule_settlements', 'unschedule_settlements',
                                 'grant_partner', 'revoke_partner', 'grant_vendor', 'revoke_vendor',
                                 'map_role', 'unmap_role')
               AND has_function_privilege('public', p.oid, 'EXECUTE')),

@@ -1,7 +1,7 @@
 -- pgTAP: the metering API surface — the dsx.usage type, its functions and aggregates, and
 -- the metering tables — with the labels planners and Citus rely on.
 BEGIN;
-SELECT plan(49);
+SELECT plan(52);
 
 SELECT has_schema('dsx');
 SELECT has_type('dsx', 'usage', 'type dsx.usage exists');
@@ -54,6 +54,10 @@ SELECT has_function('dsx', 'ingest', ARRAY[]::text[]);
 SELECT volatility_is('dsx', 'ingest', ARRAY[]::text[], 'volatile');
 SELECT is(pg_get_function_result('dsx.ingest()'::regprocedure),
           'TABLE(inserted bigint, duplicates bigint, conflicts bigint)', 'ingest returns its three counts');
+SELECT has_function('dsx', 'ingest_rows', ARRAY['regclass', 'bigint', 'boolean']);
+SELECT volatility_is('dsx', 'ingest_rows', ARRAY['regclass', 'bigint', 'boolean'], 'volatile');
+SELECT is(pg_get_function_result('dsx.ingest_rows(regclass, bigint, boolean)'::regprocedure),
+          'record', 'ingest_rows returns the same three counts (OUT parameters)');
 
 -- tables and keys
 SELECT has_table('dsx', t, 'table dsx.' || t) FROM unnest(ARRAY['currencies', 'parties', 'factories',

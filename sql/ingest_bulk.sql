@@ -1,0 +1,176 @@
+-- dsx.ingest()'s bulk step (dsx.ingest_rows, C) against the SQL statements it stands in
+-- for: the same generated batches (new events, retries, conflicting payloads, ids repeated
+-- within a batch, with the same and with other payloads) go through both, in runs of
+-- 1 MB of keys so that every batch spans several sorted runs; counts, events, the daily
+-- rollup and the conflicts kept must be the same. Then: when the step declines, and the
+-- indexes are sound.
+\set VERBOSITY terse
+SET timezone = 'UTC';
+SET maintenance_work_mem = '1MB';
+CREATE EXTENSION IF NOT EXISTS amcheck;
+INSERT INTO dsx.parties VALUES ('bulk-cloud', 'partner', 'Bulk Cloud');
+INSERT INTO dsx.factories VALUES ('bulk-c', 'bulk-cloud', 'USD', 'test', 8, 1.5),
+                                 ('bulk-s', 'bulk-cloud', 'USD', 'test', 8, 1.5);
+
+-- Batch b for factory f, in a fixed arrival order: ids (b-1)*8000+1 .. +12000 (4,000 of
+-- them sent before), one in 13 of the resent ones with other tokens (a conflict); 400 ids
+-- sent twice in the batch, half with the same payload, half with another.
+CREATE FUNCTION pg_temp.batch_rows(f text, b int) RETURNS SETOF dsx.usage_inbox
+LANGUAGE sql AS $$
+    WITH base AS (
+        SELECT id, (id <= (b - 1) * 8000 AND hashint4(id * 31 + b) % 13 = 0) AS changed
+          FROM generate_series((b - 1) * 8000 + 1, (b - 1) * 8000 + 12000) id
+    ), rows AS (
+        SELECT id, changed, 0 AS copy FROM base
+        UNION ALL
+        SELECT id, id % 2 = 0, 1 FROM base WHERE hashint4(id * 7 + b) % 30 = 0
+    )
+    SELECT ('p-' || id)::text, timestamptz '2026-10-01 00:00Z' + id * interval '37 seconds', f,
+           'cust' || (id % 9), 'model' || (id % 4),
+           (id % 5000 + CASE WHEN changed THEN b ELSE 0 END)::bigint, (id % 700)::bigint
+      FROM rows
+     ORDER BY hashint4(id * 131 + copy * 17 + b), copy
+$$;
+
+CREATE TEMP TABLE counts (path text, b int, inserted bigint, duplicates bigint, conflicts bigint);
+DO $$
+BEGIN
+    FOR b IN 1..5 LOOP
+        INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-c', b);
+        INSERT INTO counts SELECT 'c', b, * FROM dsx.ingest();
+    END LOOP;
+END $$;
+
+-- the same batches through the SQL statements: an insert trigger on usage_events makes
+-- the bulk step decline (it must fire, and row-by-row triggers need the executor)
+CREATE FUNCTION pg_temp.seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE pg_temp.fired SET n = n + 1;
+    RETURN NULL;
+END $$;
+CREATE TEMP TABLE fired (n int);
+INSERT INTO fired VALUES (0);
+CREATE TRIGGER regress_seen AFTER INSERT ON dsx.usage_events FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.seen();
+INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-s', 1) LIMIT 3;
+BEGIN;
+SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false) AS declined_with_a_trigger;
+ROLLBACK;
+TRUNCATE dsx.usage_inbox;
+DO $$
+BEGIN
+    FOR b IN 1..5 LOOP
+        INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-s', b);
+        INSERT INTO counts SELECT 's', b, * FROM dsx.ingest();
+    END LOOP;
+END $$;
+DROP TRIGGER regress_seen ON dsx.usage_events;
+SELECT n > 0 AS trigger_fired FROM fired;
+
+-- every batch counted alike, and something of each kind happened
+SELECT c.b, c.inserted, c.duplicates, c.conflicts,
+       (c.inserted, c.duplicates, c.conflicts) = (s.inserted, s.duplicates, s.conflicts) AS same_as_sql
+  FROM counts c JOIN counts s ON s.b = c.b AND s.path = 's' WHERE c.path = 'c' ORDER BY c.b;
+
+-- the same events (by batch), the same daily rollup, the same conflicts kept
+CREATE TEMP TABLE got AS
+SELECT e.factory, e.event_id, e.occurred_at, e.customer, e.model, e.input_tokens, e.output_tokens,
+       dense_rank() OVER (PARTITION BY e.factory ORDER BY e.batch_id) AS nth_batch
+  FROM dsx.usage_events e WHERE e.factory LIKE 'bulk-%';
+SELECT (SELECT count(*) FROM got WHERE factory = 'bulk-c') AS events_c,
+       (SELECT count(*) FROM got WHERE factory = 'bulk-s') AS events_s,
+       (SELECT count(*) FROM (
+            SELECT event_id, occurred_at, customer, model, input_tokens, output_tokens, nth_batch FROM got WHERE factory = 'bulk-c'
+            EXCEPT ALL
+            SELECT event_id, occurred_at, customer, model, input_tokens, output_tokens, nth_batch FROM got WHERE factory = 'bulk-s') x) AS differing;
+SELECT count(*) AS rollup_differences FROM (
+    SELECT customer, model, day, usage::text FROM dsx.usage_daily WHERE factory = 'bulk-c'
+    EXCEPT ALL
+    SELECT customer, model, day, usage::text FROM dsx.usage_daily WHERE factory = 'bulk-s') x;
+CREATE TEMP TABLE kept AS
+SELECT factory, event_id, stored_occurred_at, stored_customer, stored_model, stored_input_tokens,
+       stored_output_tokens, incoming_occurred_at, incoming_customer, incoming_model,
+       incoming_input_tokens, incoming_output_tokens, times_seen
+  FROM dsx.usage_conflicts WHERE factory LIKE 'bulk-%';
+SELECT (SELECT count(*) FROM kept WHERE factory = 'bulk-c') AS conflicts_c,
+       (SELECT count(*) FROM kept WHERE factory = 'bulk-s') AS conflicts_s,
+       (SELECT count(*) FROM (
+            SELECT event_id, stored_occurred_at, stored_customer, stored_model, stored_input_tokens,
+                   stored_output_tokens, incoming_occurred_at, incoming_customer, incoming_model,
+                   incoming_input_tokens, incoming_output_tokens, times_seen FROM kept WHERE factory = 'bulk-c'
+            EXCEPT ALL
+            SELECT event_id, stored_occurred_at, stored_customer, stored_model, stored_input_tokens,
+                   stored_output_tokens, incoming_occurred_at, incoming_customer, incoming_model,
+                   incoming_input_tokens, incoming_output_tokens, times_seen FROM kept WHERE factory = 'bulk-s') x) AS differing;
+-- the rollup equals aggregating the stored events
+SELECT count(*) AS mismatched_days FROM (
+    SELECT factory, customer, model, (occurred_at AT TIME ZONE 'UTC')::date AS day,
+           dsx.usage_agg(input_tokens, output_tokens, occurred_at) AS u
+      FROM dsx.usage_events GROUP BY 1, 2, 3, 4) e
+  FULL JOIN dsx.usage_daily d USING (factory, customer, model, day)
+ WHERE e.u IS NULL OR d.usage IS NULL OR NOT e.u OPERATOR(dsx.=) d.usage;
+-- every heap tuple is in the key and in the BRIN index as it should be
+SELECT bt_index_check('dsx.usage_events_pkey', true);
+SELECT brin_summarize_new_values('dsx.usage_events_factory_time') >= 0 AS brin_summarized;
+SET enable_seqscan = off;
+SET enable_bitmapscan = on;
+SELECT count(*) AS in_one_hour_via_brin FROM dsx.usage_events
+ WHERE factory = 'bulk-c' AND occurred_at >= '2026-10-02 00:00Z' AND occurred_at < '2026-10-02 01:00Z';
+RESET enable_seqscan;
+SELECT count(*) AS in_one_hour FROM dsx.usage_events
+ WHERE factory = 'bulk-c' AND occurred_at >= '2026-10-02 00:00Z' AND occurred_at < '2026-10-02 01:00Z';
+
+-- all-new mode: a key repeated far into the batch raises unique_violation, having written
+-- nothing that survives; a stored key among the first rows raises it before writing
+INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-c', 9) WHERE event_id <> 'p-64001';
+INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-c', 9) WHERE event_id = 'p-64005';
+BEGIN;
+SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false);
+ROLLBACK;
+SELECT count(*) AS stored_of_batch_9 FROM dsx.usage_events WHERE event_id = 'p-64005';
+TRUNCATE dsx.usage_inbox;
+INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-c', 5) LIMIT 5;
+BEGIN;
+SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false);
+ROLLBACK;
+
+-- who may: the step checks table privileges as INSERT does, and declines (NULLs: SQL
+-- decides) where row-level security could refuse a row or privileges are missing
+CREATE ROLE regress_dsx_bulk;
+GRANT USAGE ON SCHEMA dsx TO regress_dsx_bulk;
+GRANT EXECUTE ON FUNCTION dsx.ingest_rows(regclass, bigint, boolean) TO regress_dsx_bulk;
+GRANT SELECT ON dsx.usage_inbox TO regress_dsx_bulk;
+TRUNCATE dsx.usage_inbox;
+INSERT INTO dsx.usage_inbox VALUES ('who-1', '2026-10-09 00:00Z', 'bulk-c', 'w', 'm', 1, 1);
+BEGIN;
+SET LOCAL ROLE regress_dsx_bulk;
+SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false) AS without_insert;
+ROLLBACK;
+GRANT INSERT ON dsx.usage_events TO regress_dsx_bulk;
+BEGIN;
+SET LOCAL ROLE regress_dsx_bulk;
+SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false) AS under_row_security;
+ROLLBACK;
+GRANT dsx_loader TO regress_dsx_bulk;
+BEGIN;
+SET LOCAL ROLE regress_dsx_bulk;
+SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false) AS as_a_loader;
+ROLLBACK;
+-- a restrictive policy that is not always true: declined, SQL enforces it
+CREATE POLICY regress_only_small ON dsx.usage_events AS RESTRICTIVE FOR INSERT TO dsx_loader
+    WITH CHECK (input_tokens < 1000);
+BEGIN;
+SET LOCAL ROLE regress_dsx_bulk;
+SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false) AS under_a_restrictive_policy;
+ROLLBACK;
+DROP POLICY regress_only_small ON dsx.usage_events;
+REVOKE dsx_loader FROM regress_dsx_bulk;
+REVOKE ALL ON dsx.usage_events, dsx.usage_inbox FROM regress_dsx_bulk;
+REVOKE ALL ON FUNCTION dsx.ingest_rows(regclass, bigint, boolean) FROM regress_dsx_bulk;
+REVOKE ALL ON SCHEMA dsx FROM regress_dsx_bulk;
+DROP ROLE regress_dsx_bulk;
+
+-- clean up for the tests that follow
+TRUNCATE dsx.usage_inbox, dsx.usage_events, dsx.usage_daily, dsx.usage_conflicts, dsx.ingest_log;
+DELETE FROM dsx.factories WHERE partner = 'bulk-cloud';
+DELETE FROM dsx.parties WHERE party = 'bulk-cloud';
+DROP EXTENSION amcheck;

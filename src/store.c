@@ -1,0 +1,957 @@
+/* src/store.c — the bulk step of dsx.ingest(): dsx.ingest_rows(src, batch, dedup) moves
+ * every row of src (a table with dsx.usage_inbox's columns) into dsx.usage_events, keeps
+ * dsx.usage_daily current and sets conflicting payloads aside in dsx.usage_conflicts.
+ *
+ * Events are written the way COPY writes a table: heap tuples in batches and in arrival
+ * order (time ranges stay together, as the BRIN index wants), the other indexes as each
+ * batch lands. The primary key's entries are inserted in key order instead, one sorted run
+ * per maintenance_work_mem of keys, so a batch's insertions walk the btree from left to
+ * right rather than landing on random pages.
+ *
+ * Two modes:
+ *  - dedup = false (all new): no lookups. A key already stored, or repeated in the batch,
+ *    raises unique_violation as a plain INSERT would; dsx.ingest() runs this mode in a
+ *    subtransaction and, on that error, runs the other one. A stored key among the first
+ *    rows raises the same error at once, before anything is written.
+ *  - dedup = true: the rows are read in runs, sorted by key (then arrival), and every key
+ *    is looked up once: a key already stored compares its payload with the stored one
+ *    (equal: duplicate; different: conflict); a new key stores its first arrival, and
+ *    later arrivals compare with that one.
+ * Both roll the stored events up per factory, customer, model and UTC day in memory and
+ * merge them into dsx.usage_daily with one statement; an unknown factory refuses the batch.
+ *
+ * The result is all NULL, with nothing written, when usage_events is not in a shape this
+ * step writes as faithfully as INSERT would: insert triggers (foreign keys included),
+ * row-level security that might refuse a row, generated columns, columns or a key other
+ * than dsx's, a deferrable key, privileges granted per column. dsx.ingest() then uses its
+ * SQL statements, which apply all of those. Table privileges are checked as INSERT does.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "rewrite/rowsecurity.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "compat.h"
+#include "usage.h"
+
+/* Heap tuples written per table_multi_insert call, as COPY does. */
+#define STORE_HEAP_BATCH 1000
+/* Keys looked up before the all-new mode writes anything. */
+#define STORE_FIRST_PROBES 16
+
+/* usage_events' columns, by position in this list; src has all but batch_id. */
+enum
+{
+	C_FACTORY, C_EVENT_ID, C_OCCURRED_AT, C_CUSTOMER, C_MODEL, C_INPUT, C_OUTPUT, C_BATCH,
+	NCOLS
+};
+static const char *const col_names[NCOLS] = {
+	"factory", "event_id", "occurred_at", "customer", "model", "input_tokens",
+	"output_tokens", "batch_id"
+};
+static const Oid col_types[NCOLS] = {
+	TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID
+};
+
+/* A primary-key entry waiting for its sorted insertion. */
+typedef struct KeyEntry
+{
+	ItemPointerData tid;
+	Datum		values[2];		/* factory, event_id */
+} KeyEntry;
+
+/* An incoming row of the deduplicating mode. */
+typedef struct Row
+{
+	HeapTuple	tup;			/* in usage_events' layout */
+	int64		seq;			/* arrival */
+	Datum		factory;
+	Datum		event_id;
+	bool		stored;			/* this arrival is stored as a new event */
+} Row;
+
+/* A group of the daily rollup: factory, customer, model and day, as bytes. */
+typedef struct RollKey
+{
+	const char *data;
+	Size		len;
+} RollKey;
+
+typedef struct RollEntry
+{
+	RollKey		key;
+	DsxUsage	usage;
+} RollEntry;
+
+/* A payload kept aside: the stored event and the incoming one. */
+typedef struct Conflict
+{
+	Datum		stored[NCOLS];
+	Datum		incoming[NCOLS];
+} Conflict;
+
+typedef struct Store
+{
+	Relation	rel;
+	AttrNumber	att[NCOLS];		/* usage_events' attribute numbers */
+	AttrNumber	src_att[NCOLS]; /* src's, but for C_BATCH */
+	int64		batch;
+	EState	   *estate;
+	ResultRelInfo *rri;			/* usage_events with its constraints and every index */
+	ResultRelInfo *others;		/* the same without the primary key */
+	Relation	pk;
+	IndexInfo  *pkinfo;
+	CommandId	cid;
+	BulkInsertState bistate;
+	TupleTableSlot *slots[STORE_HEAP_BATCH];
+	int			nslots;
+	/* the sorted run of primary-key entries */
+	MemoryContext keycxt;
+	KeyEntry   *keys;
+	int64		nkeys;
+	int64		maxkeys;
+	Size		budget;			/* bytes per run (maintenance_work_mem) */
+	/* lookups by key, seeing this command's own insertions */
+	IndexScanDesc probe;
+	ScanKeyData probekeys[2];
+	TupleTableSlot *found;
+	/* the rollup and the conflicts, until the end */
+	MemoryContext cxt;
+	HTAB	   *rollup;
+	StringInfoData rollbuf;
+	List	   *conflicts;
+	int64		inserted;
+	int64		duplicates;
+} Store;
+
+/* ------------------------------------------------------------ may we? */
+
+/* Is the expression the constant true (as in USING (true) / WITH CHECK (true))? */
+static bool
+is_const_true(Expr *expr)
+{
+	return expr != NULL && IsA(expr, Const) && !((Const *) expr)->constisnull &&
+		DatumGetBool(((Const *) expr)->constvalue);
+}
+
+/* Does the policy apply to the current user? (PUBLIC, or a role whose privileges it has) */
+static bool
+policy_applies_to_user(RowSecurityPolicy *policy)
+{
+	Oid		   *roles = (Oid *) ARR_DATA_PTR(policy->roles);
+	int			n = ARR_DIMS(policy->roles)[0];
+
+	for (int i = 0; i < n; i++)
+		if (roles[i] == ACL_ID_PUBLIC || has_privs_of_role(GetUserId(), roles[i]))
+			return true;
+	return false;
+}
+
+/* Would row-level security admit every row an INSERT into rel writes? True when it does
+ * not apply to the current user, or when an applicable permissive INSERT policy checks
+ * the constant true and every applicable restrictive one does too. Anything else (no
+ * permissive policy, a real condition, policy hooks) is left to SQL to enforce. */
+static bool
+rls_admits_every_row(Relation rel)
+{
+	ListCell   *lc;
+	bool		permitted = false;
+
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, true) != RLS_ENABLED)
+		return true;
+	if (row_security_policy_hook_permissive != NULL ||
+		row_security_policy_hook_restrictive != NULL || rel->rd_rsdesc == NULL)
+		return false;
+	foreach(lc, rel->rd_rsdesc->policies)
+	{
+		RowSecurityPolicy *policy = (RowSecurityPolicy *) lfirst(lc);
+		Expr	   *check;
+
+		if ((policy->polcmd != '*' && policy->polcmd != ACL_INSERT_CHR) ||
+			!policy_applies_to_user(policy))
+			continue;
+		/* an ALL policy without WITH CHECK checks new rows with its USING clause */
+		check = policy->with_check_qual != NULL ? policy->with_check_qual : policy->qual;
+		if (policy->permissive)
+			permitted |= is_const_true(check);
+		else if (!is_const_true(check))
+			return false;
+	}
+	return permitted;
+}
+
+/* The attribute number of the column called name with the given type, or 0. */
+static AttrNumber
+column_of(TupleDesc desc, const char *name, Oid type)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->atttypid == type ? att->attnum : 0;
+	}
+	return 0;
+}
+
+/* Can this step write usage_events from src in place of INSERT ... SELECT? Fills in the
+ * column numbers. (see the header comment) */
+static bool
+plain_target(Store *st, Relation src)
+{
+	Relation	rel = st->rel;
+	TriggerDesc *trig = rel->trigdesc;
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			nlive = 0;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || src->rd_rel->relkind != RELKIND_RELATION)
+		return false;
+	if (trig != NULL &&
+		(trig->trig_insert_before_row || trig->trig_insert_after_row ||
+		 trig->trig_insert_instead_row || trig->trig_insert_before_statement ||
+		 trig->trig_insert_after_statement || trig->trig_insert_new_table))
+		return false;
+	if (desc->constr != NULL && desc->constr->has_generated_stored)
+		return false;
+	for (int c = 0; c < NCOLS; c++)
+	{
+		st->att[c] = column_of(desc, col_names[c], col_types[c]);
+		st->src_att[c] = c == C_BATCH ? 1 : column_of(RelationGetDescr(src), col_names[c], col_types[c]);
+		if (st->att[c] == 0 || st->src_att[c] == 0)
+			return false;
+	}
+	for (int i = 0; i < desc->natts; i++)
+		nlive += !TupleDescAttr(desc, i)->attisdropped;
+	if (nlive != NCOLS)			/* a column we would not fill */
+		return false;
+	return rls_admits_every_row(rel) &&
+		check_enable_rls(RelationGetRelid(src), InvalidOid, true) != RLS_ENABLED;
+}
+
+/* Finds the primary key among the opened indexes, keeps the others apart, and checks it
+ * is (factory, event_id), immediate, plain. */
+static bool
+split_indexes(Store *st)
+{
+	ResultRelInfo *rri = st->rri;
+	Oid			pk_id = RelationGetPrimaryKeyIndex(st->rel);
+	int			n = 0;
+
+	st->others = palloc(sizeof(ResultRelInfo));
+	*st->others = *rri;
+	st->others->ri_IndexRelationDescs = palloc(Max(rri->ri_NumIndices, 1) * sizeof(Relation));
+	st->others->ri_IndexRelationInfo = palloc(Max(rri->ri_NumIndices, 1) * sizeof(IndexInfo *));
+	for (int i = 0; i < rri->ri_NumIndices; i++)
+	{
+		if (RelationGetRelid(rri->ri_IndexRelationDescs[i]) == pk_id)
+		{
+			st->pk = rri->ri_IndexRelationDescs[i];
+			st->pkinfo = rri->ri_IndexRelationInfo[i];
+			continue;
+		}
+		st->others->ri_IndexRelationDescs[n] = rri->ri_IndexRelationDescs[i];
+		st->others->ri_IndexRelationInfo[n++] = rri->ri_IndexRelationInfo[i];
+	}
+	st->others->ri_NumIndices = n;
+	return st->pk != NULL && st->pk->rd_index->indimmediate &&
+		st->pkinfo->ii_NumIndexAttrs == 2 && st->pkinfo->ii_Expressions == NIL &&
+		st->pkinfo->ii_Predicate == NIL &&
+		st->pkinfo->ii_IndexAttrNumbers[0] == st->att[C_FACTORY] &&
+		st->pkinfo->ii_IndexAttrNumbers[1] == st->att[C_EVENT_ID];
+}
+
+/* ------------------------------------------------------------ comparisons */
+
+/* Text bytes compared bytewise, shorter first: the index's order for the C and C.UTF-8
+ * collations; for others still an order that groups equal keys, which is all the sort
+ * needs (uniqueness is decided by the index). */
+static int
+text_cmp(Datum a, Datum b)
+{
+	Size		la = VARSIZE_ANY_EXHDR(DatumGetPointer(a));
+	Size		lb = VARSIZE_ANY_EXHDR(DatumGetPointer(b));
+	int			c = memcmp(VARDATA_ANY(DatumGetPointer(a)), VARDATA_ANY(DatumGetPointer(b)),
+						   Min(la, lb));
+
+	return c != 0 ? c : (la > lb) - (la < lb);
+}
+
+static int
+key_entry_cmp(const void *a, const void *b)
+{
+	const KeyEntry *x = a;
+	const KeyEntry *y = b;
+	int			c = text_cmp(x->values[0], y->values[0]);
+
+	return c != 0 ? c : text_cmp(x->values[1], y->values[1]);
+}
+
+/* Rows by key, then arrival. */
+static int
+row_cmp(const void *a, const void *b)
+{
+	const Row  *x = a;
+	const Row  *y = b;
+	int			c = text_cmp(x->factory, y->factory);
+
+	if (c == 0)
+		c = text_cmp(x->event_id, y->event_id);
+	return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static int
+row_ptr_seq_cmp(const void *a, const void *b)
+{
+	const Row  *x = *(Row *const *) a;
+	const Row  *y = *(Row *const *) b;
+
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Same payload (what the event says beyond its key), as IS NOT DISTINCT FROM compares it:
+ * text of a deterministic collation and integers are equal exactly when their bytes are. */
+static bool
+same_payload(const Datum *a, const Datum *b)
+{
+	return DatumGetInt64(a[C_OCCURRED_AT]) == DatumGetInt64(b[C_OCCURRED_AT]) &&
+		DatumGetInt64(a[C_INPUT]) == DatumGetInt64(b[C_INPUT]) &&
+		DatumGetInt64(a[C_OUTPUT]) == DatumGetInt64(b[C_OUTPUT]) &&
+		text_cmp(a[C_CUSTOMER], b[C_CUSTOMER]) == 0 &&
+		text_cmp(a[C_MODEL], b[C_MODEL]) == 0;
+}
+
+/* ------------------------------------------------------------ the rollup */
+
+static uint32
+roll_hash(const void *key, Size keysize)
+{
+	const RollKey *k = key;
+
+	return hash_bytes((const unsigned char *) k->data, (int) k->len);
+}
+
+static int
+roll_match(const void *a, const void *b, Size keysize)
+{
+	const RollKey *x = a;
+	const RollKey *y = b;
+
+	return x->len == y->len && memcmp(x->data, y->data, x->len) == 0 ? 0 : 1;
+}
+
+/* Appends a text value to the group key: its length, then its bytes. */
+static void
+roll_append(StringInfo buf, Datum t)
+{
+	uint32		len = VARSIZE_ANY_EXHDR(DatumGetPointer(t));
+
+	appendBinaryStringInfo(buf, (const char *) &len, sizeof(len));
+	appendBinaryStringInfo(buf, VARDATA_ANY(DatumGetPointer(t)), len);
+}
+
+/* Reads back the text value at *pos of a group key. */
+static Datum
+roll_read(const char *data, Size *pos)
+{
+	uint32		len;
+	Datum		t;
+
+	memcpy(&len, data + *pos, sizeof(len));
+	t = PointerGetDatum(cstring_to_text_with_len(data + *pos + sizeof(len), len));
+	*pos += sizeof(len) + len;
+	return t;
+}
+
+/* The UTC day of a timestamp, as a date. */
+static DateADT
+utc_day(TimestampTz ts)
+{
+	int64		day = ts / USECS_PER_DAY;
+
+	if (ts % USECS_PER_DAY < 0)
+		day--;
+	return (DateADT) day;
+}
+
+/* Adds one stored event to its group. */
+static void
+roll_add(Store *st, const Datum *v)
+{
+	StringInfo	buf = &st->rollbuf;
+	TimestampTz at = DatumGetTimestampTz(v[C_OCCURRED_AT]);
+	DateADT		day = utc_day(at);
+	DsxUsage	one = {1, DatumGetInt64(v[C_INPUT]), DatumGetInt64(v[C_OUTPUT]), at, at, 0, 0};
+	RollKey		key;
+	RollEntry  *e;
+	bool		found;
+
+	resetStringInfo(buf);
+	roll_append(buf, v[C_FACTORY]);
+	roll_append(buf, v[C_CUSTOMER]);
+	roll_append(buf, v[C_MODEL]);
+	appendBinaryStringInfo(buf, (const char *) &day, sizeof(day));
+	key.data = buf->data;
+	key.len = buf->len;
+	e = hash_search(st->rollup, &key, HASH_ENTER, &found);
+	if (found)
+		dsx_usage_merge(&e->usage, &one);
+	else
+	{
+		char	   *copy = MemoryContextAlloc(st->cxt, buf->len);
+
+		memcpy(copy, buf->data, buf->len);
+		e->key.data = copy;
+		e->key.len = buf->len;
+		e->usage = one;
+	}
+}
+
+/* ------------------------------------------------------------ writing */
+
+/* Inserts the run's keys into the primary key in key order, then starts a new run. */
+static void
+flush_keys(Store *st)
+{
+	bool		isnull[2] = {false, false};
+
+	qsort(st->keys, st->nkeys, sizeof(KeyEntry), key_entry_cmp);
+	for (int64 i = 0; i < st->nkeys; i++)
+	{
+		if ((i & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+		index_insert(st->pk, st->keys[i].values, isnull, &st->keys[i].tid, st->rel,
+					 UNIQUE_CHECK_YES, false, st->pkinfo);
+	}
+	MemoryContextReset(st->keycxt);
+	st->keys = NULL;
+	st->nkeys = st->maxkeys = 0;
+}
+
+/* Writes the pending heap tuples and their entries in the other indexes, rolls them up,
+ * and keeps their keys for the sorted run. */
+static void
+flush_heap(Store *st)
+{
+	if (st->nslots == 0)
+		return;
+	table_multi_insert(st->rel, st->slots, st->nslots, st->cid, 0, st->bistate);
+	for (int i = 0; i < st->nslots; i++)
+	{
+		TupleTableSlot *slot = st->slots[i];
+		Datum		v[NCOLS];
+		KeyEntry   *e;
+
+		if (st->others->ri_NumIndices > 0)
+			list_free(dsx_insert_index_tuples(st->others, slot, st->estate));
+		ResetPerTupleExprContext(st->estate);
+		slot_getallattrs(slot);
+		for (int c = 0; c < NCOLS; c++)
+			v[c] = slot->tts_values[st->att[c] - 1];
+		roll_add(st, v);
+
+		if (st->nkeys == st->maxkeys)
+		{
+			st->maxkeys = Max(st->maxkeys * 2, 4096);
+			st->keys = st->keys == NULL
+				? MemoryContextAllocHuge(st->keycxt, st->maxkeys * sizeof(KeyEntry))
+				: repalloc_huge(st->keys, st->maxkeys * sizeof(KeyEntry));
+		}
+		e = &st->keys[st->nkeys++];
+		e->tid = slot->tts_tid;
+		e->values[0] = PointerGetDatum(MemoryContextAlloc(st->keycxt, VARSIZE_ANY(DatumGetPointer(v[C_FACTORY]))));
+		memcpy(DatumGetPointer(e->values[0]), DatumGetPointer(v[C_FACTORY]), VARSIZE_ANY(DatumGetPointer(v[C_FACTORY])));
+		e->values[1] = PointerGetDatum(MemoryContextAlloc(st->keycxt, VARSIZE_ANY(DatumGetPointer(v[C_EVENT_ID]))));
+		memcpy(DatumGetPointer(e->values[1]), DatumGetPointer(v[C_EVENT_ID]), VARSIZE_ANY(DatumGetPointer(v[C_EVENT_ID])));
+	}
+	st->inserted += st->nslots;
+	st->nslots = 0;
+}
+
+/* Queues one event (values in usage_events' layout, by column position) for writing. */
+static void
+store_event(Store *st, TupleTableSlot *in_slot, HeapTuple tup)
+{
+	TupleTableSlot *out = st->slots[st->nslots];
+
+	if (tup != NULL)
+		ExecForceStoreHeapTuple(tup, out, false);
+	else
+	{
+		/* from a src row: its columns by name, and the batch */
+		ExecClearTuple(out);
+		memset(out->tts_isnull, true, out->tts_tupleDescriptor->natts * sizeof(bool));
+		for (int c = 0; c < NCOLS; c++)
+		{
+			int			a = st->att[c] - 1;
+
+			out->tts_isnull[a] = c == C_BATCH ? false : in_slot->tts_isnull[st->src_att[c] - 1];
+			out->tts_values[a] = c == C_BATCH ? Int64GetDatum(st->batch)
+				: in_slot->tts_values[st->src_att[c] - 1];
+		}
+		ExecStoreVirtualTuple(out);
+	}
+	ExecMaterializeSlot(out);	/* its own copy: the source moves on */
+	if (RelationGetDescr(st->rel)->constr != NULL)
+		ExecConstraints(st->rri, out, st->estate);
+	if (++st->nslots == STORE_HEAP_BATCH)
+	{
+		flush_heap(st);
+		if (MemoryContextMemAllocated(st->keycxt, true) >= st->budget)
+			flush_keys(st);
+	}
+}
+
+/* Looks the key up among stored events (and those this call stored); the stored event is
+ * left in st->found. */
+static bool
+probe(Store *st, Datum factory, Datum event_id)
+{
+	st->probekeys[0].sk_argument = factory;
+	st->probekeys[1].sk_argument = event_id;
+	index_rescan(st->probe, st->probekeys, 2, NULL, 0);
+	if (!index_getnext_slot(st->probe, ForwardScanDirection, st->found))
+		return false;
+	slot_getallattrs(st->found);
+	return true;
+}
+
+/* The values of a stored event (a slot) or an incoming row (a tuple), by column position. */
+static void
+slot_values(Store *st, TupleTableSlot *slot, Datum *v)
+{
+	for (int c = 0; c < NCOLS; c++)
+		v[c] = slot->tts_values[st->att[c] - 1];
+}
+
+static void
+tuple_values(Store *st, HeapTuple tup, Datum *v)
+{
+	bool		isnull;
+
+	for (int c = 0; c < NCOLS; c++)
+		v[c] = heap_getattr(tup, st->att[c], RelationGetDescr(st->rel), &isnull);
+}
+
+/* Counts an arrival whose key is stored: a duplicate, or a conflict kept for the end. */
+static void
+compare_arrival(Store *st, const Datum *stored, const Datum *incoming)
+{
+	MemoryContext old;
+	Conflict   *c;
+
+	if (same_payload(stored, incoming))
+	{
+		st->duplicates++;
+		return;
+	}
+	old = MemoryContextSwitchTo(st->cxt);
+	c = palloc(sizeof(Conflict));
+	for (int k = 0; k < NCOLS; k++)
+	{
+		bool		byval = col_types[k] != TEXTOID;
+
+		c->stored[k] = k == C_BATCH ? (Datum) 0 : datumCopy(stored[k], byval, byval ? 8 : -1);
+		c->incoming[k] = k == C_BATCH ? (Datum) 0 : datumCopy(incoming[k], byval, byval ? 8 : -1);
+	}
+	st->conflicts = lappend(st->conflicts, c);
+	MemoryContextSwitchTo(old);
+}
+
+/* The deduplicating mode's work on one run of rows. */
+static void
+dedup_run(Store *st, Row *rows, int64 n)
+{
+	Row		  **fresh = palloc(Max(n, 1) * sizeof(Row *));
+	int64		nfresh = 0;
+	int64		j;
+
+	qsort(rows, n, sizeof(Row), row_cmp);
+	for (int64 i = 0; i < n; i = j)
+	{
+		Datum		stored[NCOLS];
+		Datum		incoming[NCOLS];
+		int64		first = i;
+
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (j = i + 1; j < n && text_cmp(rows[j].factory, rows[i].factory) == 0 &&
+			 text_cmp(rows[j].event_id, rows[i].event_id) == 0; j++)
+			;
+		if (probe(st, rows[i].factory, rows[i].event_id))
+			slot_values(st, st->found, stored);
+		else
+		{
+			/* a new event: its first arrival is stored, later ones compare with it */
+			rows[i].stored = true;
+			fresh[nfresh++] = &rows[i];
+			tuple_values(st, rows[i].tup, stored);
+			first = i + 1;
+		}
+		for (int64 k = first; k < j; k++)
+		{
+			tuple_values(st, rows[k].tup, incoming);
+			compare_arrival(st, stored, incoming);
+		}
+	}
+	/* the new events, in arrival order */
+	qsort(fresh, nfresh, sizeof(Row *), row_ptr_seq_cmp);
+	for (int64 i = 0; i < nfresh; i++)
+		store_event(st, NULL, fresh[i]->tup);
+	flush_heap(st);
+	flush_keys(st);
+	pfree(fresh);
+}
+
+/* ------------------------------------------------------------ the end: SQL */
+
+/* Builds a one-dimensional array of n datums of the given type. */
+static Datum
+array_of(Datum *d, int n, Oid type)
+{
+	int16		len;
+	bool		byval;
+	char		align;
+
+	get_typlenbyvalalign(type, &len, &byval, &align);
+	return PointerGetDatum(construct_array(d, n, type, len, byval, align));
+}
+
+/* Refuses the batch if a group's factory is not registered; merges the rollup. */
+static void
+finish_rollup(Store *st)
+{
+	long		n = hash_get_num_entries(st->rollup);
+	Datum	   *factory = palloc(Max(n, 1) * sizeof(Datum));
+	Datum	   *customer = palloc(Max(n, 1) * sizeof(Datum));
+	Datum	   *model = palloc(Max(n, 1) * sizeof(Datum));
+	Datum	   *day = palloc(Max(n, 1) * sizeof(Datum));
+	Datum	   *usage = palloc(Max(n, 1) * sizeof(Datum));
+	Oid			nsp = get_namespace_oid("dsx", false);
+	Oid			usage_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+											 CStringGetDatum("usage"), ObjectIdGetDatum(nsp));
+	Oid			argtypes[5] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, DATEARRAYOID,
+	get_array_type(usage_type)};
+	Datum		args[5];
+	HASH_SEQ_STATUS seq;
+	RollEntry  *e;
+	int			i = 0;
+	bool		isnull;
+	Datum		unknown;
+
+	if (n == 0)
+		return;
+	hash_seq_init(&seq, st->rollup);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		Size		pos = 0;
+		DateADT		d;
+
+		factory[i] = roll_read(e->key.data, &pos);
+		customer[i] = roll_read(e->key.data, &pos);
+		model[i] = roll_read(e->key.data, &pos);
+		memcpy(&d, e->key.data + pos, sizeof(d));
+		day[i] = DateADTGetDatum(d);
+		usage[i] = PointerGetDatum(&e->usage);
+		i++;
+	}
+	args[0] = array_of(factory, n, TEXTOID);
+	args[1] = array_of(customer, n, TEXTOID);
+	args[2] = array_of(model, n, TEXTOID);
+	args[3] = array_of(day, n, DATEOID);
+	args[4] = array_of(usage, n, usage_type);
+
+	if (SPI_execute_with_args(
+							  "SELECT min(f) FROM pg_catalog.unnest($1) f "
+							  "WHERE NOT EXISTS (SELECT 1 FROM dsx.factories x WHERE x.factory = f)",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "dsx.ingest_rows: factory check failed");
+	unknown = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("usage for unknown factory \"%s\"", TextDatumGetCString(unknown)),
+				 errdetail("Every event's factory must exist in dsx.factories; nothing was ingested."),
+				 errhint("Register the factory, or remove its rows from dsx.usage_inbox, and call dsx.ingest() again.")));
+
+	/* in key order, so that concurrent ingests lock the rollup's rows in one order */
+	if (SPI_execute_with_args(
+							  "INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage) "
+							  "SELECT f, c, m, dy, u FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+							  "  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS r(f, c, m, dy, u) "
+							  "ORDER BY f, dy, c, m "
+							  "ON CONFLICT (factory, day, customer, model) "
+							  "DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage",
+							  5, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "dsx.ingest_rows: rollup failed");
+}
+
+/* Keeps the conflicting payloads aside, each distinct one once with how often it came. */
+static void
+finish_conflicts(Store *st)
+{
+	int			n = list_length(st->conflicts);
+	static const int cols[5] = {C_OCCURRED_AT, C_CUSTOMER, C_MODEL, C_INPUT, C_OUTPUT};
+	Datum	   *d[12];
+	Oid			argtypes[12];
+	Datum		args[12];
+	ListCell   *lc;
+	int			i = 0;
+
+	if (n == 0)
+		return;
+	for (int a = 0; a < 12; a++)
+		d[a] = palloc(n * sizeof(Datum));
+	foreach(lc, st->conflicts)
+	{
+		Conflict   *c = lfirst(lc);
+
+		d[0][i] = c->stored[C_FACTORY];
+		d[1][i] = c->stored[C_EVENT_ID];
+		for (int k = 0; k < 5; k++)
+		{
+			d[2 + k][i] = c->stored[cols[k]];
+			d[7 + k][i] = c->incoming[cols[k]];
+		}
+		i++;
+	}
+	for (int a = 0; a < 12; a++)
+	{
+		Oid			t = a < 2 ? TEXTOID : col_types[cols[(a - 2) % 5]];
+
+		args[a] = array_of(d[a], n, t);
+		argtypes[a] = get_array_type(t);
+	}
+	if (SPI_execute_with_args(
+							  "INSERT INTO dsx.usage_conflicts AS c "
+							  "(factory, event_id, stored_occurred_at, stored_customer, stored_model, "
+							  " stored_input_tokens, stored_output_tokens, incoming_occurred_at, "
+							  " incoming_customer, incoming_model, incoming_input_tokens, "
+							  " incoming_output_tokens, times_seen) "
+							  "SELECT f, e, sa, sc, sm, si, so, ia, ic, im, ii, io, count(*) "
+							  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+							  "  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), "
+							  "  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11), "
+							  "  pg_catalog.unnest($12)) "
+							  "  AS r(f, e, sa, sc, sm, si, so, ia, ic, im, ii, io) "
+							  "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 ORDER BY 1, 2 "
+							  "ON CONFLICT (factory, event_id, incoming_occurred_at, incoming_customer, "
+							  "             incoming_model, incoming_input_tokens, incoming_output_tokens) "
+							  "DO UPDATE SET times_seen = c.times_seen + excluded.times_seen, "
+							  "              last_seen = pg_catalog.now()",
+							  12, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "dsx.ingest_rows: conflicts failed");
+}
+
+/* ------------------------------------------------------------ the function */
+
+/* Reads src: in all-new mode straight into usage_events; in the deduplicating mode in
+ * runs of rows sorted and looked up together. */
+static void
+move_rows(Store *st, Relation src, bool dedup)
+{
+	TupleTableSlot *in = table_slot_create(src, &st->estate->es_tupleTable);
+	TableScanDesc scan = table_beginscan(src, GetActiveSnapshot(), 0, NULL);
+	MemoryContext runcxt = AllocSetContextCreate(CurrentMemoryContext, "dsx ingest rows",
+												 ALLOCSET_DEFAULT_SIZES);
+	Row		   *rows = NULL;
+	int64		nrows = 0;
+	int64		maxrows = 0;
+	int64		seq = 0;
+	TupleDesc	desc = RelationGetDescr(st->rel);
+	Datum	   *values = palloc(desc->natts * sizeof(Datum));
+	bool	   *isnull = palloc(desc->natts * sizeof(bool));
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, in))
+	{
+		CHECK_FOR_INTERRUPTS();
+		slot_getallattrs(in);
+		if (!dedup)
+		{
+			/* a stored key among the first rows: deduplicate, before writing anything */
+			if (seq++ < STORE_FIRST_PROBES &&
+				probe(st, in->tts_values[st->src_att[C_FACTORY] - 1],
+					  in->tts_values[st->src_att[C_EVENT_ID] - 1]))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNIQUE_VIOLATION),
+						 errmsg("event \"%s\" of factory \"%s\" is already stored",
+								TextDatumGetCString(in->tts_values[st->src_att[C_EVENT_ID] - 1]),
+								TextDatumGetCString(in->tts_values[st->src_att[C_FACTORY] - 1]))));
+			store_event(st, in, NULL);
+			continue;
+		}
+
+		/* deduplicating: keep the row, in usage_events' layout */
+		memset(isnull, true, desc->natts * sizeof(bool));
+		for (int c = 0; c < NCOLS; c++)
+		{
+			int			a = st->att[c] - 1;
+
+			isnull[a] = c == C_BATCH ? false : in->tts_isnull[st->src_att[c] - 1];
+			values[a] = c == C_BATCH ? Int64GetDatum(st->batch)
+				: in->tts_values[st->src_att[c] - 1];
+		}
+		if (nrows == maxrows)
+		{
+			maxrows = Max(maxrows * 2, 4096);
+			rows = rows == NULL ? MemoryContextAllocHuge(runcxt, maxrows * sizeof(Row))
+				: repalloc_huge(rows, maxrows * sizeof(Row));
+		}
+		{
+			MemoryContext old = MemoryContextSwitchTo(runcxt);
+			Row		   *r = &rows[nrows++];
+			bool		dummy;
+
+			r->tup = heap_form_tuple(desc, values, isnull);
+			r->seq = seq++;
+			r->factory = heap_getattr(r->tup, st->att[C_FACTORY], desc, &dummy);
+			r->event_id = heap_getattr(r->tup, st->att[C_EVENT_ID], desc, &dummy);
+			r->stored = false;
+			MemoryContextSwitchTo(old);
+		}
+		if (MemoryContextMemAllocated(runcxt, true) >= st->budget)
+		{
+			dedup_run(st, rows, nrows);
+			MemoryContextReset(runcxt);
+			rows = NULL;
+			nrows = maxrows = 0;
+		}
+	}
+	if (dedup)
+		dedup_run(st, rows, nrows);
+	else
+	{
+		flush_heap(st);
+		flush_keys(st);
+	}
+	table_endscan(scan);
+	MemoryContextDelete(runcxt);
+}
+
+PG_FUNCTION_INFO_V1(dsx_ingest_rows);
+
+/*
+ * dsx.ingest_rows(src regclass, batch bigint, dedup boolean,
+ *                 OUT inserted bigint, OUT duplicates bigint, OUT conflicts bigint)
+ */
+Datum
+dsx_ingest_rows(PG_FUNCTION_ARGS)
+{
+	Oid			src_id = PG_GETARG_OID(0);
+	bool		dedup = PG_GETARG_BOOL(2);
+	TupleDesc	result_desc;
+	Datum		result[3] = {0, 0, 0};
+	bool		result_null[3] = {true, true, true};
+	Oid			events_id;
+	Relation	src;
+	Store		st = {0};
+	HASHCTL		ctl;
+	Oid			opfuncs[2];
+
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "dsx.ingest_rows must return a record");
+	result_desc = BlessTupleDesc(result_desc);
+
+	events_id = get_relname_relid("usage_events", get_namespace_oid("dsx", false));
+	if (!OidIsValid(events_id))
+		elog(ERROR, "dsx.usage_events does not exist");
+	/* table privileges as INSERT ... SELECT checks them; column grants are SQL's to judge */
+	if (pg_class_aclcheck(src_id, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		pg_class_aclcheck(events_id, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_null)));
+
+	src = table_open(src_id, AccessShareLock);
+	st.rel = table_open(events_id, RowExclusiveLock);
+	st.batch = PG_GETARG_INT64(1);
+	st.estate = CreateExecutorState();
+	st.rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(st.rri, st.rel, 0, NULL, 0);
+	ExecOpenIndices(st.rri, false);
+	if (!plain_target(&st, src) || !split_indexes(&st))
+	{
+		ExecCloseIndices(st.rri);
+		FreeExecutorState(st.estate);
+		table_close(st.rel, NoLock);
+		table_close(src, NoLock);
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_null)));
+	}
+
+	st.cxt = AllocSetContextCreate(CurrentMemoryContext, "dsx ingest", ALLOCSET_DEFAULT_SIZES);
+	st.keycxt = AllocSetContextCreate(CurrentMemoryContext, "dsx ingest keys",
+									  ALLOCSET_DEFAULT_SIZES);
+	st.budget = (Size) maintenance_work_mem * 1024;
+	st.cid = GetCurrentCommandId(true);
+	st.bistate = GetBulkInsertState();
+	for (int i = 0; i < STORE_HEAP_BATCH; i++)
+		st.slots[i] = table_slot_create(st.rel, &st.estate->es_tupleTable);
+	st.found = table_slot_create(st.rel, &st.estate->es_tupleTable);
+	/* lookups see what this command stores too (SnapshotSelf) */
+	st.probe = index_beginscan(st.rel, st.pk, SnapshotSelf, 2, 0);
+	for (int k = 0; k < 2; k++)
+	{
+		opfuncs[k] = get_opcode(get_opfamily_member(st.pk->rd_opfamily[k], st.pk->rd_opcintype[k],
+													st.pk->rd_opcintype[k], BTEqualStrategyNumber));
+		ScanKeyEntryInitialize(&st.probekeys[k], 0, k + 1, BTEqualStrategyNumber, InvalidOid,
+							   st.pk->rd_indcollation[k], opfuncs[k], (Datum) 0);
+	}
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(RollKey);
+	ctl.entrysize = sizeof(RollEntry);
+	ctl.hash = roll_hash;
+	ctl.match = roll_match;
+	ctl.hcxt = st.cxt;
+	st.rollup = hash_create("dsx ingest rollup", 1024, &ctl,
+							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	initStringInfo(&st.rollbuf);
+
+	move_rows(&st, src, dedup);
+
+	index_endscan(st.probe);
+	FreeBulkInsertState(st.bistate);
+	ExecCloseIndices(st.rri);
+	ExecResetTupleTable(st.estate->es_tupleTable, false);
+	FreeExecutorState(st.estate);
+	table_close(st.rel, NoLock);
+	table_close(src, NoLock);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "dsx.ingest_rows: SPI_connect failed");
+	finish_rollup(&st);
+	finish_conflicts(&st);
+	SPI_finish();
+
+	result[0] = Int64GetDatum(st.inserted);
+	result[1] = Int64GetDatum(st.duplicates);
+	result[2] = Int64GetDatum(list_length(st.conflicts));
+	result_null[0] = result_null[1] = result_null[2] = false;
+	MemoryContextDelete(st.keycxt);
+	MemoryContextDelete(st.cxt);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_null)));
+}
