@@ -1082,6 +1082,84 @@ CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statement_shares FOR E
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statement_shares FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
 CREATE TRIGGER agreements_check BEFORE INSERT OR UPDATE ON dsx.agreements FOR EACH ROW EXECUTE FUNCTION dsx.agreements_check();
 
+/*
+ * What a line, share or ledger entry names must exist: its statement, its party, its
+ * currency. The foreign keys above say so, and keep a dump's rows in restorable order
+ * (pg_dump loads the data of an extension's tables in foreign-key order); but their
+ * per-row checks cost about 4 us a row, queued to commit, which is most of the cost of
+ * posting a month's books in bulk. The books are checked instead once per INSERT or COPY
+ * statement, over all its rows at once, by the trigger below, for every writer (settlement
+ * and anyone inserting directly); the foreign keys' per-row check triggers on these three
+ * tables are disabled. The check is immediate: a statement must be written before its
+ * lines, shares and entries. A statement cannot be deleted or changed once written
+ * (refuse_change, and the foreign keys' own triggers on dsx.statements, which stay
+ * enabled), so what the check saw stays true.
+ */
+CREATE FUNCTION dsx.books_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT n.agreement, n.period_start INTO bad
+      FROM (SELECT DISTINCT r.agreement, r.period_start FROM new_rows r) n
+     WHERE NOT EXISTS (SELECT 1 FROM dsx.statements s
+                        WHERE s.agreement = n.agreement AND s.period_start = n.period_start)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
+              TG_TABLE_NAME, TG_TABLE_NAME || '_agreement_period_start_fkey'
+            USING ERRCODE = 'foreign_key_violation', SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME,
+                  CONSTRAINT = TG_TABLE_NAME || '_agreement_period_start_fkey',
+                  DETAIL = format('Key (agreement, period_start)=(%s, %s) is not present in table "statements".',
+                                  bad.agreement, bad.period_start);
+    END IF;
+    IF TG_TABLE_NAME = 'statement_shares' THEN
+        SELECT n.party INTO bad
+          FROM (SELECT DISTINCT r.party FROM new_rows r) n
+         WHERE NOT EXISTS (SELECT 1 FROM dsx.parties p WHERE p.party = n.party)
+         LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
+                  TG_TABLE_NAME, 'statement_shares_party_fkey'
+                USING ERRCODE = 'foreign_key_violation', SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME,
+                      CONSTRAINT = 'statement_shares_party_fkey',
+                      DETAIL = format('Key (party)=(%s) is not present in table "parties".', bad.party);
+        END IF;
+    ELSIF TG_TABLE_NAME = 'ledger_entries' THEN
+        SELECT n.currency INTO bad
+          FROM (SELECT DISTINCT r.currency FROM new_rows r) n
+         WHERE NOT EXISTS (SELECT 1 FROM dsx.currencies c WHERE c.currency = n.currency)
+         LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
+                  TG_TABLE_NAME, 'ledger_entries_currency_fkey'
+                USING ERRCODE = 'foreign_key_violation', SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME,
+                      CONSTRAINT = 'ledger_entries_currency_fkey',
+                      DETAIL = format('Key (currency)=(%s) is not present in table "currencies".', bad.currency);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION dsx.books_check() IS 'Trigger, once per INSERT or COPY on statement_lines, statement_shares and ledger_entries: every row names an existing statement (and party, currency), as their foreign keys say; 23503 otherwise';
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['statement_lines', 'statement_shares', 'ledger_entries'] LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER books_check AFTER INSERT ON dsx.%I REFERENCING NEW TABLE AS new_rows '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION dsx.books_check()', t);
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER books_check ON dsx.%I IS %L', t,
+                                  'Every row inserted names an existing statement (and party, currency): the foreign keys, checked once per statement');
+        -- the foreign keys' per-row check triggers (the only internal triggers of the table)
+        EXECUTE pg_catalog.format('ALTER TABLE dsx.%I DISABLE TRIGGER ALL', t);
+        EXECUTE pg_catalog.format('ALTER TABLE dsx.%I ENABLE TRIGGER USER', t);
+    END LOOP;
+END
+$$;
+
 SELECT pg_catalog.pg_extension_config_dump('dsx.agreements', '');
 SELECT pg_catalog.pg_extension_config_dump('dsx.statements', '');
 SELECT pg_catalog.pg_extension_config_dump('dsx.statement_lines', '');
@@ -1196,12 +1274,8 @@ DECLARE
     v_n      integer;
     v_txn    bigint;
     v_factories text[];
-    v_tot_a  text[];
-    v_tot_rev numeric[];
-    v_tot_in numeric[];
-    v_tot_out numeric[];
-    v_adj_a  text[];
-    v_adj_amt numeric[];
+    v_lines  dsx.statement_lines[];
+    v_adj    dsx.statement_lines[];
     v_bad    text;
     v_bad_p  date;
     v_gross  numeric;
@@ -1281,7 +1355,8 @@ BEGIN
     SELECT array_agg(g.factory) INTO v_factories FROM dsx.agreements g WHERE g.agreement = ANY (v_ags);
 
     -- 1. the period's rated lines: one per agreement, customer and model, as dsx.rate_lines
-    -- rates them; usage nobody priced is left to dsx.rate_lines to report, exactly
+    -- rates them; usage nobody priced is left to dsx.rate_lines to report, exactly. The
+    -- lines are written with their statements, below: dsx.books_check wants the statement first.
     EXECUTE $q$
     WITH l AS MATERIALIZED (
         SELECT g.agreement, g.factory, r.customer, r.model, r.u, c.minor_units AS mu,
@@ -1292,21 +1367,14 @@ BEGIN
           JOIN dsx.currencies c ON c.currency = f.currency
           LEFT JOIN dsx.customer_plans cp ON cp.customer = r.customer AND cp.factory = r.factory
           LEFT JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = r.model
-    ), ins AS (
-        INSERT INTO dsx.statement_lines (agreement, period_start, for_period, customer, model,
-                                         input_tokens, output_tokens, amount, plan, input_price, output_price)
-        SELECT l.agreement, $2, $2, l.customer, l.model, dsx.input_tokens(l.u), dsx.output_tokens(l.u),
-               dsx.rate(l.u, l.input_price, l.output_price, l.mu), l.plan, l.input_price, l.output_price
-          FROM l WHERE l.priced
-         ORDER BY l.agreement, l.customer, l.model
-        RETURNING agreement, input_tokens, output_tokens, amount
     )
     SELECT (SELECT min(l.agreement) FROM l WHERE NOT l.priced),
-           array_agg(t.agreement), array_agg(t.amount), array_agg(t.input_tokens), array_agg(t.output_tokens)
-      FROM (SELECT ins.agreement, sum(ins.amount) AS amount, sum(ins.input_tokens) AS input_tokens,
-                   sum(ins.output_tokens) AS output_tokens
-              FROM ins GROUP BY ins.agreement) t
-    $q$ INTO v_bad, v_tot_a, v_tot_rev, v_tot_in, v_tot_out USING v_factories, v_start, v_end;
+           (SELECT array_agg(ROW(l.agreement, $2, $2, l.customer, l.model, dsx.input_tokens(l.u),
+                                 dsx.output_tokens(l.u), dsx.rate(l.u, l.input_price, l.output_price, l.mu),
+                                 l.plan, l.input_price, l.output_price)::dsx.statement_lines
+                             ORDER BY l.agreement, l.customer, l.model)
+              FROM l WHERE l.priced)
+    $q$ INTO v_bad, v_lines USING v_factories, v_start, v_end;
     IF v_bad IS NOT NULL THEN
         PERFORM FROM dsx.agreements g,
                      LATERAL dsx.rate_lines(g.factory, v_start::timestamp AT TIME ZONE 'UTC',
@@ -1318,7 +1386,7 @@ BEGIN
 
     -- late usage: every closed period whose token totals in the rollups differ from what
     -- its lines booked is re-rated with everything now known; the difference from what was
-    -- booked becomes adjustment lines
+    -- booked becomes adjustment lines (written with the statements, below)
     SELECT array_agg(s.agreement ORDER BY s.agreement, s.period_start),
            array_agg(s.period_start ORDER BY s.agreement, s.period_start)
       INTO v_late_a, v_late_p
@@ -1373,29 +1441,25 @@ BEGIN
               FROM dsx.statement_lines l
               JOIN late ON l.agreement = late.a AND l.for_period = late.p
              GROUP BY l.agreement, l.for_period, l.customer, l.model
-        ), ins AS (
-            INSERT INTO dsx.statement_lines (agreement, period_start, for_period, customer, model,
-                                             input_tokens, output_tokens, amount, plan, input_price, output_price)
-            SELECT COALESCE(n.a, b.a), v_start, COALESCE(n.p, b.p), COALESCE(n.customer, b.customer),
-                   COALESCE(n.model, b.model),
-                   COALESCE(n.input_tokens, 0) - COALESCE(b.input_tokens, 0),
-                   COALESCE(n.output_tokens, 0) - COALESCE(b.output_tokens, 0),
-                   COALESCE(n.amount, 0) - COALESCE(b.amount, 0),
-                   COALESCE(n.plan, b.plan), COALESCE(n.input_price, b.input_price),
-                   COALESCE(n.output_price, b.output_price)
+        ), adj AS (
+            SELECT ROW(COALESCE(n.a, b.a), v_start, COALESCE(n.p, b.p), COALESCE(n.customer, b.customer),
+                       COALESCE(n.model, b.model),
+                       COALESCE(n.input_tokens, 0) - COALESCE(b.input_tokens, 0),
+                       COALESCE(n.output_tokens, 0) - COALESCE(b.output_tokens, 0),
+                       COALESCE(n.amount, 0) - COALESCE(b.amount, 0),
+                       COALESCE(n.plan, b.plan), COALESCE(n.input_price, b.input_price),
+                       COALESCE(n.output_price, b.output_price))::dsx.statement_lines AS line
               FROM n
               FULL JOIN b ON b.a = n.a AND b.p = n.p AND b.customer = n.customer AND b.model = n.model
              WHERE COALESCE(n.input_tokens, 0) <> COALESCE(b.input_tokens, 0)
                 OR COALESCE(n.output_tokens, 0) <> COALESCE(b.output_tokens, 0)
                 OR COALESCE(n.amount, 0) <> COALESCE(b.amount, 0)
-             ORDER BY 1, 3, 4, 5
-            RETURNING agreement, amount
         )
         SELECT (SELECT x.a FROM l x WHERE NOT x.priced ORDER BY x.a, x.p LIMIT 1),
                (SELECT x.p FROM l x WHERE NOT x.priced ORDER BY x.a, x.p LIMIT 1),
-               array_agg(t.agreement), array_agg(t.amount)
-          INTO v_bad, v_bad_p, v_adj_a, v_adj_amt
-          FROM (SELECT ins.agreement, sum(ins.amount) AS amount FROM ins GROUP BY ins.agreement) t;
+               (SELECT array_agg(adj.line ORDER BY (adj.line).agreement, (adj.line).for_period,
+                                 (adj.line).customer, (adj.line).model) FROM adj)
+          INTO v_bad, v_bad_p, v_adj;
         IF v_bad IS NOT NULL THEN
             PERFORM FROM dsx.agreements g,
                          LATERAL dsx.rate_lines(g.factory, v_bad_p::timestamp AT TIME ZONE 'UTC',
@@ -1406,13 +1470,25 @@ BEGIN
         END IF;
     END IF;
 
-    -- 2.-5. debt service, credit support, repayment and the split; the statements; the
-    -- ledger: one balanced transaction per statement, numbered in agreement order
-    WITH ag AS MATERIALIZED (
+    -- 2.-5. debt service, credit support, repayment and the split; the statements, their
+    -- lines and shares; the ledger: one balanced transaction per statement, numbered in
+    -- agreement order. One statement: dsx.books_check runs when it ends, statements written.
+    WITH ln AS MATERIALIZED (
+        SELECT x.* FROM unnest(v_lines || v_adj) x
+    ), ins_ln AS (
+        INSERT INTO dsx.statement_lines SELECT * FROM ln
+    ), tot AS (
+        SELECT ln.agreement,
+               sum(ln.amount) FILTER (WHERE ln.for_period = v_start) AS rev,
+               sum(ln.amount) FILTER (WHERE ln.for_period < v_start) AS adj,
+               sum(ln.input_tokens) FILTER (WHERE ln.for_period = v_start) AS input_tokens,
+               sum(ln.output_tokens) FILTER (WHERE ln.for_period = v_start) AS output_tokens
+          FROM ln GROUP BY ln.agreement
+    ), ag AS MATERIALIZED (
         SELECT g.agreement, g.vendor, g.partner, g.revenue_split, f.currency, c.minor_units AS mu,
                COALESCE(pr.support_balance, 0) AS opening, cf.lender,
-               COALESCE(ln.rev, 0) AS rev, COALESCE(aj.adj, 0) AS adj,
-               COALESCE(ln.input_tokens, 0) AS input_tokens, COALESCE(ln.output_tokens, 0) AS output_tokens,
+               COALESCE(tot.rev, 0) AS rev, COALESCE(tot.adj, 0) AS adj,
+               COALESCE(tot.input_tokens, 0) AS input_tokens, COALESCE(tot.output_tokens, 0) AS output_tokens,
                -- the same rules verify_settlement recomputes with
                dsx.debt_service_due(g.agreement, v_start, c.minor_units) AS due,
                dsx.support_interest(g.agreement, COALESCE(pr.support_balance, 0), v_start, c.minor_units) AS interest
@@ -1422,9 +1498,7 @@ BEGIN
           LEFT JOIN dsx.statements pr ON v_start > g.starts AND pr.agreement = g.agreement
                                      AND pr.period_start = (v_start - interval '1 month')::date
           LEFT JOIN dsx.credit_facilities cf ON cf.agreement = g.agreement
-          LEFT JOIN unnest(v_tot_a, v_tot_rev, v_tot_in, v_tot_out) ln(agreement, rev, input_tokens, output_tokens)
-                 ON ln.agreement = g.agreement
-          LEFT JOIN unnest(v_adj_a, v_adj_amt) aj(agreement, adj) ON aj.agreement = g.agreement
+          LEFT JOIN tot ON tot.agreement = g.agreement
          WHERE g.agreement = ANY (v_ags)
     ), wf AS MATERIALIZED (
         SELECT ag.*, ag.rev + ag.adj AS gross, w.*

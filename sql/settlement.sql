@@ -147,6 +147,14 @@ DELETE FROM dsx.statements WHERE agreement = 'st-a1';
 TRUNCATE dsx.statements CASCADE;
 DELETE FROM dsx.statement_lines WHERE agreement = 'st-a1';
 UPDATE dsx.statement_shares SET amount = 0 WHERE agreement = 'st-a1';
+-- and what is written to them directly names an existing statement, party and currency
+-- (checked once per INSERT or COPY, over all its rows, by dsx.books_check)
+INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
+VALUES (-1, 1, 'st-a1', '2026-01-01', 'x', 0, 'USD'), (-1, 2, 'st-a1', '1999-01-01', 'x', 0, 'USD');
+INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
+VALUES (-1, 1, 'st-a1', '2026-01-01', 'x', 0, 'XXX');
+INSERT INTO dsx.statement_lines VALUES ('st-nosuch', '2026-01-01', '2026-01-01', 'c1', 'm', 0, 0, 0, 'p', '1', '1');
+INSERT INTO dsx.statement_shares VALUES ('st-a1', '2026-01-01', 'st-nobody', 0);
 \set VERBOSITY terse
 SELECT count(*) AS ledger_rows_kept FROM dsx.ledger_entries WHERE agreement = 'st-a1';
 

@@ -4,7 +4,7 @@
 -- attack; and the catalogue checks (security_invoker views, built-in column types,
 -- comments, row-level security, pinned search_path, config dump registration).
 BEGIN;
-SELECT plan(210);
+SELECT plan(217);
 SET LOCAL timezone = 'UTC';
 
 -- Run q as role r and return its single value; sqlstate_as returns the SQLSTATE q raised,
@@ -201,6 +201,26 @@ SELECT is(pg_temp.value_as('tap_op', $$SELECT count(*) FROM dsx.usage_events$$):
           'an operator sees every event');
 SELECT is(pg_temp.sqlstate_as('tap_op', $$UPDATE dsx.factories SET gpus = 120 WHERE factory = 'tap-f1'$$), 'ok', 'an operator writes configuration');
 SELECT is(pg_temp.sqlstate_as('tap_op', $$UPDATE dsx.statements SET revenue = 0$$), '42501', 'an operator cannot rewrite statements');
+-- what an operator writes to the books directly is checked as settlement's own rows are:
+-- each line, share and entry names an existing statement (and party, currency), 23503 otherwise
+SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
+                                          VALUES (-1, 1, 'tap-a1', '1999-01-01', 'x', 0, 'USD')$$), '23503',
+          'an operator cannot post a ledger entry for a statement that does not exist');
+SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
+                                          VALUES (-1, 1, 'tap-a1', '2026-01-01', 'x', 1, 'USD'), (-1, 2, 'tap-nosuch', '2026-01-01', 'x', -1, 'USD')$$), '23503',
+          'one entry of many naming an unknown agreement refuses them all');
+SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
+                                          VALUES (-1, 1, 'tap-a1', '2026-01-01', 'x', 0, 'XXX')$$), '23503',
+          'an operator cannot post a ledger entry in an unknown currency');
+SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
+                                          VALUES (-1, 1, 'tap-a1', '2026-01-01', 'x', 0, 'USD')$$), 'ok',
+          'control: an entry naming an existing statement and currency is written');
+SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.statement_lines VALUES ('tap-a1', '1999-01-01', '1999-01-01', 'c', 'm', 0, 0, 0, 'p', '1', '1')$$), '23503',
+          'an operator cannot add a line to a statement that does not exist');
+SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.statement_shares VALUES ('tap-nosuch', '2026-01-01', 'tap-p1', 0)$$), '23503',
+          'an operator cannot add a share to a statement that does not exist');
+SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.statement_shares VALUES ('tap-a1', '2026-01-01', 'tap-nobody', 0)$$), '23503',
+          'an operator cannot add a share for an unknown party');
 
 -- The search_path attack. The attacker (mapped to tap-p2) owns a schema with a text = that
 -- is always true, a pg_has_role that always says yes and a now() that records its calls,
