@@ -31,11 +31,13 @@
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/nbtree.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
@@ -143,6 +145,17 @@ typedef struct Store
 	IndexScanDesc probe;
 	ScanKeyData probekeys[2];
 	TupleTableSlot *found;
+	/* a walk along the key in its order, for a run's sorted lookups */
+	IndexScanDesc walk;
+	IndexFetchTableData *fetch;
+	ScanKeyData walkkeys[2];	/* factory =, event_id >= */
+	FmgrInfo	order;			/* the key's order on event_id (btree support 1) */
+	bool		walking;		/* positioned on walk_factory's entries */
+	Datum		walk_factory;
+	Datum		walk_last;		/* the last key looked up */
+	bool		walk_have;		/* a current entry: */
+	ItemPointerData walk_tid;
+	Datum		walk_key;		/* its event_id (in the scan's copy of the page) */
 	/* the rollup and the conflicts, until the end */
 	MemoryContext cxt;
 	HTAB	   *rollup;
@@ -281,7 +294,10 @@ split_indexes(Store *st)
 		st->others->ri_IndexRelationInfo[n++] = rri->ri_IndexRelationInfo[i];
 	}
 	st->others->ri_NumIndices = n;
-	return st->pk != NULL && st->pk->rd_index->indimmediate &&
+	/* (bytewise grouping of keys is the index's equality only for deterministic collations) */
+	return st->pk != NULL && st->pk->rd_rel->relam == BTREE_AM_OID && st->pk->rd_index->indimmediate &&
+		get_collation_isdeterministic(st->pk->rd_indcollation[0]) &&
+		get_collation_isdeterministic(st->pk->rd_indcollation[1]) &&
 		st->pkinfo->ii_NumIndexAttrs == 2 && st->pkinfo->ii_Expressions == NIL &&
 		st->pkinfo->ii_Predicate == NIL &&
 		st->pkinfo->ii_IndexAttrNumbers[0] == st->att[C_FACTORY] &&
@@ -543,6 +559,86 @@ probe(Store *st, Datum factory, Datum event_id)
 	return true;
 }
 
+/* Entries stepped over before a lookup descends from the root instead. */
+#define WALK_MAX_STEPS 32
+
+/* Compares event ids in the key's own order (its collation). */
+static int
+walk_cmp(Store *st, Datum a, Datum b)
+{
+	return DatumGetInt32(FunctionCall2Coll(&st->order, st->pk->rd_indcollation[1], a, b));
+}
+
+/* Moves to the next entry of the walk. */
+static void
+walk_next(Store *st)
+{
+	ItemPointer tid = index_getnext_tid(st->walk, ForwardScanDirection);
+	bool		isnull;
+
+	st->walk_have = tid != NULL;
+	if (tid != NULL)
+	{
+		st->walk_tid = *tid;
+		st->walk_key = index_getattr(st->walk->xs_itup, 2, st->walk->xs_itupdesc, &isnull);
+	}
+}
+
+/* Descends to the first entry of the factory at or after the key. */
+static void
+walk_seek(Store *st, Datum factory, Datum key)
+{
+	st->walkkeys[0].sk_argument = factory;
+	st->walkkeys[1].sk_argument = key;
+	index_rescan(st->walk, st->walkkeys, 2, NULL, 0);
+	st->walking = true;
+	st->walk_factory = factory;
+	walk_next(st);
+}
+
+/*
+ * Looks a key up by walking the primary key forward from the previous lookup: a run's keys
+ * come sorted, so consecutive ones are usually a few entries apart, and stepping over them
+ * costs a comparison each where a lookup from the root costs a descent. A key that sorts
+ * before the previous one in the index's own order (the run is sorted bytewise), another
+ * factory, or more than WALK_MAX_STEPS entries to step over, descend instead. Entries are
+ * read from the index; the heap only for an equal key, whose first version this command can
+ * see (SnapshotSelf) is the stored event, left in st->found.
+ */
+static bool
+walk_to(Store *st, Datum factory, Datum key)
+{
+	int			steps = 0;
+
+	if (!st->walking || text_cmp(factory, st->walk_factory) != 0 ||
+		walk_cmp(st, key, st->walk_last) < 0)
+		walk_seek(st, factory, key);
+	st->walk_last = key;
+	while (st->walk_have && walk_cmp(st, st->walk_key, key) < 0)
+	{
+		if (++steps > WALK_MAX_STEPS)
+		{
+			walk_seek(st, factory, key);
+			break;
+		}
+		walk_next(st);
+	}
+	while (st->walk_have && walk_cmp(st, st->walk_key, key) == 0)
+	{
+		bool		call_again = false;
+		bool		all_dead = false;
+
+		if (table_index_fetch_tuple(st->fetch, &st->walk_tid, SnapshotSelf, st->found,
+									&call_again, &all_dead))
+		{
+			slot_getallattrs(st->found);
+			return true;
+		}
+		walk_next(st);
+	}
+	return false;
+}
+
 /* The values of a stored event (a slot) or an incoming row (a tuple), by column position. */
 static void
 slot_values(Store *st, TupleTableSlot *slot, Datum *v)
@@ -605,7 +701,7 @@ dedup_run(Store *st, Row *rows, int64 n)
 		for (j = i + 1; j < n && text_cmp(rows[j].factory, rows[i].factory) == 0 &&
 			 text_cmp(rows[j].event_id, rows[i].event_id) == 0; j++)
 			;
-		if (probe(st, rows[i].factory, rows[i].event_id))
+		if (walk_to(st, rows[i].factory, rows[i].event_id))
 			slot_values(st, st->found, stored);
 		else
 		{
@@ -627,6 +723,7 @@ dedup_run(Store *st, Row *rows, int64 n)
 		store_event(st, NULL, fresh[i]->tup);
 	flush_heap(st);
 	flush_keys(st);
+	st->walking = false;		/* the run's keys are gone, and the index has grown */
 	pfree(fresh);
 }
 
@@ -921,6 +1018,17 @@ dsx_ingest_rows(PG_FUNCTION_ARGS)
 		ScanKeyEntryInitialize(&st.probekeys[k], 0, k + 1, BTEqualStrategyNumber, InvalidOid,
 							   st.pk->rd_indcollation[k], opfuncs[k], (Datum) 0);
 	}
+	st.walk = index_beginscan(st.rel, st.pk, SnapshotSelf, 2, 0);
+	st.walk->xs_want_itup = true;
+	st.fetch = table_index_fetch_begin(st.rel);
+	ScanKeyEntryInitialize(&st.walkkeys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   st.pk->rd_indcollation[0], opfuncs[0], (Datum) 0);
+	ScanKeyEntryInitialize(&st.walkkeys[1], 0, 2, BTGreaterEqualStrategyNumber, InvalidOid,
+						   st.pk->rd_indcollation[1],
+						   get_opcode(get_opfamily_member(st.pk->rd_opfamily[1], st.pk->rd_opcintype[1],
+														  st.pk->rd_opcintype[1], BTGreaterEqualStrategyNumber)),
+						   (Datum) 0);
+	fmgr_info_copy(&st.order, index_getprocinfo(st.pk, 2, BTORDER_PROC), CurrentMemoryContext);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(RollKey);
 	ctl.entrysize = sizeof(RollEntry);
@@ -934,6 +1042,8 @@ dsx_ingest_rows(PG_FUNCTION_ARGS)
 	move_rows(&st, src, dedup);
 
 	index_endscan(st.probe);
+	index_endscan(st.walk);
+	table_index_fetch_end(st.fetch);
 	FreeBulkInsertState(st.bistate);
 	ExecCloseIndices(st.rri);
 	ExecResetTupleTable(st.estate->es_tupleTable, false);
