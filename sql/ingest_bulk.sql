@@ -14,12 +14,18 @@ INSERT INTO dsx.factories VALUES ('bulk-c', 'bulk-cloud', 'USD', 'test', 8, 1.5)
 
 -- Batch b for factory f, in a fixed arrival order: ids (b-1)*8000+1 .. +12000 (4,000 of
 -- them sent before), one in 13 of the resent ones with other tokens (a conflict); 400 ids
--- sent twice in the batch, half with the same payload, half with another.
+-- sent twice in the batch, half with the same payload, half with another. Batch 6 resends
+-- every 40th id sent so far and 2,000 new ones: keys far apart among the stored ones.
 CREATE FUNCTION pg_temp.batch_rows(f text, b int) RETURNS SETOF dsx.usage_inbox
 LANGUAGE sql AS $$
     WITH base AS (
         SELECT id, (id <= (b - 1) * 8000 AND hashint4(id * 31 + b) % 13 = 0) AS changed
           FROM generate_series((b - 1) * 8000 + 1, (b - 1) * 8000 + 12000) id
+         WHERE b <> 6
+        UNION ALL
+        SELECT id, id <= 44000 AND hashint4(id * 31 + b) % 13 = 0
+          FROM generate_series(40, 124000, 40) id
+         WHERE b = 6
     ), rows AS (
         SELECT id, changed, 0 AS copy FROM base
         UNION ALL
@@ -35,11 +41,26 @@ $$;
 CREATE TEMP TABLE counts (path text, b int, inserted bigint, duplicates bigint, conflicts bigint);
 DO $$
 BEGIN
-    FOR b IN 1..5 LOOP
+    FOR b IN 1..6 LOOP
         INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-c', b);
         INSERT INTO counts SELECT 'c', b, * FROM dsx.ingest();
     END LOOP;
 END $$;
+
+-- lookups: batch 5 again walks the key from one to the next; batch 6 again, its keys far
+-- apart, falls back to plain probes for most
+INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-c', 5);
+BEGIN;
+SET LOCAL client_min_messages = debug1;
+SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, true);
+ROLLBACK;
+TRUNCATE dsx.usage_inbox;
+INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-c', 6);
+BEGIN;
+SET LOCAL client_min_messages = debug1;
+SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, true);
+ROLLBACK;
+TRUNCATE dsx.usage_inbox;
 
 -- the same batches through the SQL statements: an insert trigger on usage_events makes
 -- the bulk step decline (it must fire, and row-by-row triggers need the executor)
@@ -58,7 +79,7 @@ ROLLBACK;
 TRUNCATE dsx.usage_inbox;
 DO $$
 BEGIN
-    FOR b IN 1..5 LOOP
+    FOR b IN 1..6 LOOP
         INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-s', b);
         INSERT INTO counts SELECT 's', b, * FROM dsx.ingest();
     END LOOP;

@@ -153,6 +153,10 @@ typedef struct Store
 	bool		walking;		/* positioned on walk_factory's entries */
 	Datum		walk_factory;
 	Datum		walk_last;		/* the last key looked up */
+	int			walk_misses;	/* lookups in a row that ran out of steps */
+	int			probes_left;	/* lookups still to do by plain probes */
+	int64		walked;			/* lookups done by walking, and by probes */
+	int64		probed;
 	bool		walk_have;		/* a current entry: */
 	ItemPointerData walk_tid;
 	Datum		walk_key;		/* its event_id (in the scan's copy of the page) */
@@ -559,8 +563,12 @@ probe(Store *st, Datum factory, Datum event_id)
 	return true;
 }
 
-/* Entries stepped over before a lookup descends from the root instead. */
+/* Entries a lookup may step over before it descends instead; after WALK_MISSES lookups in
+ * a row that ran out of steps (keys far apart), the next PROBE_SPELL lookups descend by
+ * plain probes, which cost less than re-positioning the walk, then walking is tried again. */
 #define WALK_MAX_STEPS 32
+#define WALK_MISSES 4
+#define PROBE_SPELL 256
 
 /* Compares event ids in the key's own order (its collation). */
 static int
@@ -601,15 +609,23 @@ walk_seek(Store *st, Datum factory, Datum key)
  * come sorted, so consecutive ones are usually a few entries apart, and stepping over them
  * costs a comparison each where a lookup from the root costs a descent. A key that sorts
  * before the previous one in the index's own order (the run is sorted bytewise), another
- * factory, or more than WALK_MAX_STEPS entries to step over, descend instead. Entries are
- * read from the index; the heap only for an equal key, whose first version this command can
- * see (SnapshotSelf) is the stored event, left in st->found.
+ * factory, or more than WALK_MAX_STEPS entries to step over, descend instead; runs whose
+ * keys are far apart use plain probes (see PROBE_SPELL). Entries are read from the index;
+ * the heap only for an equal key, whose first version this command can see (SnapshotSelf)
+ * is the stored event, left in st->found.
  */
 static bool
-walk_to(Store *st, Datum factory, Datum key)
+lookup(Store *st, Datum factory, Datum key)
 {
 	int			steps = 0;
 
+	if (st->probes_left > 0)
+	{
+		st->probes_left--;
+		st->walking = false;
+		st->probed++;
+		return probe(st, factory, key);
+	}
 	if (!st->walking || text_cmp(factory, st->walk_factory) != 0 ||
 		walk_cmp(st, key, st->walk_last) < 0)
 		walk_seek(st, factory, key);
@@ -618,11 +634,22 @@ walk_to(Store *st, Datum factory, Datum key)
 	{
 		if (++steps > WALK_MAX_STEPS)
 		{
+			if (++st->walk_misses >= WALK_MISSES)
+			{
+				st->walk_misses = 0;
+				st->probes_left = PROBE_SPELL;
+				st->walking = false;
+				st->probed++;
+				return probe(st, factory, key);
+			}
 			walk_seek(st, factory, key);
 			break;
 		}
 		walk_next(st);
 	}
+	if (steps <= WALK_MAX_STEPS)
+		st->walk_misses = 0;
+	st->walked++;
 	while (st->walk_have && walk_cmp(st, st->walk_key, key) == 0)
 	{
 		bool		call_again = false;
@@ -701,7 +728,7 @@ dedup_run(Store *st, Row *rows, int64 n)
 		for (j = i + 1; j < n && text_cmp(rows[j].factory, rows[i].factory) == 0 &&
 			 text_cmp(rows[j].event_id, rows[i].event_id) == 0; j++)
 			;
-		if (walk_to(st, rows[i].factory, rows[i].event_id))
+		if (lookup(st, rows[i].factory, rows[i].event_id))
 			slot_values(st, st->found, stored);
 		else
 		{
@@ -1041,6 +1068,8 @@ dsx_ingest_rows(PG_FUNCTION_ARGS)
 
 	move_rows(&st, src, dedup);
 
+	elog(DEBUG1, "dsx.ingest_rows: %lld keys looked up by walking the key, %lld by probes",
+		 (long long) st.walked, (long long) st.probed);
 	index_endscan(st.probe);
 	index_endscan(st.walk);
 	table_index_fetch_end(st.fetch);
