@@ -19,6 +19,7 @@
  *    later arrivals compare with that one.
  * Both roll the stored events up per factory, customer, model and UTC day in memory and
  * merge them into dsx.usage_daily with one statement; an unknown factory refuses the batch.
+ * Conflicting payloads are kept with one statement per run.
  *
  * The result is all NULL, with nothing written, when usage_events is not in a shape this
  * step writes as faithfully as INSERT would: insert triggers (foreign keys included),
@@ -164,9 +165,11 @@ typedef struct Store
 	MemoryContext cxt;
 	HTAB	   *rollup;
 	StringInfoData rollbuf;
+	MemoryContext conflictcxt;	/* the conflicts of the current run */
 	List	   *conflicts;
 	int64		inserted;
 	int64		duplicates;
+	int64		nconflicts;
 } Store;
 
 /* ------------------------------------------------------------ may we? */
@@ -695,7 +698,8 @@ compare_arrival(Store *st, const Datum *stored, const Datum *incoming)
 		st->duplicates++;
 		return;
 	}
-	old = MemoryContextSwitchTo(st->cxt);
+	st->nconflicts++;
+	old = MemoryContextSwitchTo(st->conflictcxt);
 	c = palloc(sizeof(Conflict));
 	for (int k = 0; k < NCOLS; k++)
 	{
@@ -707,6 +711,8 @@ compare_arrival(Store *st, const Datum *stored, const Datum *incoming)
 	st->conflicts = lappend(st->conflicts, c);
 	MemoryContextSwitchTo(old);
 }
+
+static void keep_conflicts(Store *st);
 
 /* The deduplicating mode's work on one run of rows. */
 static void
@@ -751,6 +757,7 @@ dedup_run(Store *st, Row *rows, int64 n)
 	flush_heap(st);
 	flush_keys(st);
 	st->walking = false;		/* the run's keys are gone, and the index has grown */
+	keep_conflicts(st);
 	pfree(fresh);
 }
 
@@ -837,9 +844,10 @@ finish_rollup(Store *st)
 		elog(ERROR, "dsx.ingest_rows: rollup failed");
 }
 
-/* Keeps the conflicting payloads aside, each distinct one once with how often it came. */
+/* Keeps the run's conflicting payloads aside, each distinct one once with how often it
+ * came, and forgets them (memory stays bounded by the run). */
 static void
-finish_conflicts(Store *st)
+keep_conflicts(Store *st)
 {
 	int			n = list_length(st->conflicts);
 	static const int cols[5] = {C_OCCURRED_AT, C_CUSTOMER, C_MODEL, C_INPUT, C_OUTPUT};
@@ -851,6 +859,8 @@ finish_conflicts(Store *st)
 
 	if (n == 0)
 		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "dsx.ingest_rows: SPI_connect failed");
 	for (int a = 0; a < 12; a++)
 		d[a] = palloc(n * sizeof(Datum));
 	foreach(lc, st->conflicts)
@@ -892,6 +902,10 @@ finish_conflicts(Store *st)
 							  "              last_seen = pg_catalog.now()",
 							  12, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "dsx.ingest_rows: conflicts failed");
+	SPI_finish();
+	MemoryContextReset(st->conflictcxt);
+	st->conflicts = NIL;
+	st->cid = GetCurrentCommandId(true);	/* the statement above took a command id */
 }
 
 /* ------------------------------------------------------------ the function */
@@ -1028,6 +1042,8 @@ dsx_ingest_rows(PG_FUNCTION_ARGS)
 	}
 
 	st.cxt = AllocSetContextCreate(CurrentMemoryContext, "dsx ingest", ALLOCSET_DEFAULT_SIZES);
+	st.conflictcxt = AllocSetContextCreate(CurrentMemoryContext, "dsx ingest conflicts",
+										   ALLOCSET_DEFAULT_SIZES);
 	st.keycxt = AllocSetContextCreate(CurrentMemoryContext, "dsx ingest keys",
 									  ALLOCSET_DEFAULT_SIZES);
 	st.budget = (Size) maintenance_work_mem * 1024;
@@ -1083,14 +1099,14 @@ dsx_ingest_rows(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "dsx.ingest_rows: SPI_connect failed");
 	finish_rollup(&st);
-	finish_conflicts(&st);
 	SPI_finish();
 
 	result[0] = Int64GetDatum(st.inserted);
 	result[1] = Int64GetDatum(st.duplicates);
-	result[2] = Int64GetDatum(list_length(st.conflicts));
+	result[2] = Int64GetDatum(st.nconflicts);
 	result_null[0] = result_null[1] = result_null[2] = false;
 	MemoryContextDelete(st.keycxt);
+	MemoryContextDelete(st.conflictcxt);
 	MemoryContextDelete(st.cxt);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_null)));
 }
