@@ -41,6 +41,7 @@
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "port/pg_bswap.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -94,11 +95,14 @@ typedef struct KeyEntry
 /* An incoming row of the deduplicating mode. */
 typedef struct Row
 {
-	HeapTuple	tup;			/* in usage_events' layout */
+	HeapTuple	tup;			/* as read from src */
 	int64		seq;			/* arrival */
+	uint64		abbrev;			/* event_id's first 8 bytes, as a big-endian number */
+	int			ordinal;		/* factory's, by first appearance (0: too many to count) */
 	Datum		factory;
 	Datum		event_id;
-	bool		stored;			/* this arrival is stored as a new event */
+	bool		stored;			/* this arrival is stored as a new event, */
+	ItemPointerData tid;		/* here */
 } Row;
 
 /* A group of the daily rollup: factory, customer, model and day, as bytes. */
@@ -135,7 +139,10 @@ typedef struct Store
 	CommandId	cid;
 	BulkInsertState bistate;
 	TupleTableSlot *slots[STORE_HEAP_BATCH];
+	Row		   *slot_rows[STORE_HEAP_BATCH];	/* the rows they hold (deduplicating) */
 	int			nslots;
+	TupleDesc	srcdesc;
+	TupleTableSlot *srcslot;	/* a kept src row, back in a slot */
 	/* the sorted run of primary-key entries */
 	MemoryContext keycxt;
 	KeyEntry   *keys;
@@ -337,17 +344,54 @@ key_entry_cmp(const void *a, const void *b)
 	return c != 0 ? c : text_cmp(x->values[1], y->values[1]);
 }
 
-/* Rows by key, then arrival. */
+/* Rows by factory (its ordinal: the factories need only come apart), then event_id
+ * bytewise (its abbreviation first), then arrival. */
 static int
 row_cmp(const void *a, const void *b)
 {
 	const Row  *x = a;
 	const Row  *y = b;
-	int			c = text_cmp(x->factory, y->factory);
+	int			c;
 
-	if (c == 0)
-		c = text_cmp(x->event_id, y->event_id);
+	if (x->ordinal != y->ordinal)
+		return x->ordinal < y->ordinal ? -1 : 1;
+	if (x->ordinal == 0 && (c = text_cmp(x->factory, y->factory)) != 0)
+		return c;
+	if (x->abbrev != y->abbrev)
+		return x->abbrev < y->abbrev ? -1 : 1;
+	c = text_cmp(x->event_id, y->event_id);
 	return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* The first 8 bytes of a text, zero-padded, as a number that orders as the bytes do (text
+ * holds no zero bytes, so padding keeps a prefix before its extensions). */
+static uint64
+abbreviate(Datum t)
+{
+	uint64		a = 0;
+
+	memcpy(&a, VARDATA_ANY(DatumGetPointer(t)), Min(VARSIZE_ANY_EXHDR(DatumGetPointer(t)), sizeof(a)));
+	return pg_ntoh64(a);
+}
+
+/* Factories told apart by a small number, for the sort; past MAX_ORDINALS, 0 for all. */
+#define MAX_ORDINALS 64
+typedef struct Ordinals
+{
+	int			n;
+	Datum		factory[MAX_ORDINALS];
+} Ordinals;
+
+static int
+ordinal_of(Ordinals *o, Datum factory)
+{
+	for (int i = 0; i < o->n; i++)
+		if (text_cmp(o->factory[i], factory) == 0)
+			return i + 1;
+	if (o->n == MAX_ORDINALS)
+		return 0;
+	o->factory[o->n] = datumCopy(factory, false, -1);
+	return ++o->n;
 }
 
 static int
@@ -500,6 +544,12 @@ flush_heap(Store *st)
 			v[c] = slot->tts_values[st->att[c] - 1];
 		roll_add(st, v);
 
+		if (st->slot_rows[i] != NULL)
+		{
+			/* deduplicating: its key goes in with the run's, in their order */
+			st->slot_rows[i]->tid = slot->tts_tid;
+			continue;
+		}
 		if (st->nkeys == st->maxkeys)
 		{
 			st->maxkeys = Max(st->maxkeys * 2, 4096);
@@ -518,30 +568,27 @@ flush_heap(Store *st)
 	st->nslots = 0;
 }
 
-/* Queues one event (values in usage_events' layout, by column position) for writing. */
+/* Queues one event, from a src row in a slot (all attributes fetched), for writing; row is
+ * the deduplicating mode's record of it, which gets its place. */
 static void
-store_event(Store *st, TupleTableSlot *in_slot, HeapTuple tup)
+store_event(Store *st, TupleTableSlot *in_slot, Row *row)
 {
 	TupleTableSlot *out = st->slots[st->nslots];
 
-	if (tup != NULL)
-		ExecForceStoreHeapTuple(tup, out, false);
-	else
+	/* src's columns by name, and the batch */
+	ExecClearTuple(out);
+	memset(out->tts_isnull, true, out->tts_tupleDescriptor->natts * sizeof(bool));
+	for (int c = 0; c < NCOLS; c++)
 	{
-		/* from a src row: its columns by name, and the batch */
-		ExecClearTuple(out);
-		memset(out->tts_isnull, true, out->tts_tupleDescriptor->natts * sizeof(bool));
-		for (int c = 0; c < NCOLS; c++)
-		{
-			int			a = st->att[c] - 1;
+		int			a = st->att[c] - 1;
 
-			out->tts_isnull[a] = c == C_BATCH ? false : in_slot->tts_isnull[st->src_att[c] - 1];
-			out->tts_values[a] = c == C_BATCH ? Int64GetDatum(st->batch)
-				: in_slot->tts_values[st->src_att[c] - 1];
-		}
-		ExecStoreVirtualTuple(out);
+		out->tts_isnull[a] = c == C_BATCH ? false : in_slot->tts_isnull[st->src_att[c] - 1];
+		out->tts_values[a] = c == C_BATCH ? Int64GetDatum(st->batch)
+			: in_slot->tts_values[st->src_att[c] - 1];
 	}
+	ExecStoreVirtualTuple(out);
 	ExecMaterializeSlot(out);	/* its own copy: the source moves on */
+	st->slot_rows[st->nslots] = row;
 	if (RelationGetDescr(st->rel)->constr != NULL)
 		ExecConstraints(st->rri, out, st->estate);
 	if (++st->nslots == STORE_HEAP_BATCH)
@@ -683,7 +730,8 @@ tuple_values(Store *st, HeapTuple tup, Datum *v)
 	bool		isnull;
 
 	for (int c = 0; c < NCOLS; c++)
-		v[c] = heap_getattr(tup, st->att[c], RelationGetDescr(st->rel), &isnull);
+		v[c] = c == C_BATCH ? Int64GetDatum(st->batch)
+			: heap_getattr(tup, st->src_att[c], st->srcdesc, &isnull);
 }
 
 /* Counts an arrival whose key is stored: a duplicate, or a conflict kept for the end. */
@@ -750,12 +798,29 @@ dedup_run(Store *st, Row *rows, int64 n)
 			compare_arrival(st, stored, incoming);
 		}
 	}
-	/* the new events, in arrival order */
+	/* the new events: the heap in arrival order, then the key in key order (the run's) */
 	qsort(fresh, nfresh, sizeof(Row *), row_ptr_seq_cmp);
 	for (int64 i = 0; i < nfresh; i++)
-		store_event(st, NULL, fresh[i]->tup);
+	{
+		ExecForceStoreHeapTuple(fresh[i]->tup, st->srcslot, false);
+		slot_getallattrs(st->srcslot);
+		store_event(st, st->srcslot, fresh[i]);
+	}
 	flush_heap(st);
-	flush_keys(st);
+	for (int64 i = 0; i < n; i++)
+	{
+		Datum		key[2];
+		bool		isnull[2] = {false, false};
+
+		if (!rows[i].stored)
+			continue;
+		if ((i & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+		key[0] = rows[i].factory;
+		key[1] = rows[i].event_id;
+		index_insert(st->pk, key, isnull, &rows[i].tid, st->rel, UNIQUE_CHECK_YES, false,
+					 st->pkinfo);
+	}
 	st->walking = false;		/* the run's keys are gone, and the index has grown */
 	keep_conflicts(st);
 	pfree(fresh);
@@ -923,10 +988,10 @@ move_rows(Store *st, Relation src, bool dedup)
 	int64		nrows = 0;
 	int64		maxrows = 0;
 	int64		seq = 0;
-	TupleDesc	desc = RelationGetDescr(st->rel);
-	Datum	   *values = palloc(desc->natts * sizeof(Datum));
-	bool	   *isnull = palloc(desc->natts * sizeof(bool));
+	Ordinals	ordinals = {0};
 
+	st->srcdesc = RelationGetDescr(src);
+	st->srcslot = table_slot_create(src, &st->estate->es_tupleTable);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, in))
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -946,16 +1011,7 @@ move_rows(Store *st, Relation src, bool dedup)
 			continue;
 		}
 
-		/* deduplicating: keep the row, in usage_events' layout */
-		memset(isnull, true, desc->natts * sizeof(bool));
-		for (int c = 0; c < NCOLS; c++)
-		{
-			int			a = st->att[c] - 1;
-
-			isnull[a] = c == C_BATCH ? false : in->tts_isnull[st->src_att[c] - 1];
-			values[a] = c == C_BATCH ? Int64GetDatum(st->batch)
-				: in->tts_values[st->src_att[c] - 1];
-		}
+		/* deduplicating: keep the row */
 		if (nrows == maxrows)
 		{
 			maxrows = Max(maxrows * 2, 4096);
@@ -967,12 +1023,14 @@ move_rows(Store *st, Relation src, bool dedup)
 			Row		   *r = &rows[nrows++];
 			bool		dummy;
 
-			r->tup = heap_form_tuple(desc, values, isnull);
+			r->tup = ExecCopySlotHeapTuple(in);
 			r->seq = seq++;
-			r->factory = heap_getattr(r->tup, st->att[C_FACTORY], desc, &dummy);
-			r->event_id = heap_getattr(r->tup, st->att[C_EVENT_ID], desc, &dummy);
+			r->factory = heap_getattr(r->tup, st->src_att[C_FACTORY], st->srcdesc, &dummy);
+			r->event_id = heap_getattr(r->tup, st->src_att[C_EVENT_ID], st->srcdesc, &dummy);
 			r->stored = false;
+			r->abbrev = abbreviate(r->event_id);
 			MemoryContextSwitchTo(old);
+			r->ordinal = ordinal_of(&ordinals, r->factory);
 		}
 		if (MemoryContextMemAllocated(runcxt, true) >= st->budget)
 		{
