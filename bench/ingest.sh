@@ -2,7 +2,9 @@
 # bench/ingest.sh — metering speed, side by side in one run, on N generated events
 # (BENCH_EVENTS, default 5,000,000):
 #  (a) COPY into dsx.usage_inbox + dsx.ingest() against plain COPY into a table with the same
-#      unique key, on fresh events and on a batch that is half duplicates;
+#      unique key, on fresh events and on a batch that is half duplicates (ids 'evt-<n>'),
+#      then on N/5 fresh events with random ids (md5) into the tables already holding
+#      millions: keys that land all over the index, where sorting a batch helps least;
 #  (b) dsx.usage_agg against count(*), sum(), sum(), min(), max() over the same rows,
 #      serial and parallel.
 # Needs a cluster with dsx (PG* variables) and BENCH_DIR, a directory the server can write.
@@ -14,7 +16,7 @@ sql() { "${PSQL[@]}" -c "$1"; }
 # secs SQL: wall-clock seconds of one statement batch, measured by the client.
 secs() { local t0 t1; t0=$(date +%s%N); sql "$1" >/dev/null; t1=$(date +%s%N); echo "scale=3; ($t1 - $t0) / 1000000000" | bc; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
-fresh=$BENCH_DIR/fresh.tsv half=$BENCH_DIR/half.tsv
+fresh=$BENCH_DIR/fresh.tsv half=$BENCH_DIR/half.tsv rnd=$BENCH_DIR/random.tsv
 
 sql "
 DROP TABLE IF EXISTS bench_plain;
@@ -30,6 +32,9 @@ COPY (SELECT 'evt-' || i, timestamptz '2026-10-01 00:00Z' + i * interval '500 ms
 COPY (SELECT 'evt-' || i, timestamptz '2026-10-01 00:00Z' + i * interval '500 ms', 'bench-' || (1 + i % 2),
              'cust-' || (i % 40), 'model-' || (i % 6), i % 5000, i % 1500
         FROM generate_series($N / 2 + 1, $N + $N / 2) i) TO '$half';
+COPY (SELECT md5(i::text), timestamptz '2026-11-01 00:00Z' + i * interval '500 ms', 'bench-' || (1 + i % 2),
+             'cust-' || (i % 40), 'model-' || (i % 6), i % 5000, i % 1500
+        FROM generate_series(1, $N / 5) i) TO '$rnd';
 CHECKPOINT;"
 
 t_plain=$(secs "COPY bench_plain FROM '$fresh'")
@@ -37,13 +42,18 @@ t_dsx=$(secs "COPY dsx.usage_inbox FROM '$fresh'; SELECT * FROM dsx.ingest();")
 sql "CHECKPOINT"
 t_plain2=$(secs "TRUNCATE bench_plain; COPY bench_plain FROM '$fresh'")
 t_half=$(secs "COPY dsx.usage_inbox FROM '$half'; SELECT * FROM dsx.ingest();")
-counts=$(sql "SELECT string_agg(inserted || '/' || duplicates || '/' || conflicts, ' ') FROM dsx.ingest_log")
+sql "CHECKPOINT"
+t_plain3=$(secs "COPY bench_plain FROM '$rnd'")
+t_rnd=$(secs "COPY dsx.usage_inbox FROM '$rnd'; SELECT * FROM dsx.ingest();")
+counts=$(sql "SELECT string_agg(inserted || '/' || duplicates || '/' || conflicts, ' ' ORDER BY batch_id) FROM dsx.ingest_log")
 
 echo
 echo "ingest, $N events (rows/s; ratio = dsx path / plain COPY into a table with the same unique key)"
 printf '  %-44s %8s s  %12s rows/s\n' "plain COPY, unique (factory, event_id)" "$t_plain" "$(echo "$N / $t_plain" | bc)"
 printf '  %-44s %8s s  %12s rows/s  ratio %s\n' "COPY inbox + dsx.ingest(), fresh events" "$t_dsx" "$(echo "$N / $t_dsx" | bc)" "$(ratio "$t_plain" "$t_dsx")"
 printf '  %-44s %8s s  %12s rows/s  ratio %s\n' "COPY inbox + dsx.ingest(), half duplicates" "$t_half" "$(echo "$N / $t_half" | bc)" "$(ratio "$t_plain2" "$t_half")"
+printf '  %-44s %8s s  %12s rows/s\n' "plain COPY, $((N / 5)) random ids, onto $N" "$t_plain3" "$(echo "$N / 5 / $t_plain3" | bc)"
+printf '  %-44s %8s s  %12s rows/s  ratio %s\n' "dsx path, the same, onto $((N + N / 2))" "$t_rnd" "$(echo "$N / 5 / $t_rnd" | bc)" "$(ratio "$t_plain3" "$t_rnd")"
 echo "  (inserted/duplicates/conflicts per batch: $counts)"
 
 sql "ANALYZE dsx.usage_events"
@@ -78,4 +88,4 @@ printf '  %-44s %8s s\n' "five aggregates — per factory/customer/model" "$g5"
 printf '  %-44s %8s s  ratio %s\n' "dsx.usage_agg — per factory/customer/model" "$gu" "$(ratio "$gu" "$g5")"
 echo "  results identical: $same"
 sql "DROP TABLE bench_plain; TRUNCATE dsx.usage_events, dsx.usage_daily, dsx.usage_conflicts, dsx.ingest_log;"
-rm -f "$fresh" "$half"
+rm -f "$fresh" "$half" "$rnd"
