@@ -1100,45 +1100,36 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    bad record;
+    con    text;   -- the foreign key a row breaks, and how
+    detail text;
 BEGIN
-    SELECT n.agreement, n.period_start INTO bad
+    SELECT TG_TABLE_NAME || '_agreement_period_start_fkey',
+           format('Key (agreement, period_start)=(%s, %s) is not present in table "statements".',
+                  n.agreement, n.period_start)
+      INTO con, detail
       FROM (SELECT DISTINCT r.agreement, r.period_start FROM new_rows r) n
      WHERE NOT EXISTS (SELECT 1 FROM dsx.statements s
                         WHERE s.agreement = n.agreement AND s.period_start = n.period_start)
      LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
-              TG_TABLE_NAME, TG_TABLE_NAME || '_agreement_period_start_fkey'
-            USING ERRCODE = 'foreign_key_violation', SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME,
-                  CONSTRAINT = TG_TABLE_NAME || '_agreement_period_start_fkey',
-                  DETAIL = format('Key (agreement, period_start)=(%s, %s) is not present in table "statements".',
-                                  bad.agreement, bad.period_start);
-    END IF;
-    IF TG_TABLE_NAME = 'statement_shares' THEN
-        SELECT n.party INTO bad
+    IF con IS NULL AND TG_TABLE_NAME = 'statement_shares' THEN
+        SELECT 'statement_shares_party_fkey',
+               format('Key (party)=(%s) is not present in table "parties".', n.party)
+          INTO con, detail
           FROM (SELECT DISTINCT r.party FROM new_rows r) n
          WHERE NOT EXISTS (SELECT 1 FROM dsx.parties p WHERE p.party = n.party)
          LIMIT 1;
-        IF FOUND THEN
-            RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
-                  TG_TABLE_NAME, 'statement_shares_party_fkey'
-                USING ERRCODE = 'foreign_key_violation', SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME,
-                      CONSTRAINT = 'statement_shares_party_fkey',
-                      DETAIL = format('Key (party)=(%s) is not present in table "parties".', bad.party);
-        END IF;
-    ELSIF TG_TABLE_NAME = 'ledger_entries' THEN
-        SELECT n.currency INTO bad
+    ELSIF con IS NULL AND TG_TABLE_NAME = 'ledger_entries' THEN
+        SELECT 'ledger_entries_currency_fkey',
+               format('Key (currency)=(%s) is not present in table "currencies".', n.currency)
+          INTO con, detail
           FROM (SELECT DISTINCT r.currency FROM new_rows r) n
          WHERE NOT EXISTS (SELECT 1 FROM dsx.currencies c WHERE c.currency = n.currency)
          LIMIT 1;
-        IF FOUND THEN
-            RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
-                  TG_TABLE_NAME, 'ledger_entries_currency_fkey'
-                USING ERRCODE = 'foreign_key_violation', SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME,
-                      CONSTRAINT = 'ledger_entries_currency_fkey',
-                      DETAIL = format('Key (currency)=(%s) is not present in table "currencies".', bad.currency);
-        END IF;
+    END IF;
+    IF con IS NOT NULL THEN
+        RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', TG_TABLE_NAME, con
+            USING ERRCODE = 'foreign_key_violation', SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME,
+                  CONSTRAINT = con, DETAIL = detail;
     END IF;
     RETURN NULL;
 END
