@@ -38,14 +38,17 @@ LANGUAGE sql AS $$
      ORDER BY hashint4(id * 131 + copy * 17 + b), copy
 $$;
 
+-- Loads and ingests batches 1 to 6 for factory f, keeping the counts under path.
 CREATE TEMP TABLE counts (path text, b int, inserted bigint, duplicates bigint, conflicts bigint);
-DO $$
+CREATE FUNCTION pg_temp.ingest_batches(f text, path text) RETURNS void
+LANGUAGE plpgsql AS $$
 BEGIN
     FOR b IN 1..6 LOOP
-        INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-c', b);
-        INSERT INTO counts SELECT 'c', b, * FROM dsx.ingest();
+        INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows(f, b);
+        INSERT INTO pg_temp.counts SELECT path, b, * FROM dsx.ingest();
     END LOOP;
 END $$;
+SELECT pg_temp.ingest_batches('bulk-c', 'c');
 
 -- lookups: batch 5 again walks the key from one to the next; batch 6 again, its keys far
 -- apart, falls back to plain probes for most
@@ -77,13 +80,7 @@ BEGIN;
 SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false) AS declined_with_a_trigger;
 ROLLBACK;
 TRUNCATE dsx.usage_inbox;
-DO $$
-BEGIN
-    FOR b IN 1..6 LOOP
-        INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-s', b);
-        INSERT INTO counts SELECT 's', b, * FROM dsx.ingest();
-    END LOOP;
-END $$;
+SELECT pg_temp.ingest_batches('bulk-s', 's');
 DROP TRIGGER regress_seen ON dsx.usage_events;
 SELECT n > 0 AS trigger_fired FROM fired;
 
