@@ -319,72 +319,37 @@ BEGIN
     ELSE
         -- The bulk step declined (insert triggers or row-level security on usage_events
         -- must apply, or the table was changed): the same work in SQL statements.
-        -- First for a batch of new events only: a plain INSERT, which a duplicate key
-        -- aborts (in a subtransaction) so that the statements below take over.
-        BEGIN
-            EXECUTE format($q$
-                INSERT INTO dsx.usage_events
-                       (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
-                SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
-                  FROM %s i$q$, src) USING batch;
-            GET DIAGNOSTICS pending = ROW_COUNT;
-            inserted := pending;
-        EXCEPTION WHEN unique_violation THEN
-            inserted := NULL;
-            EXECUTE format('SELECT count(*) FROM %s', src) INTO pending;
-        END;
+        EXECUTE format('SELECT count(*) FROM %s', src) INTO pending;
         IF pending = 0 THEN
             RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
             RETURN;
         END IF;
-
-        IF inserted IS NOT NULL THEN
-            -- every pending row was stored: roll them up as they are
-            EXECUTE format($q$
-                WITH days AS (
-                    SELECT i.factory, i.customer, i.model, (i.occurred_at AT TIME ZONE 'UTC')::date AS day,
-                           dsx.usage_agg(i.input_tokens, i.output_tokens, i.occurred_at) AS usage
-                      FROM %s i
-                     GROUP BY 1, 2, 3, 4
-                ), rolled AS (
-                    INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
-                    SELECT days.factory, days.customer, days.model, days.day, days.usage
-                      FROM days
-                      JOIN dsx.factories f ON f.factory = days.factory
-                    ON CONFLICT (factory, day, customer, model)
-                    DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
-                )
-                SELECT min(days.factory) FILTER (WHERE NOT EXISTS
-                           (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
-                  FROM days$q$, src) INTO unknown;
-        ELSE
-            -- Store what is new; keep the daily rollup current from exactly the rows stored.
-            EXECUTE format($q$
-                WITH stored AS (
-                    INSERT INTO dsx.usage_events AS e
-                           (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
-                    SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
-                      FROM %s i
-                    ON CONFLICT (factory, event_id) DO NOTHING
-                    RETURNING e.factory, e.customer, e.model, e.occurred_at, e.input_tokens, e.output_tokens
-                ), days AS (
-                    SELECT s.factory, s.customer, s.model, (s.occurred_at AT TIME ZONE 'UTC')::date AS day,
-                           dsx.usage_agg(s.input_tokens, s.output_tokens, s.occurred_at) AS usage
-                      FROM stored s
-                     GROUP BY 1, 2, 3, 4
-                ), rolled AS (
-                    INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
-                    SELECT days.factory, days.customer, days.model, days.day, days.usage
-                      FROM days
-                      JOIN dsx.factories f ON f.factory = days.factory
-                    ON CONFLICT (factory, day, customer, model)
-                    DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
-                )
-                SELECT COALESCE(sum(dsx.events(days.usage)), 0),
-                       min(days.factory) FILTER (WHERE NOT EXISTS
-                           (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
-                  FROM days$q$, src) INTO inserted, unknown USING batch;
-        END IF;
+        -- Store what is new; keep the daily rollup current from exactly the rows stored.
+        EXECUTE format($q$
+            WITH stored AS (
+                INSERT INTO dsx.usage_events AS e
+                       (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
+                SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
+                  FROM %s i
+                ON CONFLICT (factory, event_id) DO NOTHING
+                RETURNING e.factory, e.customer, e.model, e.occurred_at, e.input_tokens, e.output_tokens
+            ), days AS (
+                SELECT s.factory, s.customer, s.model, (s.occurred_at AT TIME ZONE 'UTC')::date AS day,
+                       dsx.usage_agg(s.input_tokens, s.output_tokens, s.occurred_at) AS usage
+                  FROM stored s
+                 GROUP BY 1, 2, 3, 4
+            ), rolled AS (
+                INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
+                SELECT days.factory, days.customer, days.model, days.day, days.usage
+                  FROM days
+                  JOIN dsx.factories f ON f.factory = days.factory
+                ON CONFLICT (factory, day, customer, model)
+                DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
+            )
+            SELECT COALESCE(sum(dsx.events(days.usage)), 0),
+                   min(days.factory) FILTER (WHERE NOT EXISTS
+                       (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
+              FROM days$q$, src) INTO inserted, unknown USING batch;
 
         IF unknown IS NOT NULL THEN
             RAISE EXCEPTION 'usage for unknown factory "%"', unknown
