@@ -12,10 +12,15 @@ INSERT INTO dsx.parties VALUES ('bulk-cloud', 'partner', 'Bulk Cloud');
 INSERT INTO dsx.factories VALUES ('bulk-c', 'bulk-cloud', 'USD', 'test', 8, 1.5),
                                  ('bulk-s', 'bulk-cloud', 'USD', 'test', 8, 1.5);
 
+-- n md5 digests of id: text that does not compress, to be stored out of line.
+CREATE FUNCTION pg_temp.noise(id int, n int) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT string_agg(md5(id || '/' || g), '' ORDER BY g) FROM generate_series(1, n) g $$;
+
 -- Batch b for factory f, in a fixed arrival order: ids (b-1)*8000+1 .. +12000 (4,000 of
 -- them sent before), one in 13 of the resent ones with other tokens (a conflict); 400 ids
 -- sent twice in the batch, half with the same payload, half with another. Batch 6 resends
--- every 40th id sent so far and 2,000 new ones: keys far apart among the stored ones.
+-- every 40th id sent so far and 2,000 new ones: keys far apart among the stored ones. A
+-- few ids, customers and models are long (compressed, or out of line, in the inbox).
 CREATE FUNCTION pg_temp.batch_rows(f text, b int) RETURNS SETOF dsx.usage_inbox
 LANGUAGE sql AS $$
     WITH base AS (
@@ -31,8 +36,10 @@ LANGUAGE sql AS $$
         UNION ALL
         SELECT id, id % 2 = 0, 1 FROM base WHERE hashint4(id * 7 + b) % 30 = 0
     )
-    SELECT ('p-' || id)::text, timestamptz '2026-10-01 00:00Z' + id * interval '37 seconds', f,
-           'cust' || (id % 9), 'model' || (id % 4),
+    SELECT CASE WHEN id % 983 = 0 THEN 'p-' || id || '-' || pg_temp.noise(id, 30) ELSE 'p-' || id END,
+           timestamptz '2026-10-01 00:00Z' + id * interval '37 seconds', f,
+           CASE WHEN id % 997 = 0 THEN 'long-' || repeat(md5(id::text), 80) ELSE 'cust' || (id % 9) END,
+           CASE WHEN id % 991 = 0 THEN pg_temp.noise(id, 66) ELSE 'model' || (id % 4) END,
            (id % 5000 + CASE WHEN changed THEN b ELSE 0 END)::bigint, (id % 700)::bigint
       FROM rows
      ORDER BY hashint4(id * 131 + copy * 17 + b), copy
@@ -83,6 +90,13 @@ TRUNCATE dsx.usage_inbox;
 SELECT pg_temp.ingest_batches('bulk-s', 's');
 DROP TRIGGER regress_seen ON dsx.usage_events;
 SELECT n > 0 AS trigger_fired FROM fired;
+
+-- long values (compressed, or stored out of line) came through both paths alike
+SELECT count(*) FILTER (WHERE length(event_id) > 900) AS long_ids,
+       count(*) FILTER (WHERE customer LIKE 'long-%') AS long_customers,
+       count(*) FILTER (WHERE length(model) > 2000) AS long_models
+  FROM dsx.usage_events WHERE factory = 'bulk-c';
+SELECT count(*) AS long_days FROM dsx.usage_daily WHERE factory = 'bulk-c' AND (customer LIKE 'long-%' OR length(model) > 2000);
 
 -- every batch counted alike, and something of each kind happened
 SELECT c.b, c.inserted, c.duplicates, c.conflicts,

@@ -29,6 +29,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
@@ -319,6 +320,20 @@ split_indexes(Store *st)
 }
 
 /* ------------------------------------------------------------ comparisons */
+
+/* A text value with its bytes in line: a compressed or out-of-line (TOAST) one is expanded,
+ * and *changed set; bytewise comparisons, hashing and copies need the bytes themselves. */
+static Datum
+plain_text(Datum t, bool *changed)
+{
+	struct varlena *p = (struct varlena *) DatumGetPointer(t);
+
+	if (!VARATT_IS_EXTERNAL(p) && !VARATT_IS_COMPRESSED(p))
+		return t;
+	if (changed != NULL)
+		*changed = true;
+	return PointerGetDatum(detoast_attr(p));
+}
 
 /* Text bytes compared bytewise, shorter first: the index's order for the C and C.UTF-8
  * collations; for others still an order that groups equal keys, which is all the sort
@@ -722,6 +737,9 @@ slot_values(Store *st, TupleTableSlot *slot, Datum *v)
 {
 	for (int c = 0; c < NCOLS; c++)
 		v[c] = slot->tts_values[st->att[c] - 1];
+	/* compared bytewise: a long stored value may be compressed or out of line */
+	v[C_CUSTOMER] = plain_text(v[C_CUSTOMER], NULL);
+	v[C_MODEL] = plain_text(v[C_MODEL], NULL);
 }
 
 static void
@@ -989,6 +1007,7 @@ move_rows(Store *st, Relation src, bool dedup)
 	int64		maxrows = 0;
 	int64		seq = 0;
 	Ordinals	ordinals = {0};
+	bool		expanded;
 
 	st->srcdesc = RelationGetDescr(src);
 	st->srcslot = table_slot_create(src, &st->estate->es_tupleTable);
@@ -996,6 +1015,11 @@ move_rows(Store *st, Relation src, bool dedup)
 	{
 		CHECK_FOR_INTERRUPTS();
 		slot_getallattrs(in);
+		expanded = false;
+		for (int c = 0; c < NCOLS; c++)
+			if (col_types[c] == TEXTOID && !in->tts_isnull[st->src_att[c] - 1])
+				in->tts_values[st->src_att[c] - 1] =
+					plain_text(in->tts_values[st->src_att[c] - 1], &expanded);
 		if (!dedup)
 		{
 			/* a stored key among the first rows: deduplicate, before writing anything */
@@ -1023,7 +1047,8 @@ move_rows(Store *st, Relation src, bool dedup)
 			Row		   *r = &rows[nrows++];
 			bool		dummy;
 
-			r->tup = ExecCopySlotHeapTuple(in);
+			r->tup = expanded ? heap_form_tuple(st->srcdesc, in->tts_values, in->tts_isnull)
+				: ExecCopySlotHeapTuple(in);
 			r->seq = seq++;
 			r->factory = heap_getattr(r->tup, st->src_att[C_FACTORY], st->srcdesc, &dummy);
 			r->event_id = heap_getattr(r->tup, st->src_att[C_EVENT_ID], st->srcdesc, &dummy);
