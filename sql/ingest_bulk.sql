@@ -165,6 +165,13 @@ BEGIN;
 SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false);
 ROLLBACK;
 
+-- a source that lets a NULL through is refused by the step itself, in both modes
+CREATE TEMP TABLE loose (LIKE dsx.usage_inbox);
+ALTER TABLE loose ALTER COLUMN customer DROP NOT NULL;
+INSERT INTO loose VALUES ('n-1', '2026-10-09 00:00Z', 'bulk-c', NULL, 'm', 1, 1);
+SELECT * FROM dsx.ingest_rows('loose', 0, false);
+SELECT * FROM dsx.ingest_rows('loose', 0, true);
+
 -- who may: the step checks table privileges as INSERT does, and declines (NULLs: SQL
 -- decides) where row-level security could refuse a row or privileges are missing
 CREATE ROLE regress_dsx_bulk;

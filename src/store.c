@@ -1016,10 +1016,18 @@ move_rows(Store *st, Relation src, bool dedup)
 		CHECK_FOR_INTERRUPTS();
 		slot_getallattrs(in);
 		expanded = false;
-		for (int c = 0; c < NCOLS; c++)
-			if (col_types[c] == TEXTOID && !in->tts_isnull[st->src_att[c] - 1])
+		for (int c = 0; c < C_BATCH; c++)
+		{
+			/* the inbox refuses NULLs; a source that does not is refused here */
+			if (in->tts_isnull[st->src_att[c] - 1])
+				ereport(ERROR,
+						(errcode(ERRCODE_NOT_NULL_VIOLATION),
+						 errmsg("null value in column \"%s\" of relation \"usage_events\"",
+								col_names[c])));
+			if (col_types[c] == TEXTOID)
 				in->tts_values[st->src_att[c] - 1] =
 					plain_text(in->tts_values[st->src_att[c] - 1], &expanded);
+		}
 		if (!dedup)
 		{
 			/* a stored key among the first rows: deduplicate, before writing anything */
