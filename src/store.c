@@ -14,9 +14,10 @@
  *    subtransaction and, on that error, runs the other one. A stored key among the first
  *    rows raises the same error at once, before anything is written.
  *  - dedup = true: the rows are read in runs, sorted by key (then arrival), and every key
- *    is looked up once: a key already stored compares its payload with the stored one
- *    (equal: duplicate; different: conflict); a new key stores its first arrival, and
- *    later arrivals compare with that one.
+ *    is looked up once, by walking the primary key forward from the previous one (see
+ *    lookup()): a key already stored compares its payload with the stored one (equal:
+ *    duplicate; different: conflict); a new key stores its first arrival, and later
+ *    arrivals compare with that one.
  * Both roll the stored events up per factory, customer, model and UTC day in memory and
  * merge them into dsx.usage_daily with one statement; an unknown factory refuses the batch.
  * Conflicting payloads are kept with one statement per run.
@@ -24,7 +25,8 @@
  * The result is all NULL, with nothing written, when usage_events is not in a shape this
  * step writes as faithfully as INSERT would: insert triggers (foreign keys included),
  * row-level security that might refuse a row, generated columns, columns or a key other
- * than dsx's, a deferrable key, privileges granted per column. dsx.ingest() then uses its
+ * than dsx's, a deferrable or non-btree key, a nondeterministic collation, privileges
+ * granted per column. dsx.ingest() then uses its
  * SQL statements, which apply all of those. Table privileges are checked as INSERT does.
  */
 #include "postgres.h"
@@ -752,7 +754,7 @@ tuple_values(Store *st, HeapTuple tup, Datum *v)
 			: heap_getattr(tup, st->src_att[c], st->srcdesc, &isnull);
 }
 
-/* Counts an arrival whose key is stored: a duplicate, or a conflict kept for the end. */
+/* Counts an arrival whose key is stored: a duplicate, or a conflict kept for the run's end. */
 static void
 compare_arrival(Store *st, const Datum *stored, const Datum *incoming)
 {
