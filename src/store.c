@@ -101,7 +101,7 @@ typedef struct Row
 	HeapTuple	tup;			/* as read from src */
 	int64		seq;			/* arrival */
 	uint64		abbrev;			/* event_id's first 8 bytes, as a big-endian number */
-	int			ordinal;		/* factory's, by first appearance (0: too many to count) */
+	int			ordinal;		/* factory's number, by first appearance */
 	Datum		factory;
 	Datum		event_id;
 	bool		stored;			/* this arrival is stored as a new event, */
@@ -372,8 +372,6 @@ row_cmp(const void *a, const void *b)
 
 	if (x->ordinal != y->ordinal)
 		return x->ordinal < y->ordinal ? -1 : 1;
-	if (x->ordinal == 0 && (c = text_cmp(x->factory, y->factory)) != 0)
-		return c;
 	if (x->abbrev != y->abbrev)
 		return x->abbrev < y->abbrev ? -1 : 1;
 	c = text_cmp(x->event_id, y->event_id);
@@ -389,26 +387,6 @@ abbreviate(Datum t)
 
 	memcpy(&a, VARDATA_ANY(DatumGetPointer(t)), Min(VARSIZE_ANY_EXHDR(DatumGetPointer(t)), sizeof(a)));
 	return pg_ntoh64(a);
-}
-
-/* Factories told apart by a small number, for the sort; past MAX_ORDINALS, 0 for all. */
-#define MAX_ORDINALS 64
-typedef struct Ordinals
-{
-	int			n;
-	Datum		factory[MAX_ORDINALS];
-} Ordinals;
-
-static int
-ordinal_of(Ordinals *o, Datum factory)
-{
-	for (int i = 0; i < o->n; i++)
-		if (text_cmp(o->factory[i], factory) == 0)
-			return i + 1;
-	if (o->n == MAX_ORDINALS)
-		return 0;
-	o->factory[o->n] = datumCopy(factory, false, -1);
-	return ++o->n;
 }
 
 static int
@@ -449,6 +427,63 @@ roll_match(const void *a, const void *b, Size keysize)
 	const RollKey *y = b;
 
 	return x->len == y->len && memcmp(x->data, y->data, x->len) == 0 ? 0 : 1;
+}
+
+/* Factories numbered by first appearance, for the sort (where they need only come apart):
+ * a hash on their bytes, and the last one looked up remembered (rows of a factory come in
+ * stretches). */
+typedef struct OrdinalEntry
+{
+	RollKey		key;
+	int			ordinal;
+} OrdinalEntry;
+
+typedef struct Ordinals
+{
+	HTAB	   *map;
+	MemoryContext cxt;			/* where the map keeps its keys */
+	RollKey		last;			/* the entry's own copy of the last factory */
+	int			last_ordinal;
+} Ordinals;
+
+static void
+ordinals_init(Ordinals *o)
+{
+	HASHCTL		ctl = {0};
+
+	ctl.keysize = sizeof(RollKey);
+	ctl.entrysize = sizeof(OrdinalEntry);
+	ctl.hash = roll_hash;
+	ctl.match = roll_match;
+	ctl.hcxt = o->cxt = CurrentMemoryContext;
+	o->map = hash_create("dsx ingest factories", 64, &ctl,
+						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	o->last.data = NULL;
+	o->last.len = 0;
+	o->last_ordinal = 0;
+}
+
+static int
+ordinal_of(Ordinals *o, Datum factory)
+{
+	RollKey		key = {VARDATA_ANY(DatumGetPointer(factory)), VARSIZE_ANY_EXHDR(DatumGetPointer(factory))};
+	OrdinalEntry *e;
+	bool		found;
+
+	if (o->last_ordinal > 0 && roll_match(&o->last, &key, sizeof(RollKey)) == 0)
+		return o->last_ordinal;
+	e = hash_search(o->map, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		char	   *copy = MemoryContextAlloc(o->cxt, key.len);
+
+		memcpy(copy, key.data, key.len);
+		e->key.data = copy;
+		e->ordinal = (int) hash_get_num_entries(o->map);
+	}
+	o->last = e->key;
+	o->last_ordinal = e->ordinal;
+	return e->ordinal;
 }
 
 /* Appends a text value to the group key: its length, then its bytes. */
@@ -576,10 +611,17 @@ flush_heap(Store *st)
 		}
 		e = &st->keys[st->nkeys++];
 		e->tid = slot->tts_tid;
-		e->values[0] = PointerGetDatum(MemoryContextAlloc(st->keycxt, VARSIZE_ANY(DatumGetPointer(v[C_FACTORY]))));
-		memcpy(DatumGetPointer(e->values[0]), DatumGetPointer(v[C_FACTORY]), VARSIZE_ANY(DatumGetPointer(v[C_FACTORY])));
-		e->values[1] = PointerGetDatum(MemoryContextAlloc(st->keycxt, VARSIZE_ANY(DatumGetPointer(v[C_EVENT_ID]))));
-		memcpy(DatumGetPointer(e->values[1]), DatumGetPointer(v[C_EVENT_ID]), VARSIZE_ANY(DatumGetPointer(v[C_EVENT_ID])));
+		{
+			/* both key values in one allocation */
+			Size		lf = VARSIZE_ANY(DatumGetPointer(v[C_FACTORY]));
+			Size		le = VARSIZE_ANY(DatumGetPointer(v[C_EVENT_ID]));
+			char	   *copy = MemoryContextAlloc(st->keycxt, INTALIGN(lf) + le);
+
+			memcpy(copy, DatumGetPointer(v[C_FACTORY]), lf);
+			memcpy(copy + INTALIGN(lf), DatumGetPointer(v[C_EVENT_ID]), le);
+			e->values[0] = PointerGetDatum(copy);
+			e->values[1] = PointerGetDatum(copy + INTALIGN(lf));
+		}
 	}
 	st->inserted += st->nslots;
 	st->nslots = 0;
@@ -1008,9 +1050,10 @@ move_rows(Store *st, Relation src, bool dedup)
 	int64		nrows = 0;
 	int64		maxrows = 0;
 	int64		seq = 0;
-	Ordinals	ordinals = {0};
+	Ordinals	ordinals;
 	bool		expanded;
 
+	ordinals_init(&ordinals);
 	st->srcdesc = RelationGetDescr(src);
 	st->srcslot = table_slot_create(src, &st->estate->es_tupleTable);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, in))
