@@ -1,0 +1,203 @@
+-- schema/40-checks.sql — the rules rows of the configuration and the books must keep: trigger
+-- functions and their triggers (facility lender and currency, agreement parties, append-only
+-- books, the books' foreign keys checked once per statement).
+
+CREATE OR REPLACE FUNCTION dsx.credit_facilities_check_lender() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k text;
+BEGIN
+    SELECT p.kind INTO k FROM dsx.parties p WHERE p.party = NEW.lender;
+    IF FOUND AND k IS DISTINCT FROM 'lender' THEN
+        RAISE EXCEPTION 'party "%" is not a lender', NEW.lender
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Party "%s" is of kind %s.', NEW.lender, k),
+                  HINT = 'Register the lender in dsx.parties with kind lender.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION dsx.credit_facilities_check_lender() IS 'Trigger function: refuses a credit facility whose lender is not a party of kind lender';
+CREATE OR REPLACE TRIGGER credit_facilities_lender BEFORE INSERT OR UPDATE OF lender ON dsx.credit_facilities
+    FOR EACH ROW EXECUTE FUNCTION dsx.credit_facilities_check_lender();
+COMMENT ON TRIGGER credit_facilities_lender ON dsx.credit_facilities IS 'The lender must be a party of kind lender';
+
+
+-- The split's parties, resolved: vendor and partner stand for the agreement's own.
+CREATE OR REPLACE FUNCTION dsx.agreement_party(name text, vendor text, partner text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT CASE name WHEN 'vendor' THEN vendor WHEN 'partner' THEN partner ELSE name END $$;
+COMMENT ON FUNCTION dsx.agreement_party(text, text, text) IS 'The party a name in a revenue split stands for: vendor and partner resolve to the agreement''s own';
+
+-- An agreement is valid only when every party its split names exists, once.
+CREATE OR REPLACE FUNCTION dsx.agreements_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing text;
+    twice   text;
+BEGIN
+    SELECT min(p) INTO missing
+      FROM unnest(dsx.parties(NEW.revenue_split)) n,
+           LATERAL dsx.agreement_party(n, NEW.vendor, NEW.partner) p
+     WHERE NOT EXISTS (SELECT 1 FROM dsx.parties x WHERE x.party = p);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'revenue split of agreement "%" names unknown party "%"', NEW.agreement, missing
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Use vendor and partner for the agreement''s own, or add the party to dsx.parties.';
+    END IF;
+    SELECT p INTO twice
+      FROM unnest(dsx.parties(NEW.revenue_split)) n,
+           LATERAL dsx.agreement_party(n, NEW.vendor, NEW.partner) p
+     GROUP BY p HAVING count(*) > 1 LIMIT 1;
+    IF twice IS NOT NULL THEN
+        RAISE EXCEPTION 'revenue split of agreement "%" names party "%" twice', NEW.agreement, twice
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The names vendor and partner stand for the agreement''s own vendor and partner.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM dsx.parties WHERE party = NEW.vendor AND kind = 'vendor') THEN
+        RAISE EXCEPTION 'party "%" is not a vendor', NEW.vendor USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM dsx.parties WHERE party = NEW.partner AND kind = 'partner') THEN
+        RAISE EXCEPTION 'party "%" is not a partner', NEW.partner USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF TG_OP = 'UPDATE' AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = OLD.agreement)
+       AND (NEW.agreement, NEW.partner, NEW.vendor, NEW.factory, NEW.starts)
+           IS DISTINCT FROM (OLD.agreement, OLD.partner, OLD.vendor, OLD.factory, OLD.starts) THEN
+        RAISE EXCEPTION 'agreement "%" has settled periods: its parties, factory and start are fixed', OLD.agreement
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A new revenue split or settle lag applies from the next period settled.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION dsx.agreements_check() IS 'Trigger: an agreement''s split names known parties once each, its vendor is a vendor, and settled agreements keep their identity';
+
+
+-- A facility rounds in its agreement's currency: left out, minor_units is the currency's;
+-- another value is refused, so the schedule shown is the debt service settled.
+CREATE OR REPLACE FUNCTION dsx.credit_facilities_currency() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cur text;
+    mu  integer;
+BEGIN
+    SELECT c.currency, c.minor_units INTO cur, mu
+      FROM dsx.agreements a
+      JOIN dsx.factories f ON f.factory = a.factory
+      JOIN dsx.currencies c ON c.currency = f.currency
+     WHERE a.agreement = NEW.agreement;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'facility "%" names unknown agreement "%"', NEW.facility, NEW.agreement
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Create the agreement in dsx.agreements first.';
+    END IF;
+    IF NEW.minor_units IS NULL THEN
+        NEW.minor_units := mu;
+    ELSIF NEW.minor_units <> mu THEN
+        RAISE EXCEPTION 'facility "%" rounds to % decimal places, but its agreement books in % (% decimal places)',
+              NEW.facility, NEW.minor_units, cur, mu
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave minor_units out: it is taken from the currency.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION dsx.credit_facilities_currency() IS 'Trigger: a credit facility rounds to its agreement''s currency''s minor units';
+CREATE OR REPLACE TRIGGER credit_facilities_currency BEFORE INSERT OR UPDATE ON dsx.credit_facilities
+    FOR EACH ROW EXECUTE FUNCTION dsx.credit_facilities_currency();
+
+
+-- Closed books: what settlement wrote is never updated, deleted or truncated.
+CREATE OR REPLACE FUNCTION dsx.refuse_change() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION '% on %.% is refused: settled books are append-only', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'Corrections are booked by settling the next period (late usage becomes adjustment lines).';
+END
+$$;
+COMMENT ON FUNCTION dsx.refuse_change() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on settled books';
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.ledger_entries FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
+CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.ledger_entries FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statements FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
+CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statements FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statement_lines FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
+CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statement_lines FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statement_shares FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
+CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statement_shares FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
+CREATE OR REPLACE TRIGGER agreements_check BEFORE INSERT OR UPDATE ON dsx.agreements FOR EACH ROW EXECUTE FUNCTION dsx.agreements_check();
+
+/*
+ * What a line, share or ledger entry names must exist: its statement, its party, its
+ * currency. The foreign keys above say so, and keep a dump's rows in restorable order
+ * (pg_dump loads the data of an extension's tables in foreign-key order); but their
+ * per-row checks cost about 4 us a row, queued to commit, which is most of the cost of
+ * posting a month's books in bulk. The books are checked instead once per INSERT or COPY
+ * statement, over all its rows at once, by the trigger below, for every writer (settlement
+ * and anyone inserting directly); the foreign keys' per-row check triggers on these three
+ * tables are disabled. The check is immediate: a statement must be written before its
+ * lines, shares and entries. A statement cannot be deleted or changed once written
+ * (refuse_change, and the foreign keys' own triggers on dsx.statements, which stay
+ * enabled), so what the check saw stays true.
+ */
+CREATE OR REPLACE FUNCTION dsx.books_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    con    text;   -- the foreign key a row breaks, and how
+    detail text;
+BEGIN
+    SELECT TG_TABLE_NAME || '_agreement_period_start_fkey',
+           format('Key (agreement, period_start)=(%s, %s) is not present in table "statements".',
+                  n.agreement, n.period_start)
+      INTO con, detail
+      FROM (SELECT DISTINCT r.agreement, r.period_start FROM new_rows r) n
+     WHERE NOT EXISTS (SELECT 1 FROM dsx.statements s
+                        WHERE s.agreement = n.agreement AND s.period_start = n.period_start)
+     LIMIT 1;
+    IF con IS NULL AND TG_TABLE_NAME = 'statement_shares' THEN
+        SELECT 'statement_shares_party_fkey',
+               format('Key (party)=(%s) is not present in table "parties".', n.party)
+          INTO con, detail
+          FROM (SELECT DISTINCT r.party FROM new_rows r) n
+         WHERE NOT EXISTS (SELECT 1 FROM dsx.parties p WHERE p.party = n.party)
+         LIMIT 1;
+    ELSIF con IS NULL AND TG_TABLE_NAME = 'ledger_entries' THEN
+        SELECT 'ledger_entries_currency_fkey',
+               format('Key (currency)=(%s) is not present in table "currencies".', n.currency)
+          INTO con, detail
+          FROM (SELECT DISTINCT r.currency FROM new_rows r) n
+         WHERE NOT EXISTS (SELECT 1 FROM dsx.currencies c WHERE c.currency = n.currency)
+         LIMIT 1;
+    END IF;
+    IF con IS NOT NULL THEN
+        RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', TG_TABLE_NAME, con
+            USING ERRCODE = 'foreign_key_violation', SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME,
+                  CONSTRAINT = con, DETAIL = detail;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION dsx.books_check() IS 'Trigger, once per INSERT or COPY on statement_lines, statement_shares and ledger_entries: every row names an existing statement (and party, currency), as their foreign keys say; 23503 otherwise';
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['statement_lines', 'statement_shares', 'ledger_entries'] LOOP
+        EXECUTE pg_catalog.format('CREATE OR REPLACE TRIGGER books_check AFTER INSERT ON dsx.%I REFERENCING NEW TABLE AS new_rows '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION dsx.books_check()', t);
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER books_check ON dsx.%I IS %L', t,
+                                  'Every row inserted names an existing statement (and party, currency): the foreign keys, checked once per statement');
+        -- the foreign keys' per-row check triggers (the only internal triggers of the table)
+        EXECUTE pg_catalog.format('ALTER TABLE dsx.%I DISABLE TRIGGER ALL', t);
+        EXECUTE pg_catalog.format('ALTER TABLE dsx.%I ENABLE TRIGGER USER', t);
+    END LOOP;
+END
+$$;

@@ -1,0 +1,168 @@
+-- schema/50-ingest.sql — ingest: dsx.ingest() and its bulk step in C, dsx.ingest_rows().
+
+CREATE OR REPLACE FUNCTION dsx.ingest_rows(src regclass, batch bigint, dedup boolean,
+                                OUT inserted bigint, OUT duplicates bigint, OUT conflicts bigint)
+    AS 'MODULE_PATHNAME', 'dsx_ingest_rows' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION dsx.ingest_rows(regclass, bigint, boolean) IS 'dsx.ingest()''s bulk step (C): moves every row of src (dsx.usage_inbox''s columns) into dsx.usage_events as the batch, rolls the stored events up into dsx.usage_daily and keeps conflicting payloads in dsx.usage_conflicts. dedup = false takes every row as new (a stored or repeated key raises unique_violation); dedup = true looks every key up. All NULL, nothing written, when triggers, row-level security or the table''s shape need plain SQL';
+
+CREATE OR REPLACE FUNCTION dsx.ingest()
+RETURNS TABLE(inserted bigint, duplicates bigint, conflicts bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pending bigint;
+    batch   bigint;
+    same    bigint := 0;
+    unknown text;
+    in_load boolean;
+    src     text := 'dsx.usage_inbox';   -- the rows this call moves: the inbox, or a copy
+BEGIN
+    -- A settlement in progress (it holds the rollup in SHARE mode) is waited for first,
+    -- without holding the inbox, so loads carry on meanwhile.
+    LOCK TABLE dsx.usage_daily IN ROW EXCLUSIVE MODE;
+    -- Did this transaction load (or read) the inbox itself? Then it holds the inbox, and
+    -- asking for it exclusively could deadlock with another transaction doing the same.
+    in_load := EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                        WHERE l.locktype = 'relation' AND l.relation = 'dsx.usage_inbox'::regclass
+                          AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                             WHERE d.datname = pg_catalog.current_database())
+                          AND l.pid = pg_catalog.pg_backend_pid() AND l.granted);
+    IF in_load THEN
+        -- Alone with the inbox, it may have it exclusively at once: then nothing differs.
+        BEGIN
+            LOCK TABLE dsx.usage_inbox IN ACCESS EXCLUSIVE MODE NOWAIT;
+            in_load := false;
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;
+        END;
+    END IF;
+    IF in_load THEN
+        -- Others hold the inbox too. Ingests take turns on an advisory lock; the rows this
+        -- transaction can see move out of the inbox into a private copy, exactly those,
+        -- whatever others load meanwhile.
+        PERFORM pg_catalog.pg_advisory_xact_lock('dsx.usage_inbox'::regclass::oid::bigint);
+        IF pg_catalog.to_regclass('pg_temp.dsx_ingest_rows') IS NULL THEN
+            CREATE TEMP TABLE dsx_ingest_rows (LIKE dsx.usage_inbox) ON COMMIT DELETE ROWS;
+        END IF;
+        TRUNCATE pg_temp.dsx_ingest_rows;
+        WITH moved AS (DELETE FROM dsx.usage_inbox RETURNING *)
+        INSERT INTO pg_temp.dsx_ingest_rows SELECT * FROM moved;
+        src := 'pg_temp.dsx_ingest_rows';
+    ELSE
+        -- Loaders take ROW EXCLUSIVE: this waits for open loads and keeps new ones out until
+        -- we commit, so the TRUNCATE below empties exactly the rows moved here.
+        LOCK TABLE dsx.usage_inbox IN ACCESS EXCLUSIVE MODE;
+        PERFORM pg_catalog.pg_advisory_xact_lock('dsx.usage_inbox'::regclass::oid::bigint);
+    END IF;
+    -- batches are numbered in commit order: the locks above serialise ingests
+    batch := nextval('dsx.ingest_batch_seq');
+
+    -- The bulk step: every row taken as a new event (in a subtransaction, which a key
+    -- already stored or repeated in the batch aborts), else the deduplicating mode.
+    BEGIN
+        SELECT r.inserted, r.duplicates, r.conflicts INTO inserted, duplicates, conflicts
+          FROM dsx.ingest_rows(src::regclass, batch, false) r;
+    EXCEPTION WHEN unique_violation THEN
+        SELECT r.inserted, r.duplicates, r.conflicts INTO inserted, duplicates, conflicts
+          FROM dsx.ingest_rows(src::regclass, batch, true) r;
+    END;
+    IF inserted IS NOT NULL THEN
+        pending := inserted + duplicates + conflicts;
+        IF pending = 0 THEN
+            RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
+            RETURN;
+        END IF;
+    ELSE
+        -- The bulk step declined (insert triggers or row-level security on usage_events
+        -- must apply, or the table was changed): the same work in SQL statements.
+        EXECUTE format('SELECT count(*) FROM %s', src) INTO pending;
+        IF pending = 0 THEN
+            RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
+            RETURN;
+        END IF;
+        -- Store what is new; keep the daily rollup current from exactly the rows stored.
+        EXECUTE format($q$
+            WITH stored AS (
+                INSERT INTO dsx.usage_events AS e
+                       (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
+                SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
+                  FROM %s i
+                ON CONFLICT (factory, event_id) DO NOTHING
+                RETURNING e.factory, e.customer, e.model, e.occurred_at, e.input_tokens, e.output_tokens
+            ), days AS (
+                SELECT s.factory, s.customer, s.model, (s.occurred_at AT TIME ZONE 'UTC')::date AS day,
+                       dsx.usage_agg(s.input_tokens, s.output_tokens, s.occurred_at) AS usage
+                  FROM stored s
+                 GROUP BY 1, 2, 3, 4
+            ), rolled AS (
+                INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
+                SELECT days.factory, days.customer, days.model, days.day, days.usage
+                  FROM days
+                  JOIN dsx.factories f ON f.factory = days.factory
+                ON CONFLICT (factory, day, customer, model)
+                DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
+            )
+            SELECT COALESCE(sum(dsx.events(days.usage)), 0),
+                   min(days.factory) FILTER (WHERE NOT EXISTS
+                       (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
+              FROM days$q$, src) INTO inserted, unknown USING batch;
+
+        IF unknown IS NOT NULL THEN
+            RAISE EXCEPTION 'usage for unknown factory "%"', unknown
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = 'Every event''s factory must exist in dsx.factories; nothing was ingested.',
+                      HINT = 'Register the factory, or remove its rows from dsx.usage_inbox, and call dsx.ingest() again.';
+        END IF;
+
+        IF inserted < pending THEN
+            -- Some ids were stored already (before, or earlier in this batch): the same payload
+            -- is a duplicate, a different one a conflict, kept aside with both payloads.
+            EXECUTE format($q$
+                WITH cmp AS (
+                    SELECT i.*, e.occurred_at AS s_occurred_at, e.customer AS s_customer, e.model AS s_model,
+                           e.input_tokens AS s_input_tokens, e.output_tokens AS s_output_tokens,
+                           (i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens)
+                           IS NOT DISTINCT FROM
+                           (e.occurred_at, e.customer, e.model, e.input_tokens, e.output_tokens) AS same
+                      FROM %s i
+                      JOIN dsx.usage_events e ON e.factory = i.factory AND e.event_id = i.event_id
+                ), kept AS (
+                    INSERT INTO dsx.usage_conflicts AS c
+                           (factory, event_id, stored_occurred_at, stored_customer, stored_model,
+                            stored_input_tokens, stored_output_tokens, incoming_occurred_at,
+                            incoming_customer, incoming_model, incoming_input_tokens,
+                            incoming_output_tokens, times_seen)
+                    SELECT factory, event_id, s_occurred_at, s_customer, s_model, s_input_tokens,
+                           s_output_tokens, occurred_at, customer, model, input_tokens, output_tokens,
+                           count(*)
+                      FROM cmp WHERE NOT cmp.same
+                     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
+                    ON CONFLICT (factory, event_id, incoming_occurred_at, incoming_customer,
+                                 incoming_model, incoming_input_tokens, incoming_output_tokens)
+                    DO UPDATE SET times_seen = c.times_seen + excluded.times_seen, last_seen = now()
+                )
+                SELECT count(*) FILTER (WHERE cmp.same), count(*) FILTER (WHERE NOT cmp.same)
+                  FROM cmp$q$, src) INTO same, conflicts;
+            duplicates := same - inserted;
+        ELSE
+            duplicates := 0;
+            conflicts := 0;
+        END IF;
+
+        IF inserted + duplicates + conflicts <> pending THEN
+            RAISE EXCEPTION 'dsx.ingest accounted for % of % pending rows', inserted + duplicates + conflicts, pending
+                USING ERRCODE = 'internal_error';
+        END IF;
+    END IF;
+
+    IF in_load THEN
+        TRUNCATE pg_temp.dsx_ingest_rows;
+    ELSE
+        TRUNCATE dsx.usage_inbox;
+    END IF;
+    INSERT INTO dsx.ingest_log (batch_id, inserted, duplicates, conflicts) VALUES (batch, inserted, duplicates, conflicts);
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION dsx.ingest() IS 'Move every row of dsx.usage_inbox into dsx.usage_events: new events stored (and rolled up into dsx.usage_daily), duplicates counted, conflicting payloads kept in dsx.usage_conflicts; empties the inbox';

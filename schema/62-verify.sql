@@ -1,0 +1,115 @@
+-- schema/62-verify.sql — dsx.verify_settlement: a statement recomputed from raw events and
+-- compared with what was stored.
+
+/*
+ * Recompute a statement from raw events and configuration: the events of the batches the
+ * statement saw, priced by the plans and the facility, split by the agreement's split.
+ */
+CREATE OR REPLACE FUNCTION dsx.verify_settlement(agreement text, period_start date) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s      dsx.statements;
+    a      dsx.agreements;
+    v_prev dsx.statements;
+    v_mu   integer;
+    v_prev_batch bigint;
+    v_rev  numeric;
+    v_adj  numeric;
+    v_in   bigint;
+    v_out  bigint;
+    v_int  numeric;
+    w      record;
+    ok     boolean := true;
+BEGIN
+    SELECT * INTO s FROM dsx.statements t WHERE t.agreement = $1 AND t.period_start = $2;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'agreement "%" has no statement for period %', $1, $2 USING ERRCODE = 'no_data_found';
+    END IF;
+    SELECT * INTO a FROM dsx.agreements g WHERE g.agreement = $1;
+    SELECT c.minor_units INTO v_mu FROM dsx.currencies c WHERE c.currency = s.currency;
+    SELECT * INTO v_prev FROM dsx.statements t
+     WHERE t.agreement = $1 AND t.period_start = (s.period_start - interval '1 month')::date;
+    v_prev_batch := COALESCE((SELECT max(t.through_batch) FROM dsx.statements t
+                               WHERE t.agreement = $1 AND t.period_start < s.period_start), 0);
+
+    -- each period's lines, rated from raw events as of a batch, at the prices the period was
+    -- booked with (recorded on its lines); today's plan only where nothing was booked
+    WITH lines AS (
+        SELECT l.for_period, l.customer, l.model,
+               dsx.input_tokens(l.u) AS input_tokens, dsx.output_tokens(l.u) AS output_tokens,
+               dsx.rate(l.u, COALESCE(bk.input_price, pp.input_price),
+                        COALESCE(bk.output_price, pp.output_price), v_mu) AS amount, l.asof
+          FROM (SELECT date_trunc('month', e.occurred_at AT TIME ZONE 'UTC')::date AS for_period,
+                       e.customer, e.model, b.asof,
+                       dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at) AS u
+                  FROM dsx.usage_events e
+                 CROSS JOIN (VALUES ('now', s.through_batch), ('before', v_prev_batch)) b(asof, batch)
+                 WHERE e.factory = a.factory AND e.batch_id <= b.batch
+                   AND e.occurred_at >= (a.starts::timestamp AT TIME ZONE 'UTC')
+                   AND e.occurred_at < (s.period_end::timestamp AT TIME ZONE 'UTC')
+                 GROUP BY 1, 2, 3, 4) l
+          LEFT JOIN LATERAL (SELECT x.input_price, x.output_price
+                               FROM dsx.statement_lines x
+                              WHERE x.agreement = a.agreement AND x.for_period = l.for_period
+                                AND x.customer = l.customer AND x.model = l.model
+                                AND x.period_start <= s.period_start
+                              ORDER BY x.period_start LIMIT 1) bk ON true
+          LEFT JOIN dsx.customer_plans cp ON cp.customer = l.customer AND cp.factory = a.factory
+          LEFT JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = l.model
+    ), expected AS (
+        -- the period's own lines, and for earlier periods what changed since the last statement
+        SELECT n.for_period, COALESCE(n.customer, b.customer) AS customer, COALESCE(n.model, b.model) AS model,
+               COALESCE(n.input_tokens, 0) - COALESCE(b.input_tokens, 0) AS input_tokens,
+               COALESCE(n.output_tokens, 0) - COALESCE(b.output_tokens, 0) AS output_tokens,
+               COALESCE(n.amount, 0) - COALESCE(b.amount, 0) AS amount
+          FROM (SELECT * FROM lines WHERE asof = 'now') n
+          FULL JOIN (SELECT * FROM lines WHERE asof = 'before' AND for_period < s.period_start) b
+            USING (for_period, customer, model)
+    ), expected_lines AS (
+        SELECT * FROM expected
+         WHERE for_period = s.period_start OR input_tokens <> 0 OR output_tokens <> 0 OR amount <> 0
+    ), stored_lines AS (
+        SELECT l.for_period, l.customer, l.model, l.input_tokens, l.output_tokens, l.amount
+          FROM dsx.statement_lines l WHERE l.agreement = $1 AND l.period_start = $2
+    )
+    SELECT NOT EXISTS (SELECT * FROM expected_lines EXCEPT SELECT * FROM stored_lines)
+       AND NOT EXISTS (SELECT * FROM stored_lines EXCEPT SELECT * FROM expected_lines),
+           COALESCE((SELECT sum(amount) FROM expected_lines WHERE for_period = s.period_start), 0),
+           COALESCE((SELECT sum(amount) FROM expected_lines WHERE for_period < s.period_start), 0),
+           COALESCE((SELECT sum(input_tokens) FROM expected_lines WHERE for_period = s.period_start), 0),
+           COALESCE((SELECT sum(output_tokens) FROM expected_lines WHERE for_period = s.period_start), 0)
+      INTO ok, v_rev, v_adj, v_in, v_out;
+    IF NOT ok THEN
+        RAISE NOTICE 'statement lines differ from the raw events';
+    END IF;
+
+    v_int := dsx.support_interest(a.agreement, COALESCE(v_prev.support_balance, 0), s.period_start, v_mu);
+    SELECT * INTO w FROM dsx.waterfall(v_rev + v_adj, dsx.debt_service_due(a.agreement, s.period_start, v_mu),
+                                       COALESCE(v_prev.support_balance, 0), v_int);
+    IF (s.revenue, s.adjustments, s.gross, s.input_tokens, s.output_tokens, s.debt_service_due,
+        s.debt_service_paid, s.support_opening, s.support_drawn, s.support_interest, s.support_repaid,
+        s.support_balance, s.distributable)
+       IS DISTINCT FROM
+       (v_rev, v_adj, v_rev + v_adj, v_in, v_out, w.debt_service_paid + w.support_drawn,
+        w.debt_service_paid, COALESCE(v_prev.support_balance, 0), w.support_drawn, v_int, w.support_repaid,
+        w.support_balance, w.distributable) THEN
+        RAISE NOTICE 'statement figures differ from the recomputed waterfall';
+        ok := false;
+    END IF;
+    IF EXISTS (SELECT party, amount FROM dsx.agreement_shares($1, w.distributable, v_mu) WHERE amount <> 0
+               EXCEPT SELECT party, amount FROM dsx.statement_shares t WHERE t.agreement = $1 AND t.period_start = $2 AND amount <> 0)
+       OR EXISTS (SELECT party, amount FROM dsx.statement_shares t WHERE t.agreement = $1 AND t.period_start = $2 AND amount <> 0
+                  EXCEPT SELECT party, amount FROM dsx.agreement_shares($1, w.distributable, v_mu) WHERE amount <> 0) THEN
+        RAISE NOTICE 'statement shares differ from the revenue split';
+        ok := false;
+    END IF;
+    IF (SELECT COALESCE(sum(amount), 0) FROM dsx.ledger_entries l WHERE l.agreement = $1 AND l.period_start = $2) <> 0 THEN
+        RAISE NOTICE 'ledger entries of the statement do not balance';
+        ok := false;
+    END IF;
+    RETURN ok;
+END
+$$;
+COMMENT ON FUNCTION dsx.verify_settlement(text, date) IS 'Recompute a settled statement from raw usage events (as of the batches it saw), the prices its periods were booked with, the facility and the split, and compare with what was stored: true when every line, figure, share and the ledger agree';

@@ -1,0 +1,164 @@
+-- schema/71-role-maps.sql — whose rows the current role sees, and mapping roles to parties
+-- (dsx.grant_partner, dsx.grant_vendor and their revokes).
+
+/*
+ * Whose rows the current role sees. These run with the caller's rights (a policy is
+ * evaluated as the querying role) and decide from the maps and pg_has_role alone: a
+ * caller's search_path, temporary objects or own rows change nothing, since every name is
+ * qualified and the search_path pinned. Policies call them as (SELECT f()): once a query.
+ */
+CREATE OR REPLACE FUNCTION dsx.current_partners() RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.partner), '{}'::text[])
+      FROM dsx.partner_roles r
+      JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role
+     WHERE pg_catalog.pg_has_role(g.oid, 'USAGE')
+$$;
+COMMENT ON FUNCTION dsx.current_partners() IS 'Partners whose rows the current role sees: those dsx.partner_roles maps to a role whose privileges it has (itself, or a group it inherits from)';
+
+CREATE OR REPLACE FUNCTION dsx.current_vendors() RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.vendor), '{}'::text[])
+      FROM dsx.vendor_roles r
+      JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role
+     WHERE pg_catalog.pg_has_role(g.oid, 'USAGE')
+$$;
+COMMENT ON FUNCTION dsx.current_vendors() IS 'Vendors whose agreements the current role sees: those dsx.vendor_roles maps to a role whose privileges it has';
+
+CREATE OR REPLACE FUNCTION dsx.current_factories() RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(pg_catalog.array_agg(f.factory), '{}'::text[])
+      FROM dsx.factories f
+     WHERE f.partner OPERATOR(pg_catalog.=) ANY ((SELECT dsx.current_partners())::text[])
+$$;
+COMMENT ON FUNCTION dsx.current_factories() IS 'Factories of the current role''s partners: whose usage, customers and plans it sees';
+
+CREATE OR REPLACE FUNCTION dsx.current_agreements(with_vendor boolean DEFAULT true) RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(pg_catalog.array_agg(a.agreement), '{}'::text[])
+      FROM dsx.agreements a
+     WHERE a.partner OPERATOR(pg_catalog.=) ANY ((SELECT dsx.current_partners())::text[])
+        OR (with_vendor AND a.vendor OPERATOR(pg_catalog.=) ANY ((SELECT dsx.current_vendors())::text[]))
+$$;
+COMMENT ON FUNCTION dsx.current_agreements(boolean) IS 'Agreements the current role sees: those of its partners and, when with_vendor, those of its vendors';
+
+/*
+ * Mapping roles to parties. Run by the extension owner or a member of dsx_operator (who
+ * holds the ADMIN OPTION on dsx_partner and dsx_vendor); with the caller's rights.
+ */
+CREATE OR REPLACE FUNCTION dsx.grant_role_check(role name, party text, kind text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k text;
+BEGIN
+    IF role IS NULL OR party IS NULL THEN
+        RAISE EXCEPTION 'a role and a % are needed', kind USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = role) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create the login role first, e.g. CREATE ROLE ... LOGIN PASSWORD ...';
+    END IF;
+    IF role IN ('dsx_operator', 'dsx_loader', 'dsx_partner', 'dsx_vendor') THEN
+        RAISE EXCEPTION 'role "%" is one of dsx''s own groups and cannot be mapped to a party', role
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT p.kind INTO k FROM dsx.parties p WHERE p.party = grant_role_check.party;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown party "%"', party
+            USING ERRCODE = 'foreign_key_violation', HINT = 'The parties are listed in dsx.parties.';
+    END IF;
+    IF k <> kind THEN
+        RAISE EXCEPTION 'party "%" is a %, not a %', party, k, kind USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION dsx.grant_role_check(name, text, text) IS 'Validation shared by dsx.grant_partner and dsx.grant_vendor: the role exists and is not a dsx group, the party exists and is of the kind';
+
+-- Map a role to a party of the given kind (partner or vendor): one row in dsx.<kind>_roles
+-- and membership of the group dsx_<kind>. The public grant_* and revoke_* functions below
+-- are this, for one kind each.
+CREATE OR REPLACE FUNCTION dsx.map_role(role name, party text, kind text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mapped text;
+    grp    text := 'dsx_' || kind;
+BEGIN
+    PERFORM dsx.grant_role_check(role, party, kind);
+    EXECUTE pg_catalog.format('SELECT r.%I FROM dsx.%I r WHERE r.role = $1 FOR UPDATE', kind, kind || '_roles')
+       INTO mapped USING role;
+    IF mapped IS NOT NULL AND mapped <> party THEN
+        RAISE EXCEPTION 'role "%" is already mapped to % "%"', role, kind, mapped
+            USING ERRCODE = 'unique_violation',
+                  HINT = pg_catalog.format('Call dsx.revoke_%s() first: a role sees one %s.', kind, kind);
+    END IF;
+    IF mapped IS NULL THEN
+        EXECUTE pg_catalog.format('INSERT INTO dsx.%I (role, %I) VALUES ($1, $2)', kind || '_roles', kind)
+          USING role, party;
+    END IF;
+    -- also when already mapped: after a restore into another cluster only the map came back
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+                    WHERE m.roleid = grp::regrole
+                      AND m.member = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = role)) THEN
+        EXECUTE pg_catalog.format('GRANT %I TO %I', grp, role);
+    END IF;
+    RETURN mapped IS NULL;
+END
+$$;
+COMMENT ON FUNCTION dsx.map_role(name, text, text) IS 'Map a role to a party of kind partner or vendor (dsx.<kind>_roles) and make it a member of dsx_<kind>; true when newly mapped. What dsx.grant_partner and dsx.grant_vendor do';
+
+CREATE OR REPLACE FUNCTION dsx.unmap_role(role name, kind text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    grp  text := 'dsx_' || kind;
+    gone integer;
+BEGIN
+    EXECUTE pg_catalog.format('DELETE FROM dsx.%I r WHERE r.role = $1', kind || '_roles') USING role;
+    GET DIAGNOSTICS gone = ROW_COUNT;
+    IF gone = 0 THEN
+        RAISE NOTICE 'role "%" is not mapped to a %', role, kind;
+        RETURN false;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = role)
+       AND pg_catalog.pg_has_role(role, grp, 'MEMBER') THEN
+        EXECUTE pg_catalog.format('REVOKE %I FROM %I', grp, role);
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION dsx.unmap_role(name, text) IS 'Remove a role''s partner or vendor mapping and its membership of dsx_<kind>; false (and says so) when it had none. What dsx.revoke_partner and dsx.revoke_vendor do';
+
+CREATE OR REPLACE FUNCTION dsx.grant_partner(role name, partner text) RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT dsx.map_role(role, partner, 'partner') $$;
+CREATE OR REPLACE FUNCTION dsx.revoke_partner(role name) RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT dsx.unmap_role(role, 'partner') $$;
+CREATE OR REPLACE FUNCTION dsx.grant_vendor(role name, vendor text) RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT dsx.map_role(role, vendor, 'vendor') $$;
+CREATE OR REPLACE FUNCTION dsx.revoke_vendor(role name) RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT dsx.unmap_role(role, 'vendor') $$;
+COMMENT ON FUNCTION dsx.grant_partner(name, text) IS 'Map a role to a partner and make it a member of dsx_partner: it can then read that partner''s rows through the views and tables, and nothing else; true when newly mapped, false when it already was (the membership is granted again). For the extension owner and dsx_operator';
+COMMENT ON FUNCTION dsx.revoke_partner(name) IS 'Remove a role''s partner mapping and its membership of dsx_partner; false (and says so) when it had none. Revoke before dropping a role: the map is kept by name';
+COMMENT ON FUNCTION dsx.grant_vendor(name, text) IS 'Map a role to a vendor and make it a member of dsx_vendor: it can then read the vendor''s agreements across partners (dsx.vendor_portfolio, statements, credit support), and nothing else; true when newly mapped. For the extension owner and dsx_operator';
+COMMENT ON FUNCTION dsx.revoke_vendor(name) IS 'Remove a role''s vendor mapping and its membership of dsx_vendor; false (and says so) when it had none';

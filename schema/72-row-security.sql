@@ -1,0 +1,112 @@
+-- schema/72-row-security.sql — row-level security: the policies on every table a party can
+-- read.
+
+/*
+ * Row-level security. Two permissive policies on each table a partner or vendor can read:
+ * dsx_staff lets dsx_operator and dsx_loader see and write every row (their table
+ * privileges decide what they may do), dsx_read lets dsx_partner and dsx_vendor members
+ * read the rows of their parties. Any other role sees no row even if granted SELECT.
+ */
+-- The policies below are the whole set: dsx's own (named dsx_*) are dropped first, so that
+-- an update recreates exactly these.
+DO $$
+DECLARE
+    p record;
+BEGIN
+    FOR p IN SELECT pol.polname, pol.polrelid::regclass AS tab
+               FROM pg_catalog.pg_policy pol
+               JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid
+              WHERE c.relnamespace = 'dsx'::regnamespace AND pol.polname LIKE 'dsx\_%' LOOP
+        EXECUTE pg_catalog.format('DROP POLICY %I ON %s', p.polname, p.tab);
+    END LOOP;
+END
+$$;
+
+ALTER TABLE dsx.parties ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.factories ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.price_plans ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.customer_plans ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.agreements ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.credit_facilities ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.usage_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.usage_daily ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.usage_conflicts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.statements ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.statement_lines ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.statement_shares ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.ledger_entries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.partner_roles ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.vendor_roles ENABLE ROW LEVEL SECURITY;
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['parties', 'factories', 'price_plans', 'customer_plans', 'agreements',
+                             'credit_facilities', 'usage_events', 'usage_daily', 'usage_conflicts',
+                             'statements', 'statement_lines', 'statement_shares', 'ledger_entries',
+                             'partner_roles', 'vendor_roles'] LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY dsx_staff ON dsx.%I FOR ALL TO dsx_operator, dsx_loader USING (true) WITH CHECK (true)', t);
+        EXECUTE pg_catalog.format(
+            'COMMENT ON POLICY dsx_staff ON dsx.%I IS %L', t,
+            'dsx_operator and dsx_loader see every row; their privileges decide what they may write');
+    END LOOP;
+END
+$$;
+
+-- a partner sees itself, its counterparties and its customers; a vendor the parties of its agreements
+CREATE POLICY dsx_read ON dsx.parties FOR SELECT TO dsx_partner, dsx_vendor USING (
+    parties.party = ANY ((SELECT dsx.current_partners())::text[])
+    OR parties.party = ANY ((SELECT dsx.current_vendors())::text[])
+    OR EXISTS (SELECT 1 FROM dsx.agreements a WHERE parties.party IN (a.partner, a.vendor))
+    OR EXISTS (SELECT 1 FROM dsx.credit_facilities f WHERE f.lender = parties.party)
+    OR EXISTS (SELECT 1 FROM dsx.customer_plans c WHERE c.customer = parties.party)
+    OR EXISTS (SELECT 1 FROM dsx.statement_shares s WHERE s.party = parties.party));
+CREATE POLICY dsx_read ON dsx.factories FOR SELECT TO dsx_partner, dsx_vendor USING (
+    factories.partner = ANY ((SELECT dsx.current_partners())::text[])
+    OR EXISTS (SELECT 1 FROM dsx.agreements a
+                WHERE a.factory = factories.factory AND a.vendor = ANY ((SELECT dsx.current_vendors())::text[])));
+CREATE POLICY dsx_read ON dsx.price_plans FOR SELECT TO dsx_partner, dsx_vendor USING (
+    EXISTS (SELECT 1 FROM dsx.customer_plans c
+             WHERE c.plan = price_plans.plan AND c.factory = ANY ((SELECT dsx.current_factories())::text[])));
+CREATE POLICY dsx_read ON dsx.customer_plans FOR SELECT TO dsx_partner, dsx_vendor
+    USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
+CREATE POLICY dsx_read ON dsx.usage_events FOR SELECT TO dsx_partner, dsx_vendor
+    USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
+CREATE POLICY dsx_read ON dsx.usage_daily FOR SELECT TO dsx_partner, dsx_vendor
+    USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
+CREATE POLICY dsx_read ON dsx.usage_conflicts FOR SELECT TO dsx_partner, dsx_vendor
+    USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
+CREATE POLICY dsx_read ON dsx.agreements FOR SELECT TO dsx_partner, dsx_vendor
+    USING (partner = ANY ((SELECT dsx.current_partners())::text[]) OR vendor = ANY ((SELECT dsx.current_vendors())::text[]));
+CREATE POLICY dsx_read ON dsx.credit_facilities FOR SELECT TO dsx_partner, dsx_vendor
+    USING (agreement = ANY ((SELECT dsx.current_agreements())::text[]));
+CREATE POLICY dsx_read ON dsx.statements FOR SELECT TO dsx_partner, dsx_vendor
+    USING (agreement = ANY ((SELECT dsx.current_agreements())::text[]));
+CREATE POLICY dsx_read ON dsx.statement_lines FOR SELECT TO dsx_partner, dsx_vendor
+    USING (agreement = ANY ((SELECT dsx.current_agreements(false))::text[]));
+CREATE POLICY dsx_read ON dsx.statement_shares FOR SELECT TO dsx_partner, dsx_vendor
+    USING (agreement = ANY ((SELECT dsx.current_agreements())::text[]));
+CREATE POLICY dsx_read ON dsx.ledger_entries FOR SELECT TO dsx_partner, dsx_vendor
+    USING (agreement = ANY ((SELECT dsx.current_agreements())::text[]));
+CREATE POLICY dsx_read ON dsx.partner_roles FOR SELECT TO dsx_partner, dsx_vendor
+    USING (role IN (SELECT g.rolname FROM pg_catalog.pg_roles g WHERE pg_catalog.pg_has_role(g.oid, 'USAGE')));
+CREATE POLICY dsx_read ON dsx.vendor_roles FOR SELECT TO dsx_partner, dsx_vendor
+    USING (role IN (SELECT g.rolname FROM pg_catalog.pg_roles g WHERE pg_catalog.pg_has_role(g.oid, 'USAGE')));
+
+COMMENT ON POLICY dsx_read ON dsx.parties IS 'Partners and vendors see their own party, the parties of their agreements, their lenders, their customers and the parties sharing their revenue';
+COMMENT ON POLICY dsx_read ON dsx.factories IS 'Partners see their factories; vendors the factories of their agreements';
+COMMENT ON POLICY dsx_read ON dsx.price_plans IS 'Partners see the plans their customers are on';
+COMMENT ON POLICY dsx_read ON dsx.customer_plans IS 'Partners see the plans of their factories'' customers';
+COMMENT ON POLICY dsx_read ON dsx.usage_events IS 'Partners see the events of their factories; vendors see no customer-level usage';
+COMMENT ON POLICY dsx_read ON dsx.usage_daily IS 'Partners see the daily usage of their factories; vendors see no customer-level usage';
+COMMENT ON POLICY dsx_read ON dsx.usage_conflicts IS 'Partners see the conflicting events of their factories';
+COMMENT ON POLICY dsx_read ON dsx.agreements IS 'Partners and vendors see their agreements';
+COMMENT ON POLICY dsx_read ON dsx.credit_facilities IS 'Partners and vendors see the facilities of their agreements';
+COMMENT ON POLICY dsx_read ON dsx.statements IS 'Partners and vendors see the statements of their agreements';
+COMMENT ON POLICY dsx_read ON dsx.statement_lines IS 'Partners see the customer lines of their statements; vendors do not';
+COMMENT ON POLICY dsx_read ON dsx.statement_shares IS 'Partners and vendors see the shares of their statements';
+COMMENT ON POLICY dsx_read ON dsx.ledger_entries IS 'Partners and vendors see the ledger of their agreements';
+COMMENT ON POLICY dsx_read ON dsx.partner_roles IS 'A role sees its own mappings';
+COMMENT ON POLICY dsx_read ON dsx.vendor_roles IS 'A role sees its own mappings';

@@ -1,0 +1,175 @@
+-- schema/80-views.sql — the views BI tools read (built-in column types only,
+-- security_invoker).
+
+CREATE OR REPLACE VIEW dsx.facility_position WITH (security_invoker = true) AS
+    SELECT * FROM dsx.facility_position_at(CURRENT_DATE);
+COMMENT ON VIEW dsx.facility_position IS 'Every credit facility today: next payment due and principal outstanding (dsx.facility_position_at(CURRENT_DATE))';
+COMMENT ON COLUMN dsx.facility_position.facility IS 'Facility identifier';
+COMMENT ON COLUMN dsx.facility_position.agreement IS 'The agreement the facility finances';
+COMMENT ON COLUMN dsx.facility_position.lender IS 'The lending party';
+COMMENT ON COLUMN dsx.facility_position.as_of IS 'The date of the position (today)';
+COMMENT ON COLUMN dsx.facility_position.next_period IS 'Number of the next payment (the first due today or later); NULL after maturity';
+COMMENT ON COLUMN dsx.facility_position.next_due IS 'Due date of the next payment; NULL after maturity';
+COMMENT ON COLUMN dsx.facility_position.next_payment IS 'Amount of the next payment (interest plus principal); NULL after maturity';
+COMMENT ON COLUMN dsx.facility_position.next_interest IS 'Interest part of the next payment; NULL after maturity';
+COMMENT ON COLUMN dsx.facility_position.next_principal IS 'Principal part of the next payment; NULL after maturity';
+COMMENT ON COLUMN dsx.facility_position.outstanding_principal IS 'Principal not yet repaid by the payments due before today; 0 after maturity';
+COMMENT ON COLUMN dsx.facility_position.remaining_periods IS 'Payments still to come, the next one included';
+COMMENT ON COLUMN dsx.facility_position.maturity IS 'Due date of the last payment';
+
+/*
+ * The views. security_invoker: the querying role's privileges and row-level security
+ * apply to the tables beneath. Only built-in column types (BI drivers do not know dsx's).
+ */
+CREATE OR REPLACE VIEW dsx.partner_statements WITH (security_invoker = true) AS
+SELECT a.partner, s.agreement, a.factory, a.vendor, s.period_start, s.period_end, s.currency,
+       s.input_tokens, s.output_tokens, s.revenue, s.adjustments, s.gross,
+       s.debt_service_due, s.debt_service_paid, s.support_opening, s.support_drawn,
+       s.support_interest, s.support_repaid, s.support_balance, s.distributable,
+       s.vendor_share, s.partner_share,
+       s.distributable - s.vendor_share - s.partner_share AS other_shares,
+       s.settled_at
+  FROM dsx.statements s
+  JOIN dsx.agreements a ON a.agreement = s.agreement;
+COMMENT ON VIEW dsx.partner_statements IS 'One row per agreement and settled monthly period: every figure of the waterfall (SPEC section 6), in the factory''s currency. gross = debt_service_paid + support_repaid + distributable; distributable = vendor_share + partner_share + other_shares';
+COMMENT ON COLUMN dsx.partner_statements.partner IS 'The capital partner running the factory';
+COMMENT ON COLUMN dsx.partner_statements.agreement IS 'Agreement settled';
+COMMENT ON COLUMN dsx.partner_statements.factory IS 'The agreement''s factory';
+COMMENT ON COLUMN dsx.partner_statements.vendor IS 'The vendor taking a revenue share and giving credit support';
+COMMENT ON COLUMN dsx.partner_statements.period_start IS 'First day of the settled month (UTC)';
+COMMENT ON COLUMN dsx.partner_statements.period_end IS 'First day of the next month: the period is [period_start, period_end)';
+COMMENT ON COLUMN dsx.partner_statements.currency IS 'ISO 4217 currency of every amount in the row';
+COMMENT ON COLUMN dsx.partner_statements.input_tokens IS 'Input tokens served in the period (its own lines, late usage excluded)';
+COMMENT ON COLUMN dsx.partner_statements.output_tokens IS 'Output tokens served in the period (its own lines, late usage excluded)';
+COMMENT ON COLUMN dsx.partner_statements.revenue IS 'Sum of the period''s rated customer lines, each rounded once to the minor unit';
+COMMENT ON COLUMN dsx.partner_statements.adjustments IS 'Late usage of earlier, closed periods, re-rated: the difference from what was settled then';
+COMMENT ON COLUMN dsx.partner_statements.gross IS 'revenue + adjustments';
+COMMENT ON COLUMN dsx.partner_statements.debt_service_due IS 'Credit facility payments due in the period';
+COMMENT ON COLUMN dsx.partner_statements.debt_service_paid IS 'Part of the debt service paid from gross: min(max(gross, 0), debt_service_due)';
+COMMENT ON COLUMN dsx.partner_statements.support_opening IS 'Credit support owed to the vendor at the start of the period';
+COMMENT ON COLUMN dsx.partner_statements.support_drawn IS 'Debt service shortfall the vendor''s credit support paid to the lender in the period';
+COMMENT ON COLUMN dsx.partner_statements.support_interest IS 'Interest on the opening credit support balance, at the facility rate and day count';
+COMMENT ON COLUMN dsx.partner_statements.support_repaid IS 'Repaid to the vendor from what remained after debt service, interest first';
+COMMENT ON COLUMN dsx.partner_statements.support_balance IS 'Credit support owed to the vendor at the end of the period';
+COMMENT ON COLUMN dsx.partner_statements.distributable IS 'gross - debt_service_paid - support_repaid: what the revenue split divides (negative: a claw-back)';
+COMMENT ON COLUMN dsx.partner_statements.vendor_share IS 'The vendor''s part of the distributable amount';
+COMMENT ON COLUMN dsx.partner_statements.partner_share IS 'The partner''s part of the distributable amount';
+COMMENT ON COLUMN dsx.partner_statements.other_shares IS 'Parts of further parties the split names (0 for a vendor/partner split); their detail is in dsx.statement_shares';
+COMMENT ON COLUMN dsx.partner_statements.settled_at IS 'When the period was settled; the row never changes afterwards';
+
+CREATE OR REPLACE VIEW dsx.partner_usage_daily WITH (security_invoker = true) AS
+SELECT f.partner, d.factory, d.customer, d.model, d.day, f.currency,
+       d.events, d.input_tokens, d.output_tokens, d.input_tokens + d.output_tokens AS total_tokens,
+       CASE WHEN pp.plan IS NOT NULL THEN
+              dsx.charge(d.month_input, pp.input_price) + dsx.charge(d.month_output, pp.output_price)
+            - dsx.charge(d.month_input - d.input_tokens, pp.input_price)
+            - dsx.charge(d.month_output - d.output_tokens, pp.output_price)
+       END AS revenue
+  FROM (SELECT u.factory, u.customer, u.model, u.day, u.events, u.input_tokens, u.output_tokens,
+               (pg_catalog.sum(u.input_tokens) OVER w)::bigint AS month_input,
+               (pg_catalog.sum(u.output_tokens) OVER w)::bigint AS month_output
+          FROM (SELECT x.factory, x.customer, x.model, x.day, dsx.events(x.usage) AS events,
+                       dsx.input_tokens(x.usage) AS input_tokens, dsx.output_tokens(x.usage) AS output_tokens
+                  FROM dsx.usage_daily x) u
+        WINDOW w AS (PARTITION BY u.factory, u.customer, u.model, pg_catalog.date_trunc('month', u.day::timestamp)
+                     ORDER BY u.day)) d
+  JOIN dsx.factories f ON f.factory = d.factory
+  LEFT JOIN dsx.customer_plans cp ON cp.customer = d.customer AND cp.factory = d.factory
+  LEFT JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = d.model;
+COMMENT ON VIEW dsx.partner_usage_daily IS 'One row per factory, customer, model and UTC day of usage, with the revenue the day added to the month; live: late usage shows as soon as it is ingested. Settled figures are in dsx.partner_statements';
+COMMENT ON COLUMN dsx.partner_usage_daily.partner IS 'The capital partner running the factory';
+COMMENT ON COLUMN dsx.partner_usage_daily.factory IS 'Factory that served the tokens';
+COMMENT ON COLUMN dsx.partner_usage_daily.customer IS 'Customer the tokens are billed to';
+COMMENT ON COLUMN dsx.partner_usage_daily.model IS 'Model that served them';
+COMMENT ON COLUMN dsx.partner_usage_daily.day IS 'UTC calendar day';
+COMMENT ON COLUMN dsx.partner_usage_daily.currency IS 'ISO 4217 currency of revenue (the factory''s)';
+COMMENT ON COLUMN dsx.partner_usage_daily.events IS 'Usage events of the day';
+COMMENT ON COLUMN dsx.partner_usage_daily.input_tokens IS 'Input tokens of the day';
+COMMENT ON COLUMN dsx.partner_usage_daily.output_tokens IS 'Output tokens of the day';
+COMMENT ON COLUMN dsx.partner_usage_daily.total_tokens IS 'input_tokens + output_tokens';
+COMMENT ON COLUMN dsx.partner_usage_daily.revenue IS 'What the day added to the month''s exact charge for this customer and model at the customer''s current plan: charge(month-to-date tokens through the day) - charge(through the day before), tiers counted on the month''s volume. Exact and unrounded: the days of a month add up to the month''s exact charge, which the statement line rounds once to the minor unit. Can be negative under volume tiers (a day that lifts the month into a cheaper tier). NULL when the customer has no plan or no price for the model';
+
+CREATE OR REPLACE VIEW dsx.credit_support_position WITH (security_invoker = true) AS
+SELECT a.partner, s.agreement, a.vendor, f.facility, f.lender, s.period_start, s.period_end, s.currency,
+       s.debt_service_due, s.debt_service_paid, s.support_opening, s.support_drawn,
+       s.support_interest, s.support_repaid, s.support_balance,
+       dsx.facility_outstanding(f.facility, s.period_end) AS loan_outstanding
+  FROM dsx.statements s
+  JOIN dsx.agreements a ON a.agreement = s.agreement
+  JOIN dsx.credit_facilities f ON f.agreement = s.agreement;
+COMMENT ON VIEW dsx.credit_support_position IS 'One row per settled period of every agreement with a credit facility: the debt service due and how it was paid, and the vendor''s credit support (drawn, interest, repaid, balance). support_balance = support_opening + support_interest + support_drawn - support_repaid';
+COMMENT ON COLUMN dsx.credit_support_position.partner IS 'The capital partner whose factory the facility finances';
+COMMENT ON COLUMN dsx.credit_support_position.agreement IS 'Agreement';
+COMMENT ON COLUMN dsx.credit_support_position.vendor IS 'The vendor giving credit support';
+COMMENT ON COLUMN dsx.credit_support_position.facility IS 'The credit facility';
+COMMENT ON COLUMN dsx.credit_support_position.lender IS 'The lender, always paid in full';
+COMMENT ON COLUMN dsx.credit_support_position.period_start IS 'First day of the settled month (UTC)';
+COMMENT ON COLUMN dsx.credit_support_position.period_end IS 'First day of the next month';
+COMMENT ON COLUMN dsx.credit_support_position.currency IS 'ISO 4217 currency of every amount in the row';
+COMMENT ON COLUMN dsx.credit_support_position.debt_service_due IS 'Facility payments (interest and principal) due in the period';
+COMMENT ON COLUMN dsx.credit_support_position.debt_service_paid IS 'Part of the debt service paid from the period''s revenue';
+COMMENT ON COLUMN dsx.credit_support_position.support_opening IS 'Credit support owed to the vendor at the start of the period';
+COMMENT ON COLUMN dsx.credit_support_position.support_drawn IS 'Drawn on the vendor''s credit support to pay the lender: debt_service_due - debt_service_paid';
+COMMENT ON COLUMN dsx.credit_support_position.support_interest IS 'Interest accrued on the opening balance';
+COMMENT ON COLUMN dsx.credit_support_position.support_repaid IS 'Repaid to the vendor in the period, interest first';
+COMMENT ON COLUMN dsx.credit_support_position.support_balance IS 'Credit support owed to the vendor at the end of the period';
+COMMENT ON COLUMN dsx.credit_support_position.loan_outstanding IS 'Facility principal still owed to the lender after the payments due before period_end (the facility schedule''s closing balance)';
+
+CREATE OR REPLACE VIEW dsx.vendor_portfolio WITH (security_invoker = true) AS
+SELECT a.vendor, a.partner, a.agreement, a.factory, fa.region, fa.gpus::bigint AS gpus, fa.power_mw,
+       fa.currency, a.starts,
+       COALESCE(t.periods_settled, 0) AS periods_settled, t.first_period, l.period_start AS last_period,
+       COALESCE(t.revenue, 0) AS revenue,
+       COALESCE(t.vendor_share, 0) AS vendor_share_earned,
+       COALESCE(t.partner_share, 0) AS partner_share_earned,
+       COALESCE(t.support_drawn, 0) AS support_drawn_total,
+       COALESCE(t.support_interest, 0) AS support_interest_total,
+       COALESCE(t.support_repaid, 0) AS support_repaid_total,
+       COALESCE(l.support_balance, 0) AS support_balance,
+       o.loan_outstanding,
+       COALESCE(l.support_balance, 0) + COALESCE(o.loan_outstanding, 0) AS credit_exposure,
+       l.input_tokens + l.output_tokens AS last_period_tokens,
+       CASE WHEN fa.gpus > 0 AND l.period_start IS NOT NULL THEN
+            pg_catalog.round((l.input_tokens + l.output_tokens)::numeric
+                             / (fa.gpus::numeric * (l.period_end - l.period_start) * 24), 2)
+       END AS utilisation
+  FROM dsx.agreements a
+  JOIN dsx.factories fa ON fa.factory = a.factory
+  LEFT JOIN LATERAL (
+       SELECT pg_catalog.count(*) AS periods_settled, pg_catalog.min(s.period_start) AS first_period,
+              pg_catalog.sum(s.gross) AS revenue, pg_catalog.sum(s.vendor_share) AS vendor_share,
+              pg_catalog.sum(s.partner_share) AS partner_share, pg_catalog.sum(s.support_drawn) AS support_drawn,
+              pg_catalog.sum(s.support_interest) AS support_interest, pg_catalog.sum(s.support_repaid) AS support_repaid
+         FROM dsx.statements s WHERE s.agreement = a.agreement) t ON true
+  LEFT JOIN LATERAL (
+       SELECT s.period_start, s.period_end, s.support_balance, s.input_tokens, s.output_tokens
+         FROM dsx.statements s WHERE s.agreement = a.agreement
+        ORDER BY s.period_start DESC LIMIT 1) l ON true
+  LEFT JOIN LATERAL (
+       SELECT dsx.facility_outstanding(f.facility, COALESCE(l.period_end, a.starts)) AS loan_outstanding
+         FROM dsx.credit_facilities f
+        WHERE f.agreement = a.agreement) o ON true;
+COMMENT ON VIEW dsx.vendor_portfolio IS 'The vendor''s view across partners, one row per agreement: what it earned, its credit support exposure, and how busy each factory was in its last settled period';
+COMMENT ON COLUMN dsx.vendor_portfolio.vendor IS 'The vendor';
+COMMENT ON COLUMN dsx.vendor_portfolio.partner IS 'The capital partner';
+COMMENT ON COLUMN dsx.vendor_portfolio.agreement IS 'Agreement';
+COMMENT ON COLUMN dsx.vendor_portfolio.factory IS 'The agreement''s factory';
+COMMENT ON COLUMN dsx.vendor_portfolio.region IS 'Where the factory is';
+COMMENT ON COLUMN dsx.vendor_portfolio.gpus IS 'GPUs installed in the factory';
+COMMENT ON COLUMN dsx.vendor_portfolio.power_mw IS 'Factory power in megawatts';
+COMMENT ON COLUMN dsx.vendor_portfolio.currency IS 'ISO 4217 currency of every amount in the row';
+COMMENT ON COLUMN dsx.vendor_portfolio.starts IS 'First month the agreement settles';
+COMMENT ON COLUMN dsx.vendor_portfolio.periods_settled IS 'Monthly periods settled so far';
+COMMENT ON COLUMN dsx.vendor_portfolio.first_period IS 'First settled period (NULL before any)';
+COMMENT ON COLUMN dsx.vendor_portfolio.last_period IS 'Latest settled period (NULL before any)';
+COMMENT ON COLUMN dsx.vendor_portfolio.revenue IS 'Total gross revenue (revenue + adjustments) of the settled periods';
+COMMENT ON COLUMN dsx.vendor_portfolio.vendor_share_earned IS 'Total revenue share allocated to the vendor over the settled periods';
+COMMENT ON COLUMN dsx.vendor_portfolio.partner_share_earned IS 'Total revenue share allocated to the partner over the settled periods';
+COMMENT ON COLUMN dsx.vendor_portfolio.support_drawn_total IS 'Total credit support the vendor paid to the lender';
+COMMENT ON COLUMN dsx.vendor_portfolio.support_interest_total IS 'Total interest accrued on credit support';
+COMMENT ON COLUMN dsx.vendor_portfolio.support_repaid_total IS 'Total repaid to the vendor';
+COMMENT ON COLUMN dsx.vendor_portfolio.support_balance IS 'Credit support owed to the vendor after the latest settled period';
+COMMENT ON COLUMN dsx.vendor_portfolio.loan_outstanding IS 'Facility principal still owed to the lender after the payments due before the end of the latest settled period (before the agreement starts when none is settled); NULL without a facility';
+COMMENT ON COLUMN dsx.vendor_portfolio.credit_exposure IS 'support_balance + loan_outstanding: what the vendor is owed plus the principal it stands behind (future interest not included)';
+COMMENT ON COLUMN dsx.vendor_portfolio.last_period_tokens IS 'Tokens (input + output) served in the latest settled period, late usage excluded';
+COMMENT ON COLUMN dsx.vendor_portfolio.utilisation IS 'Tokens served per GPU-hour in the latest settled period: last_period_tokens / (gpus x hours in the period), rounded to 2 decimals; NULL before any settlement or without GPUs. A throughput measure, not a percentage: dsx does not know a GPU''s capacity';
