@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # test/upgrade.sh — the upgrade path. For every released version of dsx that has an install
-# script (dsx--V.sql), in a scratch database: install V, load a small settled scenario,
-# ALTER EXTENSION dsx UPDATE, and check that it ends at default_version with a catalogue
-# identical to a fresh install of default_version (every member object, function
-# definition, column, constraint, index, trigger, policy, view, privilege, comment and
-# config-dump registration), that the data is still there and the settlements still
-# verify. With only 1.0 released this checks that the update is a no-op; it becomes the
-# chain test as soon as dsx--1.0--1.1.sql and friends exist.
+# script (dsx--V.sql), in a scratch database: install V, load and settle a scenario under V,
+# ALTER EXTENSION dsx UPDATE, and check that
+#   (a) it ends at default_version with a catalogue identical to a fresh install of
+#       default_version: every member object, function definition, column, constraint,
+#       index, trigger (the foreign keys' internal triggers and whether each is enabled
+#       included), policy, view, privilege, comment, config-dump registration and the
+#       group roles with their memberships;
+#   (b) every row is kept, every statement settled under V still verifies, and the next
+#       period settles;
+#   (c) the whole pg_regress suite passes against a database created at V and updated
+#       (a second installcheck run, one TAP line per test).
 #
 # Needs a running cluster with dsx installed (PGHOST, PGPORT); scripts/test.sh runs it with
 # DSX_ROOT and PGBIN set. Prints TAP lines; exits non-zero on any failure.
@@ -77,13 +81,29 @@ facts AS (
     SELECT 'index ' || pg_get_indexdef(i.indexrelid)
       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = 'dsx'::regnamespace
     UNION ALL
-    SELECT format('trigger %s -- %s', pg_get_triggerdef(t.oid), obj_description(t.oid, 'pg_trigger'))
+    SELECT format('trigger %s enabled=%s -- %s', pg_get_triggerdef(t.oid), t.tgenabled, obj_description(t.oid, 'pg_trigger'))
       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
      WHERE c.relnamespace = 'dsx'::regnamespace AND NOT t.tgisinternal
     UNION ALL
-    SELECT format('policy %s.%s %s %s roles=%s using=%s check=%s', p.tablename, p.policyname, p.permissive, p.cmd,
-                  p.roles, p.qual, p.with_check)
-      FROM pg_policies p WHERE p.schemaname = 'dsx'
+    -- internal triggers are named by OID: described by their constraint, function and kind
+    SELECT format('internal trigger on %s for %s via %s type=%s enabled=%s', c.oid::regclass, k.conname,
+                  t.tgfoid::regproc, t.tgtype, t.tgenabled)
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_constraint k ON k.oid = t.tgconstraint
+     WHERE c.relnamespace = 'dsx'::regnamespace AND t.tgisinternal
+    UNION ALL
+    SELECT format('policy %s.%s %s %s roles=%s using=%s check=%s -- %s', p.tablename, p.policyname, p.permissive, p.cmd,
+                  p.roles, p.qual, p.with_check, obj_description(pol.oid, 'pg_policy'))
+      FROM pg_policies p
+      JOIN pg_policy pol ON pol.polname = p.policyname AND pol.polrelid = format('%I.%I', p.schemaname, p.tablename)::regclass
+     WHERE p.schemaname = 'dsx'
+    UNION ALL
+    SELECT format('role %s login=%s inherit=%s super=%s createrole=%s bypassrls=%s config=%s', r.rolname, r.rolcanlogin,
+                  r.rolinherit, r.rolsuper, r.rolcreaterole, r.rolbypassrls, r.rolconfig)
+      FROM pg_roles r WHERE r.rolname LIKE 'dsx\_%'
+    UNION ALL
+    SELECT format('membership %s in %s admin=%s', m.member::regrole, m.roleid::regrole, m.admin_option)
+      FROM pg_auth_members m
+     WHERE m.roleid::regrole::text LIKE 'dsx\_%' AND m.member::regrole::text LIKE 'dsx\_%'
     UNION ALL
     SELECT format('view %s %s', c.oid::regclass, md5(pg_get_viewdef(c.oid)))
       FROM pg_class c WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind IN ('v', 'm')
@@ -112,7 +132,11 @@ VALUES ('up-loan', 'up-a', 'up-bank', 5000, 0.1, 10, '2026-01-31');
 INSERT INTO dsx.usage_inbox VALUES ('u1', '2026-01-03Z', 'up-f', 'up-c', 'm', 300000000, 20000000),
                                    ('u2', '2026-02-03Z', 'up-f', 'up-c', 'm', 10000000, 1000000);
 SELECT * FROM dsx.ingest();
-SELECT dsx.settle('up-a', '2026-01-01'), dsx.settle('up-a', '2026-02-01');
+SELECT dsx.settle('up-a', '2026-01-01');
+-- late usage for the closed January: February books it as an adjustment line
+INSERT INTO dsx.usage_inbox VALUES ('u3', '2026-01-30Z', 'up-f', 'up-c', 'm', 7000000, 500000);
+SELECT * FROM dsx.ingest();
+SELECT dsx.settle('up-a', '2026-02-01');
 SQL
 COUNTS="SELECT string_agg(format('%s=%s', c.relname, (xpath('/row/n/text()',
           query_to_xml(format('SELECT count(*) AS n FROM %s', c.oid::regclass), false, true, '')))[1]), ' ' ORDER BY c.relname)
@@ -175,8 +199,36 @@ for v in $versions; do
   is "$(q "$db" -c "$COUNTS")" "$before" "every row kept through the update from $v"
   is "$(q "$db" -c "SELECT bool_and(dsx.verify_settlement(agreement, period_start)) AND count(*) = 2 FROM dsx.statements")" t \
         "the statements settled under $v still verify"
+  is "$(q "$db" -c "SELECT count(*) FROM dsx.statement_lines WHERE for_period < period_start")" 1 \
+        "the scenario settled under $v has an adjustment line for late usage"
   is "$(q "$db" -c "SELECT dsx.settle('up-a', '2026-03-01')")" t "and the next period settles under $default"
 done
+
+# (c) the whole pg_regress suite against a database created at the oldest version and
+# updated: what pg_regress would do to create its database, then --use-existing.
+regress_db=contrib_regression
+as_pg "$PGBIN/dropdb" --if-exists "$regress_db" >/dev/null 2>&1
+as_pg "$PGBIN/createdb" -T template0 "$regress_db"
+q "$regress_db" -c "ALTER DATABASE $regress_db SET lc_messages TO 'C'; ALTER DATABASE $regress_db SET lc_monetary TO 'C';
+                    ALTER DATABASE $regress_db SET lc_numeric TO 'C'; ALTER DATABASE $regress_db SET lc_time TO 'C';
+                    ALTER DATABASE $regress_db SET bytea_output TO 'hex';
+                    ALTER DATABASE $regress_db SET timezone_abbreviations TO 'Default'" >/dev/null
+q "$regress_db" -c "CREATE EXTENSION dsx VERSION '$oldest'; ALTER EXTENSION dsx UPDATE" >/dev/null
+is "$(q "$regress_db" -c "SELECT extversion FROM pg_extension WHERE extname = 'dsx'")" "$default" \
+      "pg_regress database created at $oldest and updated to $default"
+mkdir -p "$work/regress" && chmod 777 "$work/regress"
+as_pg make -C "$DSX_ROOT" -s installcheck PG_CONFIG="$PGBIN/pg_config" \
+      REGRESS_OPTS="--use-existing --dbname=$regress_db" EXTRA_REGRESS_OPTS="--outputdir=$work/regress" \
+      >"$work/regress.log" 2>&1
+n=0
+while read -r name result; do
+  n=$((n + 1))
+  is "$result" ok "pg_regress $name on a database updated from $oldest"
+done < <(awk '/^test [a-z_0-9]+ +\.\.\. / { print $2, ($4 == "ok" ? "ok" : "failed") }
+                 /^(not )?ok [0-9]+ +[-+] +[a-z_0-9]+/ { for (i = 1; $i != "-" && $i != "+"; i++) ;
+                                                          print $(i + 1), ($1 == "ok" ? "ok" : "failed") }' "$work/regress.log")
+is "$(test "$n" -gt 0 && echo ran)" ran "pg_regress ran on the updated database ($n tests)"
+if [ -s "$work/regress/regression.diffs" ]; then head -60 "$work/regress/regression.diffs" | sed 's/^/#   /'; fi
 
 echo "1..$t"
 [ "$failed" = 0 ]
