@@ -1,5 +1,86 @@
--- schema/51-pricing.sql — pricing: the price in force for a customer and model, and the
--- revenue lines of a factory's period (dsx.rate_lines).
+-- schema/51-pricing.sql — pricing: the price in force for a customer and model, the price a
+-- period was booked with, the price a line is rated with, the one error for usage nobody
+-- priced, and the revenue lines of a factory's period (dsx.rate_lines).
+
+/*
+ * The lookups below are plain SQL functions without a SET clause, so that the planner
+ * inlines them into the query that calls them (a join, not a call per row). An inlined body
+ * is parsed on the caller's search_path: every table is schema-qualified and every operator
+ * written OPERATOR(pg_catalog.=), so that no object of the caller's can stand in for ours.
+ */
+
+-- The price in force for a customer and model at a factory: the customer's plan there and
+-- that plan's prices for the model. No row when the customer has no plan at the factory;
+-- NULL prices when the plan does not price the model.
+CREATE OR REPLACE FUNCTION dsx.price_in_force(factory text, customer text, model text)
+RETURNS TABLE(plan text, input_price dsx.price, output_price dsx.price)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT cp.plan, pp.input_price, pp.output_price
+      FROM dsx.customer_plans cp
+      LEFT JOIN dsx.price_plans pp ON pp.plan OPERATOR(pg_catalog.=) cp.plan
+                                  AND pp.model OPERATOR(pg_catalog.=) $3
+     WHERE cp.factory OPERATOR(pg_catalog.=) $1 AND cp.customer OPERATOR(pg_catalog.=) $2
+$$;
+COMMENT ON FUNCTION dsx.price_in_force(text, text, text) IS 'The customer''s plan at the factory and its prices for the model: no row without a plan, NULL prices when the plan does not price the model';
+
+-- The price a period was booked with for a customer and model: that of the first statement
+-- (up to the one settling period `through`) with a line of the period for them. No row
+-- when nothing was booked.
+CREATE OR REPLACE FUNCTION dsx.booked_price(agreement text, for_period date, customer text, model text, through date)
+RETURNS TABLE(plan text, input_price dsx.price, output_price dsx.price)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT l.plan, l.input_price, l.output_price
+      FROM dsx.statement_lines l
+     WHERE l.agreement OPERATOR(pg_catalog.=) $1 AND l.for_period OPERATOR(pg_catalog.=) $2
+       AND l.customer OPERATOR(pg_catalog.=) $3 AND l.model OPERATOR(pg_catalog.=) $4
+       AND l.period_start OPERATOR(pg_catalog.<=) $5
+     ORDER BY l.period_start
+     LIMIT 1
+$$;
+COMMENT ON FUNCTION dsx.booked_price(text, date, text, text, date) IS 'The plan and prices a period''s usage of a customer and model was first booked with (on statements up to the one of period through); no row when it never was';
+
+-- The price a line of an agreement's period is rated with: the price the period was booked
+-- with for the customer and model, whatever the plans say now; the price in force only
+-- where nothing was booked. priced is false when neither gives a price (plan is then the
+-- customer's plan, or NULL without one).
+CREATE OR REPLACE FUNCTION dsx.line_price(agreement text, factory text, for_period date, customer text, model text,
+                                          through date)
+RETURNS TABLE(plan text, input_price dsx.price, output_price dsx.price, priced boolean)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT COALESCE(b.plan, f.plan), COALESCE(b.input_price, f.input_price),
+           COALESCE(b.output_price, f.output_price), b.plan IS NOT NULL OR f.input_price IS NOT NULL
+      FROM (SELECT) one
+      LEFT JOIN LATERAL dsx.booked_price($1, $3, $4, $5, $6) b ON true
+      LEFT JOIN LATERAL dsx.price_in_force($2, $4, $5) f ON b.plan IS NULL
+$$;
+COMMENT ON FUNCTION dsx.line_price(text, text, date, text, text, date) IS 'The plan and prices a line is rated with: those its period was booked with (dsx.booked_price), else those in force (dsx.price_in_force); priced false when neither prices the usage';
+
+-- The error for usage nobody priced (P0002): the customer has no plan at the factory, or
+-- its plan has no price for the model.
+CREATE OR REPLACE FUNCTION dsx.raise_unpriced(factory text, customer text, model text, plan text,
+                                              period_start date, period_end date) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_period text := format('[%s, %s)', to_char(period_start, 'YYYY-MM-DD'), to_char(period_end, 'YYYY-MM-DD'));
+BEGIN
+    IF plan IS NULL THEN
+        RAISE EXCEPTION 'customer "%" has no price plan at factory "%"', customer, factory
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = format('The customer used model "%s" in the period %s.', model, v_period),
+                  HINT = 'Add the customer to dsx.customer_plans.';
+    END IF;
+    RAISE EXCEPTION 'plan "%" of customer "%" has no price for model "%"', plan, customer, model
+        USING ERRCODE = 'no_data_found',
+              DETAIL = format('The customer used the model at factory "%s" in the period %s.', factory, v_period),
+              HINT = 'Add the model to the plan in dsx.price_plans.';
+END
+$$;
+COMMENT ON FUNCTION dsx.raise_unpriced(text, text, text, text, date, date) IS 'Raises the error (P0002) for usage of a customer and model at a factory in a period that no plan prices: without a plan (plan NULL), or a plan without a price for the model';
 
 CREATE OR REPLACE FUNCTION dsx.rate_lines(factory text, period_start timestamptz, period_end timestamptz)
 RETURNS TABLE(customer text, model text, input_tokens bigint, output_tokens bigint, amount numeric)
@@ -48,27 +129,17 @@ BEGIN
     -- in the period; the exact charge is rounded once, half away from zero.
     FOR customer, model, input_tokens, output_tokens, amount, v_plan, v_priced IN
         SELECT l.customer, l.model, dsx.input_tokens(l.u), dsx.output_tokens(l.u),
-               dsx.rate(l.u, pp.input_price, pp.output_price, v_minor),
-               cp.plan, pp.plan IS NOT NULL
+               dsx.rate(l.u, p.input_price, p.output_price, v_minor),
+               p.plan, p.input_price IS NOT NULL
           FROM (SELECT d.customer, d.model, dsx.rollup(d.usage) AS u
                   FROM dsx.usage_daily d
                  WHERE d.factory = v_factory AND d.day >= v_start AND d.day < v_end
                  GROUP BY d.customer, d.model) l
-          LEFT JOIN dsx.customer_plans cp ON cp.customer = l.customer AND cp.factory = v_factory
-          LEFT JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = l.model
+          LEFT JOIN LATERAL dsx.price_in_force(v_factory, l.customer, l.model) p ON true
          ORDER BY l.customer, l.model
     LOOP
-        IF v_plan IS NULL THEN
-            RAISE EXCEPTION 'customer "%" has no price plan at factory "%"', customer, v_factory
-                USING ERRCODE = 'no_data_found',
-                      DETAIL = format('The customer used model "%s" in the period %s.', model, v_period),
-                      HINT = 'Add the customer to dsx.customer_plans.';
-        END IF;
         IF NOT v_priced THEN
-            RAISE EXCEPTION 'plan "%" of customer "%" has no price for model "%"', v_plan, customer, model
-                USING ERRCODE = 'no_data_found',
-                      DETAIL = format('The customer used the model at factory "%s" in the period %s.', v_factory, v_period),
-                      HINT = 'Add the model to the plan in dsx.price_plans.';
+            PERFORM dsx.raise_unpriced(v_factory, customer, model, v_plan, v_start, v_end);
         END IF;
         RETURN NEXT;
     END LOOP;

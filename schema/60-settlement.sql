@@ -53,15 +53,16 @@ AS $$
 $$;
 COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round(B x facility rate x year fraction of the period in the facility''s day count), exact until that one rounding, half away from zero; 0 without a facility';
 
--- Shares of the distributable amount, with vendor and partner resolved.
+-- Shares of the distributable amount, with vendor and partner resolved. Plain SQL without a
+-- SET clause, so that settlement's queries inline it (see schema/51-pricing.sql): every
+-- table is qualified and the one operator written OPERATOR(pg_catalog.=).
 CREATE OR REPLACE FUNCTION dsx.agreement_shares(agreement text, distributable numeric, minor_units integer)
 RETURNS TABLE(party text, amount numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT dsx.agreement_party(s.party, a.vendor, a.partner), s.amount
-      FROM dsx.agreements a, LATERAL dsx.allocate(distributable, a.revenue_split, minor_units) s
-     WHERE a.agreement = $1
+      FROM dsx.agreements a, LATERAL dsx.allocate($2, a.revenue_split, $3) s
+     WHERE a.agreement OPERATOR(pg_catalog.=) $1
 $$;
 COMMENT ON FUNCTION dsx.agreement_shares(text, numeric, integer) IS 'dsx.allocate of an amount by the agreement''s revenue split, with vendor and partner resolved to its parties';
 
@@ -85,12 +86,3 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION dsx.period_rollups(text[], date, date) IS 'Usage of the half-open period [period_start, period_end) per factory, customer and model, for a set of factories: dsx.rollup of their daily rollups (what settlement rates)';
-
-/*
- * Settle one monthly period for a set of agreements, with a handful of set-based
- * statements: the one implementation of settlement that dsx.settle (one agreement) and
- * dsx.run_due_settlements (every due agreement, period by period) share. Each agreement is
- * checked as dsx.settle documents (the first failing check raises, for the whole set); an
- * agreement whose period is already settled is skipped with a NOTICE. Returns how many
- * agreements it settled.
- */

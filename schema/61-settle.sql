@@ -1,33 +1,36 @@
--- schema/61-settle.sql — settlement as a pipeline of named steps (check and lock, rate, re-
--- rate late usage, waterfall, write the books, post the ledger) and its entry points
--- dsx.settle and dsx.run_due_settlements.
+-- schema/61-settle.sql — settlement as a pipeline of named set-based steps, and its entry
+-- points dsx.settle and dsx.run_due_settlements.
 
-CREATE OR REPLACE FUNCTION dsx.settle_period(agreements text[], period_start date) RETURNS integer
+/*
+ * dsx.settle_period settles one monthly period for a set of agreements by running, in
+ * order, steps with one purpose each:
+ *   1. dsx.settle_lock       check and lock: which agreements settle, locked in order, and
+ *                            the usage frozen for the rest of the transaction
+ *   2. dsx.period_lines      rate the period: one line per agreement, customer and model
+ *   3. dsx.late_lines        re-rate late usage: adjustment lines for closed periods
+ *   4. dsx.settle_waterfall  the waterfall: each agreement's statement
+ *   5. dsx.write_books       write the statements, their lines and shares
+ *   6. dsx.post_ledger       post one balanced ledger transaction per statement
+ * Steps 2 to 4 read and return rows without writing, so each can be called alone. Every
+ * step works on the whole set at once, in a handful of statements.
+ */
+
+-- Step 1: check the agreements and the period as dsx.settle documents (the first failing
+-- check raises, for the whole set), lock the agreements in agreement order (concurrent
+-- settlers queue rather than deadlock) and the rollup against ingest. Returns the
+-- agreements to settle, in order; one already settled is left out with a NOTICE.
+CREATE OR REPLACE FUNCTION dsx.settle_lock(agreements text[], period_start date) RETURNS text[]
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_start  date := settle_period.period_start;
-    v_end    date;
-    v_ags    text[];
-    v_batch  bigint;
-    v_late_a text[];
-    v_late_p date[];
-    v_n      integer;
-    v_txn    bigint;
-    v_factories text[];
-    v_lines  dsx.statement_lines[];
-    v_adj    dsx.statement_lines[];
-    v_bad    text;
-    v_bad_p  date;
-    v_gross  numeric;
-    v_paid   numeric;
-    v_repaid numeric;
-    v_shares numeric;
-    bad      record;
+    v_start date := settle_lock.period_start;
+    v_end   date;
+    v_ags   text[];
+    bad     record;
 BEGIN
-    IF settle_period.agreements IS NULL OR v_start IS NULL
-       OR pg_catalog.array_position(settle_period.agreements, NULL) IS NOT NULL THEN
+    IF settle_lock.agreements IS NULL OR v_start IS NULL
+       OR pg_catalog.array_position(settle_lock.agreements, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'dsx.settle needs an agreement and a period_start' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF current_setting('transaction_isolation') <> 'read committed' THEN
@@ -39,17 +42,17 @@ BEGIN
     -- settled. Rows are locked in agreement order, so concurrent settlers never deadlock.
     SELECT array_agg(x.agreement ORDER BY x.agreement) INTO v_ags
       FROM (SELECT g.agreement FROM dsx.agreements g
-             WHERE g.agreement = ANY (settle_period.agreements)
+             WHERE g.agreement = ANY (settle_lock.agreements)
              ORDER BY g.agreement FOR UPDATE) x;
     SELECT u.a AS agreement INTO bad
-      FROM unnest(settle_period.agreements) WITH ORDINALITY u(a, i)
+      FROM unnest(settle_lock.agreements) WITH ORDINALITY u(a, i)
      WHERE u.a <> ALL (COALESCE(v_ags, '{}'))
      ORDER BY u.i LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'unknown agreement "%"', bad.agreement USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF v_ags IS NULL THEN
-        RETURN 0;                        -- an empty set
+        RETURN '{}';                     -- an empty set
     END IF;
     IF v_start <> date_trunc('month', v_start)::date THEN
         RAISE EXCEPTION 'settlement periods are calendar months: % is not the first day of a month', v_start
@@ -68,7 +71,7 @@ BEGIN
         v_ags := array_remove(v_ags, bad.agreement);
     END LOOP;
     IF cardinality(v_ags) = 0 THEN
-        RETURN 0;
+        RETURN v_ags;
     END IF;
     v_end := dsx.period_end(v_start);
     IF (v_end::timestamp AT TIME ZONE 'UTC') > now() THEN
@@ -88,53 +91,115 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Settle periods in order, or call dsx.run_due_settlements().';
     END IF;
-
-    -- Wait for a running ingest and keep new ones out until we commit, so that every
-    -- query below sees the same usage: that of batches up to v_batch.
+    -- Wait for a running ingest and keep new ones out until we commit, so that every step
+    -- sees the same usage: that of the batches ingested so far.
     LOCK TABLE dsx.usage_daily IN SHARE MODE;
-    v_batch := COALESCE((SELECT max(batch_id) FROM dsx.ingest_log), 0);
+    RETURN v_ags;
+END
+$$;
+COMMENT ON FUNCTION dsx.settle_lock(text[], date) IS 'Settlement step 1, check and lock: validates the agreements and the period (known, a month, after the start, ended, the previous period settled), locks the agreements in order and the rollup against ingest until the transaction ends; returns the agreements to settle (one already settled is left out with a NOTICE)';
 
-    SELECT array_agg(g.factory) INTO v_factories FROM dsx.agreements g WHERE g.agreement = ANY (v_ags);
-
-    -- 1. the period's rated lines: one per agreement, customer and model, as dsx.rate_lines
-    -- rates them; usage nobody priced is left to dsx.rate_lines to report, exactly. The
-    -- lines are written with their statements, below: dsx.books_check wants the statement first.
+-- Step 2: the period's lines, one per agreement, customer and model with usage, rated at
+-- the price in force; usage nobody priced raises (dsx.raise_unpriced), for the first such
+-- agreement, customer and model.
+CREATE OR REPLACE FUNCTION dsx.period_lines(agreements text[], period_start date)
+RETURNS SETOF dsx.statement_lines
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_start     date := period_lines.period_start;
+    v_end       date := dsx.period_end(period_lines.period_start);
+    v_factories text[];
+    v_lines     dsx.statement_lines[];
+    bad_factory text;
+    bad_customer text;
+    bad_model   text;
+    bad_plan    text;
+BEGIN
+    SELECT array_agg(g.factory) INTO v_factories FROM dsx.agreements g WHERE g.agreement = ANY (period_lines.agreements);
     EXECUTE $q$
     WITH l AS MATERIALIZED (
         SELECT g.agreement, g.factory, r.customer, r.model, r.u, c.minor_units AS mu,
-               pp.plan IS NOT NULL AS priced, pp.plan, pp.input_price, pp.output_price
+               p.plan, p.input_price, p.output_price, p.input_price IS NOT NULL AS priced
           FROM dsx.period_rollups($1, $2, $3) r
           JOIN dsx.agreements g ON g.factory = r.factory
           JOIN dsx.factories f ON f.factory = g.factory
           JOIN dsx.currencies c ON c.currency = f.currency
-          LEFT JOIN dsx.customer_plans cp ON cp.customer = r.customer AND cp.factory = r.factory
-          LEFT JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = r.model
+          LEFT JOIN LATERAL dsx.price_in_force(r.factory, r.customer, r.model) p ON true
     )
-    SELECT (SELECT min(l.agreement) FROM l WHERE NOT l.priced),
-           (SELECT array_agg(ROW(l.agreement, $2, $2, l.customer, l.model, dsx.input_tokens(l.u),
+    SELECT (SELECT array_agg(ROW(l.agreement, $2, $2, l.customer, l.model, dsx.input_tokens(l.u),
                                  dsx.output_tokens(l.u), dsx.rate(l.u, l.input_price, l.output_price, l.mu),
                                  l.plan, l.input_price, l.output_price)::dsx.statement_lines
                              ORDER BY l.agreement, l.customer, l.model)
-              FROM l WHERE l.priced)
-    $q$ INTO v_bad, v_lines USING v_factories, v_start, v_end;
-    IF v_bad IS NOT NULL THEN
-        PERFORM FROM dsx.agreements g,
-                     LATERAL dsx.rate_lines(g.factory, v_start::timestamp AT TIME ZONE 'UTC',
-                                            v_end::timestamp AT TIME ZONE 'UTC')
-         WHERE g.agreement = v_bad;
-        RAISE EXCEPTION 'usage of agreement "%" in period % is not priced', v_bad, v_start
-            USING ERRCODE = 'internal_error';      -- can't happen: dsx.rate_lines raised
+              FROM l WHERE l.priced),
+           u.factory, u.customer, u.model, u.plan
+      FROM (SELECT) one
+      LEFT JOIN LATERAL (SELECT l.factory, l.customer, l.model, l.plan FROM l WHERE NOT l.priced
+                          ORDER BY l.agreement, l.customer, l.model LIMIT 1) u ON true
+    $q$ INTO v_lines, bad_factory, bad_customer, bad_model, bad_plan USING v_factories, v_start, v_end;
+    IF bad_factory IS NOT NULL THEN
+        PERFORM dsx.raise_unpriced(bad_factory, bad_customer, bad_model, bad_plan, v_start, v_end);
     END IF;
+    RETURN QUERY SELECT * FROM unnest(v_lines);
+END
+$$;
+COMMENT ON FUNCTION dsx.period_lines(text[], date) IS 'Settlement step 2, rate the period: one line per agreement, customer and model with usage in the period, at the price in force, rounded once; usage no plan prices raises P0002';
 
-    -- late usage: every closed period whose token totals in the rollups differ from what
-    -- its lines booked is re-rated with everything now known; the difference from what was
-    -- booked becomes adjustment lines (written with the statements, below)
+-- The difference between what is known now and what was booked: one line per agreement,
+-- period, customer and model whose tokens or amount differ, known minus booked, carrying
+-- the plan and prices known (else booked); period_start is the period that books it.
+CREATE OR REPLACE FUNCTION dsx.line_difference(period_start date, known dsx.statement_lines[],
+                                               booked dsx.statement_lines[])
+RETURNS SETOF dsx.statement_lines
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ROW(COALESCE(n.agreement, b.agreement), $1, COALESCE(n.for_period, b.for_period),
+               COALESCE(n.customer, b.customer), COALESCE(n.model, b.model),
+               COALESCE(n.input_tokens, 0) - COALESCE(b.input_tokens, 0),
+               COALESCE(n.output_tokens, 0) - COALESCE(b.output_tokens, 0),
+               COALESCE(n.amount, 0) - COALESCE(b.amount, 0),
+               COALESCE(n.plan, b.plan), COALESCE(n.input_price, b.input_price),
+               COALESCE(n.output_price, b.output_price))::dsx.statement_lines
+      FROM unnest($2) n
+      FULL JOIN unnest($3) b ON b.agreement = n.agreement AND b.for_period = n.for_period
+                            AND b.customer = n.customer AND b.model = n.model
+     WHERE COALESCE(n.input_tokens, 0) <> COALESCE(b.input_tokens, 0)
+        OR COALESCE(n.output_tokens, 0) <> COALESCE(b.output_tokens, 0)
+        OR COALESCE(n.amount, 0) IS DISTINCT FROM COALESCE(b.amount, 0)
+     ORDER BY COALESCE(n.agreement, b.agreement), COALESCE(n.for_period, b.for_period),
+              COALESCE(n.customer, b.customer), COALESCE(n.model, b.model)
+$$;
+COMMENT ON FUNCTION dsx.line_difference(date, dsx.statement_lines[], dsx.statement_lines[]) IS 'Lines known now minus lines booked, matched by agreement, period, customer and model: one line (dated period_start) for each whose tokens or amount differ';
+
+-- Step 3: late usage. Every closed period of the agreements whose token totals in the
+-- rollup differ from what its lines booked is re-rated with everything now known, at the
+-- prices each line was booked with (dsx.line_price); the difference from what was booked
+-- becomes adjustment lines of this period.
+CREATE OR REPLACE FUNCTION dsx.late_lines(agreements text[], period_start date)
+RETURNS SETOF dsx.statement_lines
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_start  date := late_lines.period_start;
+    v_late_a text[];
+    v_late_p date[];
+    v_known  dsx.statement_lines[];
+    v_booked dsx.statement_lines[];
+    bad_factory  text;
+    bad_customer text;
+    bad_model    text;
+    bad_plan     text;
+    bad_period   date;
+BEGIN
     SELECT array_agg(s.agreement ORDER BY s.agreement, s.period_start),
            array_agg(s.period_start ORDER BY s.agreement, s.period_start)
       INTO v_late_a, v_late_p
       FROM dsx.statements s
       JOIN dsx.agreements g ON g.agreement = s.agreement
-     WHERE s.agreement = ANY (v_ags) AND s.period_start < v_start
+     WHERE s.agreement = ANY (late_lines.agreements) AND s.period_start < v_start
        AND (SELECT (COALESCE(sum(dsx.input_tokens(d.usage)), 0), COALESCE(sum(dsx.output_tokens(d.usage)), 0))
               FROM dsx.usage_daily d
              WHERE d.factory = g.factory AND d.day >= s.period_start AND d.day < s.period_end)
@@ -142,187 +207,221 @@ BEGIN
            (SELECT (COALESCE(sum(l.input_tokens), 0), COALESCE(sum(l.output_tokens), 0))
               FROM dsx.statement_lines l
              WHERE l.agreement = s.agreement AND l.for_period = s.period_start);
-    IF v_late_a IS NOT NULL THEN
-        WITH late AS (
-            SELECT u.a, u.p FROM unnest(v_late_a, v_late_p) u(a, p)
-        ), l AS MATERIALIZED (
-            -- a customer and model the period was booked for keep the prices it was booked
-            -- with, whatever the plans say now; only one never booked takes today's plan
-            SELECT r.a, r.p, r.factory, r.customer, r.model, r.u, r.mu,
-                   COALESCE(bk.plan, pp.plan) AS plan,
-                   bk.plan IS NOT NULL OR pp.plan IS NOT NULL AS priced,
-                   COALESCE(bk.input_price, pp.input_price) AS input_price,
-                   COALESCE(bk.output_price, pp.output_price) AS output_price
-              FROM (SELECT late.a, late.p, g.factory, d.customer, d.model, c.minor_units AS mu,
-                           dsx.rollup(d.usage) AS u
-                      FROM late
-                      JOIN dsx.agreements g ON g.agreement = late.a
-                      JOIN dsx.factories f ON f.factory = g.factory
-                      JOIN dsx.currencies c ON c.currency = f.currency
-                      JOIN dsx.usage_daily d ON d.factory = g.factory AND d.day >= late.p
-                                            AND d.day < dsx.period_end(late.p)
-                     GROUP BY late.a, late.p, g.factory, d.customer, d.model, c.minor_units) r
-              LEFT JOIN LATERAL (SELECT x.plan, x.input_price, x.output_price
-                                   FROM dsx.statement_lines x
-                                  WHERE x.agreement = r.a AND x.for_period = r.p
-                                    AND x.customer = r.customer AND x.model = r.model
-                                  ORDER BY x.period_start LIMIT 1) bk ON true
-              LEFT JOIN dsx.customer_plans cp ON cp.customer = r.customer AND cp.factory = r.factory
-              LEFT JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = r.model
-        ), n AS (
-            SELECT l.a, l.p, l.customer, l.model, dsx.input_tokens(l.u) AS input_tokens,
-                   dsx.output_tokens(l.u) AS output_tokens, dsx.rate(l.u, l.input_price, l.output_price, l.mu) AS amount,
-                   l.plan, l.input_price, l.output_price
-              FROM l WHERE l.priced
-        ), b AS (
-            SELECT l.agreement AS a, l.for_period AS p, l.customer, l.model,
-                   sum(l.input_tokens)::bigint AS input_tokens, sum(l.output_tokens)::bigint AS output_tokens,
-                   sum(l.amount) AS amount, (array_agg(l.plan ORDER BY l.period_start))[1] AS plan,
-                   (array_agg(l.input_price ORDER BY l.period_start))[1] AS input_price,
-                   (array_agg(l.output_price ORDER BY l.period_start))[1] AS output_price
-              FROM dsx.statement_lines l
-              JOIN late ON l.agreement = late.a AND l.for_period = late.p
-             GROUP BY l.agreement, l.for_period, l.customer, l.model
-        ), adj AS (
-            SELECT ROW(COALESCE(n.a, b.a), v_start, COALESCE(n.p, b.p), COALESCE(n.customer, b.customer),
-                       COALESCE(n.model, b.model),
-                       COALESCE(n.input_tokens, 0) - COALESCE(b.input_tokens, 0),
-                       COALESCE(n.output_tokens, 0) - COALESCE(b.output_tokens, 0),
-                       COALESCE(n.amount, 0) - COALESCE(b.amount, 0),
-                       COALESCE(n.plan, b.plan), COALESCE(n.input_price, b.input_price),
-                       COALESCE(n.output_price, b.output_price))::dsx.statement_lines AS line
-              FROM n
-              FULL JOIN b ON b.a = n.a AND b.p = n.p AND b.customer = n.customer AND b.model = n.model
-             WHERE COALESCE(n.input_tokens, 0) <> COALESCE(b.input_tokens, 0)
-                OR COALESCE(n.output_tokens, 0) <> COALESCE(b.output_tokens, 0)
-                OR COALESCE(n.amount, 0) <> COALESCE(b.amount, 0)
-        )
-        SELECT (SELECT x.a FROM l x WHERE NOT x.priced ORDER BY x.a, x.p LIMIT 1),
-               (SELECT x.p FROM l x WHERE NOT x.priced ORDER BY x.a, x.p LIMIT 1),
-               (SELECT array_agg(adj.line ORDER BY (adj.line).agreement, (adj.line).for_period,
-                                 (adj.line).customer, (adj.line).model) FROM adj)
-          INTO v_bad, v_bad_p, v_adj;
-        IF v_bad IS NOT NULL THEN
-            PERFORM FROM dsx.agreements g,
-                         LATERAL dsx.rate_lines(g.factory, v_bad_p::timestamp AT TIME ZONE 'UTC',
-                                                dsx.period_end(v_bad_p)::timestamp AT TIME ZONE 'UTC')
-             WHERE g.agreement = v_bad;
-            RAISE EXCEPTION 'usage of agreement "%" in period % is not priced', v_bad, v_bad_p
-                USING ERRCODE = 'internal_error';  -- can't happen: dsx.rate_lines raised
-        END IF;
+    IF v_late_a IS NULL THEN
+        RETURN;
     END IF;
+    WITH late AS (
+        SELECT u.a, u.p FROM unnest(v_late_a, v_late_p) u(a, p)
+    ), l AS MATERIALIZED (
+        SELECT r.a, r.p, r.factory, r.customer, r.model, r.u, r.mu, lp.plan, lp.input_price, lp.output_price, lp.priced
+          FROM (SELECT late.a, late.p, g.factory, d.customer, d.model, c.minor_units AS mu,
+                       dsx.rollup(d.usage) AS u
+                  FROM late
+                  JOIN dsx.agreements g ON g.agreement = late.a
+                  JOIN dsx.factories f ON f.factory = g.factory
+                  JOIN dsx.currencies c ON c.currency = f.currency
+                  JOIN dsx.usage_daily d ON d.factory = g.factory AND d.day >= late.p
+                                        AND d.day < dsx.period_end(late.p)
+                 GROUP BY late.a, late.p, g.factory, d.customer, d.model, c.minor_units) r
+          LEFT JOIN LATERAL dsx.line_price(r.a, r.factory, r.p, r.customer, r.model, v_start) lp ON true
+    )
+    SELECT (SELECT array_agg(ROW(l.a, v_start, l.p, l.customer, l.model, dsx.input_tokens(l.u),
+                                 dsx.output_tokens(l.u), dsx.rate(l.u, l.input_price, l.output_price, l.mu),
+                                 l.plan, l.input_price, l.output_price)::dsx.statement_lines)
+              FROM l WHERE l.priced),
+           (SELECT array_agg(ROW(b.agreement, v_start, b.for_period, b.customer, b.model, b.input_tokens,
+                                 b.output_tokens, b.amount, b.plan, b.input_price, b.output_price)::dsx.statement_lines)
+              FROM (SELECT x.agreement, x.for_period, x.customer, x.model,
+                           sum(x.input_tokens)::bigint AS input_tokens, sum(x.output_tokens)::bigint AS output_tokens,
+                           sum(x.amount) AS amount, (array_agg(x.plan ORDER BY x.period_start))[1] AS plan,
+                           (array_agg(x.input_price ORDER BY x.period_start))[1] AS input_price,
+                           (array_agg(x.output_price ORDER BY x.period_start))[1] AS output_price
+                      FROM dsx.statement_lines x
+                      JOIN late ON x.agreement = late.a AND x.for_period = late.p
+                     GROUP BY x.agreement, x.for_period, x.customer, x.model) b),
+           u.factory, u.customer, u.model, u.plan, u.p
+      INTO v_known, v_booked, bad_factory, bad_customer, bad_model, bad_plan, bad_period
+      FROM (SELECT) one
+      LEFT JOIN LATERAL (SELECT l.factory, l.customer, l.model, l.plan, l.p FROM l WHERE NOT l.priced
+                          ORDER BY l.a, l.p, l.customer, l.model LIMIT 1) u ON true;
+    IF bad_factory IS NOT NULL THEN
+        PERFORM dsx.raise_unpriced(bad_factory, bad_customer, bad_model, bad_plan, bad_period, dsx.period_end(bad_period));
+    END IF;
+    RETURN QUERY SELECT * FROM dsx.line_difference(v_start, v_known, v_booked);
+END
+$$;
+COMMENT ON FUNCTION dsx.late_lines(text[], date) IS 'Settlement step 3, re-rate late usage: for every closed period of the agreements whose usage changed since it was booked, the difference between the period re-rated now (at the prices it was booked with) and what was booked, as adjustment lines of period_start';
 
-    -- 2.-5. debt service, credit support, repayment and the split; the statements, their
-    -- lines and shares; the ledger: one balanced transaction per statement, numbered in
-    -- agreement order. One statement: dsx.books_check runs when it ends, statements written.
-    WITH ln AS MATERIALIZED (
-        SELECT x.* FROM unnest(v_lines || v_adj) x
-    ), ins_ln AS (
-        INSERT INTO dsx.statement_lines SELECT * FROM ln
-    ), tot AS (
+-- Step 4: the waterfall of each agreement for the period, from its lines: debt service,
+-- credit support drawn, interest and repaid, what is left to distribute and the shares of
+-- vendor and partner. Returns the statements (not yet written).
+CREATE OR REPLACE FUNCTION dsx.settle_waterfall(agreements text[], period_start date, lines dsx.statement_lines[],
+                                                through_batch bigint)
+RETURNS SETOF dsx.statements
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH tot AS (
         SELECT ln.agreement,
-               sum(ln.amount) FILTER (WHERE ln.for_period = v_start) AS rev,
-               sum(ln.amount) FILTER (WHERE ln.for_period < v_start) AS adj,
-               sum(ln.input_tokens) FILTER (WHERE ln.for_period = v_start) AS input_tokens,
-               sum(ln.output_tokens) FILTER (WHERE ln.for_period = v_start) AS output_tokens
-          FROM ln GROUP BY ln.agreement
+               sum(ln.amount) FILTER (WHERE ln.for_period = $2) AS rev,
+               sum(ln.amount) FILTER (WHERE ln.for_period < $2) AS adj,
+               sum(ln.input_tokens) FILTER (WHERE ln.for_period = $2) AS input_tokens,
+               sum(ln.output_tokens) FILTER (WHERE ln.for_period = $2) AS output_tokens
+          FROM unnest($3) ln GROUP BY ln.agreement
     ), ag AS MATERIALIZED (
-        SELECT g.agreement, g.vendor, g.partner, g.revenue_split, f.currency, c.minor_units AS mu,
-               COALESCE(pr.support_balance, 0) AS opening, cf.lender,
+        SELECT g.agreement, g.vendor, g.partner, f.currency, c.minor_units AS mu,
+               COALESCE(pr.support_balance, 0) AS opening,
                COALESCE(tot.rev, 0) AS rev, COALESCE(tot.adj, 0) AS adj,
                COALESCE(tot.input_tokens, 0) AS input_tokens, COALESCE(tot.output_tokens, 0) AS output_tokens,
-               -- the same rules verify_settlement recomputes with
-               dsx.debt_service_due(g.agreement, v_start, c.minor_units) AS due,
-               dsx.support_interest(g.agreement, COALESCE(pr.support_balance, 0), v_start, c.minor_units) AS interest
+               dsx.debt_service_due(g.agreement, $2, c.minor_units) AS due,
+               dsx.support_interest(g.agreement, COALESCE(pr.support_balance, 0), $2, c.minor_units) AS interest
           FROM dsx.agreements g
           JOIN dsx.factories f ON f.factory = g.factory
           JOIN dsx.currencies c ON c.currency = f.currency
-          LEFT JOIN dsx.statements pr ON v_start > g.starts AND pr.agreement = g.agreement
-                                     AND pr.period_start = (v_start - interval '1 month')::date
-          LEFT JOIN dsx.credit_facilities cf ON cf.agreement = g.agreement
+          LEFT JOIN dsx.statements pr ON $2 > g.starts AND pr.agreement = g.agreement
+                                     AND pr.period_start = ($2 - interval '1 month')::date
           LEFT JOIN tot ON tot.agreement = g.agreement
-         WHERE g.agreement = ANY (v_ags)
-    ), wf AS MATERIALIZED (
-        SELECT ag.*, ag.rev + ag.adj AS gross, w.*
-          FROM ag, LATERAL dsx.waterfall(ag.rev + ag.adj, ag.due, ag.opening, ag.interest) w
-    ), sh AS MATERIALIZED (
-        SELECT wf.agreement, wf.vendor, wf.partner, x.ord,
-               dsx.agreement_party(x.party, wf.vendor, wf.partner) AS party, x.amount
-          FROM wf, LATERAL dsx.allocate(wf.distributable, wf.revenue_split, wf.mu) WITH ORDINALITY x(party, amount, ord)
-    ), ins_sh AS (
+         WHERE g.agreement = ANY ($1)
+    )
+    SELECT ag.agreement, $2, dsx.period_end($2), ag.currency, ag.input_tokens, ag.output_tokens,
+           ag.rev, ag.adj, ag.rev + ag.adj, ag.due, w.debt_service_paid, ag.opening, w.support_drawn,
+           ag.interest, w.support_repaid, w.support_balance, w.distributable,
+           COALESCE(sh.vendor_share, 0), COALESCE(sh.partner_share, 0), $4, pg_catalog.now()
+      FROM ag
+     CROSS JOIN LATERAL dsx.waterfall(ag.rev + ag.adj, ag.due, ag.opening, ag.interest) w
+      LEFT JOIN LATERAL (SELECT sum(x.amount) FILTER (WHERE x.party = ag.vendor) AS vendor_share,
+                                sum(x.amount) FILTER (WHERE x.party = ag.partner) AS partner_share
+                           FROM dsx.agreement_shares(ag.agreement, w.distributable, ag.mu) x) sh ON true
+     ORDER BY ag.agreement
+$$;
+COMMENT ON FUNCTION dsx.settle_waterfall(text[], date, dsx.statement_lines[], bigint) IS 'Settlement step 4, the waterfall: each agreement''s statement for the period from its lines (revenue, adjustments, debt service paid, credit support drawn, interest and repaid, distributable and the vendor''s and partner''s shares), not yet written';
+
+-- Step 5: write the statements, then their lines and shares (the books check that a
+-- statement exists before its lines), and check the invariant of every statement written:
+-- gross = debt service paid from revenue + support repaid + every share.
+CREATE OR REPLACE FUNCTION dsx.write_books(statements dsx.statements[], lines dsx.statement_lines[]) RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_n integer;
+    bad record;
+BEGIN
+    INSERT INTO dsx.statements SELECT * FROM unnest(write_books.statements) s ORDER BY s.agreement;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    INSERT INTO dsx.statement_lines SELECT * FROM unnest(write_books.lines);
+    WITH sh AS (
         INSERT INTO dsx.statement_shares (agreement, period_start, party, amount)
-        SELECT sh.agreement, v_start, sh.party, sh.amount FROM sh ORDER BY sh.agreement, sh.ord
-    ), st AS MATERIALIZED (
-        SELECT wf.*,
-               COALESCE(t.vendor_share, 0) AS vendor_share, COALESCE(t.partner_share, 0) AS partner_share,
-               COALESCE(t.shares, 0) AS shares
-          FROM wf
-          LEFT JOIN (SELECT sh.agreement,
-                            sum(sh.amount) FILTER (WHERE sh.party = sh.vendor) AS vendor_share,
-                            sum(sh.amount) FILTER (WHERE sh.party = sh.partner) AS partner_share,
-                            sum(sh.amount) AS shares
-                       FROM sh GROUP BY sh.agreement) t ON t.agreement = wf.agreement
-    ), ins_st AS (
-        INSERT INTO dsx.statements (agreement, period_start, period_end, currency, input_tokens, output_tokens,
-            revenue, adjustments, gross, debt_service_due, debt_service_paid, support_opening, support_drawn,
-            support_interest, support_repaid, support_balance, distributable, vendor_share, partner_share,
-            through_batch)
-        SELECT st.agreement, v_start, v_end, st.currency, st.input_tokens, st.output_tokens, st.rev, st.adj,
-               st.gross, st.due, st.debt_service_paid, st.opening, st.support_drawn, st.interest,
-               st.support_repaid, st.support_balance, st.distributable, st.vendor_share, st.partner_share, v_batch
-          FROM st ORDER BY st.agreement
-        RETURNING agreement
+        SELECT s.agreement, s.period_start, x.party, x.amount
+          FROM unnest(write_books.statements) s
+         CROSS JOIN LATERAL dsx.agreement_shares(s.agreement, s.distributable,
+                                                (SELECT c.minor_units FROM dsx.currencies c WHERE c.currency = s.currency))
+                            WITH ORDINALITY x(party, amount, ord)
+         ORDER BY s.agreement, x.ord
+        RETURNING agreement, amount
+    )
+    SELECT s.agreement, s.period_start, s.gross, s.debt_service_paid, s.support_repaid, COALESCE(t.shares, 0) AS shares
+      INTO bad
+      FROM unnest(write_books.statements) s
+      LEFT JOIN (SELECT sh.agreement, sum(sh.amount) AS shares FROM sh GROUP BY sh.agreement) t ON t.agreement = s.agreement
+     WHERE s.gross <> s.debt_service_paid + s.support_repaid + COALESCE(t.shares, 0)
+     ORDER BY s.agreement LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'waterfall invariant broken for agreement "%" period %: gross % <> % + % + %',
+              bad.agreement, bad.period_start, bad.gross, bad.debt_service_paid, bad.support_repaid, bad.shares
+            USING ERRCODE = 'internal_error';
+    END IF;
+    RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION dsx.write_books(dsx.statements[], dsx.statement_lines[]) IS 'Settlement step 5, write the books: the statements, their lines and their shares (the split of each distributable amount); refuses a statement whose gross is not debt service paid + support repaid + the shares';
+
+-- Step 6: one balanced double-entry transaction per statement of the period, numbered in
+-- agreement order. Revenue and the receivable are posted even when zero (a month without
+-- activity still shows its revenue); other zero amounts are left out.
+CREATE OR REPLACE FUNCTION dsx.post_ledger(agreements text[], period_start date) RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_n   integer;
+    v_txn bigint;
+BEGIN
+    WITH st AS MATERIALIZED (
+        SELECT s.*, g.vendor, cf.lender
+          FROM dsx.statements s
+          JOIN dsx.agreements g ON g.agreement = s.agreement
+          LEFT JOIN dsx.credit_facilities cf ON cf.agreement = s.agreement
+         WHERE s.agreement = ANY (post_ledger.agreements) AND s.period_start = post_ledger.period_start
     ), txn AS MATERIALIZED (
         SELECT o.agreement, nextval('dsx.ledger_txn_seq') AS txn_id
           FROM (SELECT st.agreement FROM st ORDER BY st.agreement) o
     ), e AS (
-        SELECT st.agreement, st.currency, e.ord, e.account, e.amount
+        SELECT st.agreement, st.currency, e.ord, e.account, e.amount, e.posted_when_zero
           FROM st, LATERAL (VALUES
-                (1, 'receivable:customers', st.gross),
-                (2, 'income:revenue', -st.rev),
-                (3, 'income:adjustments', -st.adj),
-                (4, 'expense:debt_service', st.due),
-                (5, 'payable:lender:' || st.lender, -st.debt_service_paid),
-                (6, 'liability:credit_support:' || st.vendor, -st.support_drawn),
-                (7, 'expense:credit_support_interest', st.interest),
-                (8, 'liability:credit_support:' || st.vendor, -st.interest),
-                (9, 'liability:credit_support:' || st.vendor, st.support_repaid),
-                (10, 'payable:credit_support_repayment:' || st.vendor, -st.support_repaid),
-                (11, 'distribution:revenue_share', st.distributable)) e(ord, account, amount)
+                (1, 'receivable:customers', st.gross, true),
+                (2, 'income:revenue', -st.revenue, true),
+                (3, 'income:adjustments', -st.adjustments, false),
+                (4, 'expense:debt_service', st.debt_service_due, false),
+                (5, 'payable:lender:' || st.lender, -st.debt_service_paid, false),
+                (6, 'liability:credit_support:' || st.vendor, -st.support_drawn, false),
+                (7, 'expense:credit_support_interest', st.support_interest, false),
+                (8, 'liability:credit_support:' || st.vendor, -st.support_interest, false),
+                (9, 'liability:credit_support:' || st.vendor, st.support_repaid, false),
+                (10, 'payable:credit_support_repayment:' || st.vendor, -st.support_repaid, false),
+                (11, 'distribution:revenue_share', st.distributable, false)) e(ord, account, amount, posted_when_zero)
         UNION ALL
-        SELECT sh.agreement, st.currency, 12, 'payable:share:' || sh.party, -sh.amount
-          FROM sh JOIN st ON st.agreement = sh.agreement
-    ), ins_le AS (
+        SELECT sh.agreement, st.currency, 12, 'payable:share:' || sh.party, -sh.amount, false
+          FROM dsx.statement_shares sh
+          JOIN st ON st.agreement = sh.agreement AND sh.period_start = st.period_start
+    ), ins AS (
         INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
-        SELECT x.txn_id, x.entry_no, x.agreement, v_start, x.account, x.amount, x.currency
+        SELECT x.txn_id, x.entry_no, x.agreement, post_ledger.period_start, x.account, x.amount, x.currency
           FROM (SELECT t.txn_id, row_number() OVER (PARTITION BY t.txn_id ORDER BY e.ord, e.account) AS entry_no,
                        e.agreement, e.account, e.amount, e.currency
                   FROM e JOIN txn t ON t.agreement = e.agreement
-                 WHERE e.amount <> 0 OR e.ord <= 2   -- a month without activity still posts its (zero) revenue
-               ) x
+                 WHERE e.amount <> 0 OR e.posted_when_zero) x
          ORDER BY x.txn_id, x.entry_no
         RETURNING txn_id, amount
     )
-    SELECT (SELECT count(*) FROM ins_st),
-           (SELECT min(u.txn_id) FROM (SELECT i.txn_id FROM ins_le i GROUP BY i.txn_id HAVING sum(i.amount) <> 0) u),
-           v.agreement, v.gross, v.debt_service_paid, v.support_repaid, v.shares
-      INTO v_n, v_txn, v_bad, v_gross, v_paid, v_repaid, v_shares
-      FROM (SELECT 1) one
-      LEFT JOIN LATERAL (SELECT st.agreement, st.gross, st.debt_service_paid, st.support_repaid, st.shares
-                           FROM st WHERE st.gross <> st.debt_service_paid + st.support_repaid + st.shares
-                          ORDER BY st.agreement LIMIT 1) v ON true;
-    IF v_bad IS NOT NULL THEN
-        RAISE EXCEPTION 'waterfall invariant broken for agreement "%" period %: gross % <> % + % + %',
-              v_bad, v_start, v_gross, v_paid, v_repaid, v_shares
-            USING ERRCODE = 'internal_error';
-    END IF;
+    SELECT count(*), (SELECT min(u.txn_id) FROM (SELECT i.txn_id FROM ins i GROUP BY i.txn_id HAVING sum(i.amount) <> 0) u)
+      INTO v_n, v_txn
+      FROM ins;
     IF v_txn IS NOT NULL THEN
         RAISE EXCEPTION 'ledger transaction % does not balance', v_txn USING ERRCODE = 'internal_error';
     END IF;
     RETURN v_n;
 END
 $$;
-COMMENT ON FUNCTION dsx.settle_period(text[], date) IS 'Settle one monthly period for a set of agreements in a few set-based statements (what dsx.settle and dsx.run_due_settlements run): each agreement checked and locked as dsx.settle does, in agreement order; an agreement already settled is skipped with a NOTICE; returns how many it settled. Any error settles none of them';
+COMMENT ON FUNCTION dsx.post_ledger(text[], date) IS 'Settlement step 6, post the ledger: one balanced double-entry transaction per statement of the period (debits positive, credits negative), numbered in agreement order; returns the entries posted';
+
+-- The pipeline: settle one monthly period for a set of agreements (what dsx.settle and
+-- dsx.run_due_settlements run). Any error settles none of them.
+CREATE OR REPLACE FUNCTION dsx.settle_period(agreements text[], period_start date) RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ags        text[];
+    v_batch      bigint;
+    v_lines      dsx.statement_lines[];
+    v_statements dsx.statements[];
+BEGIN
+    v_ags := dsx.settle_lock(settle_period.agreements, settle_period.period_start);
+    IF cardinality(v_ags) = 0 THEN
+        RETURN 0;
+    END IF;
+    -- the usage the lock froze: that of the batches ingested so far
+    v_batch := COALESCE((SELECT max(l.batch_id) FROM dsx.ingest_log l), 0);
+    v_lines := ARRAY(SELECT l FROM dsx.period_lines(v_ags, settle_period.period_start) l)
+            || ARRAY(SELECT l FROM dsx.late_lines(v_ags, settle_period.period_start) l);
+    v_statements := ARRAY(SELECT s FROM dsx.settle_waterfall(v_ags, settle_period.period_start, v_lines, v_batch) s);
+    PERFORM dsx.write_books(v_statements, v_lines);
+    PERFORM dsx.post_ledger(v_ags, settle_period.period_start);
+    RETURN cardinality(v_statements);
+END
+$$;
+COMMENT ON FUNCTION dsx.settle_period(text[], date) IS 'Settle one monthly period for a set of agreements (what dsx.settle and dsx.run_due_settlements run): check and lock, rate, re-rate late usage, waterfall, write the books, post the ledger (dsx.settle_lock, dsx.period_lines, dsx.late_lines, dsx.settle_waterfall, dsx.write_books, dsx.post_ledger); an agreement already settled is skipped with a NOTICE; returns how many it settled. Any error settles none of them';
 
 CREATE OR REPLACE FUNCTION dsx.settle(agreement text, period_start date) RETURNS boolean
 LANGUAGE plpgsql VOLATILE

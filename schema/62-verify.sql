@@ -20,6 +20,8 @@ DECLARE
     v_in   bigint;
     v_out  bigint;
     v_int  numeric;
+    v_known  dsx.statement_lines[];
+    v_booked dsx.statement_lines[];
     w      record;
     ok     boolean := true;
 BEGIN
@@ -35,41 +37,36 @@ BEGIN
                                WHERE t.agreement = $1 AND t.period_start < s.period_start), 0);
 
     -- each period's lines, rated from raw events as of a batch, at the prices the period was
-    -- booked with (recorded on its lines); today's plan only where nothing was booked
-    WITH lines AS (
-        SELECT l.for_period, l.customer, l.model,
-               dsx.input_tokens(l.u) AS input_tokens, dsx.output_tokens(l.u) AS output_tokens,
-               dsx.rate(l.u, COALESCE(bk.input_price, pp.input_price),
-                        COALESCE(bk.output_price, pp.output_price), v_mu) AS amount, l.asof
-          FROM (SELECT date_trunc('month', e.occurred_at AT TIME ZONE 'UTC')::date AS for_period,
-                       e.customer, e.model, b.asof,
-                       dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at) AS u
-                  FROM dsx.usage_events e
-                 CROSS JOIN (VALUES ('now', s.through_batch), ('before', v_prev_batch)) b(asof, batch)
-                 WHERE e.factory = a.factory AND e.batch_id <= b.batch
-                   AND e.occurred_at >= (a.starts::timestamp AT TIME ZONE 'UTC')
-                   AND e.occurred_at < (s.period_end::timestamp AT TIME ZONE 'UTC')
-                 GROUP BY 1, 2, 3, 4) l
-          LEFT JOIN LATERAL (SELECT x.input_price, x.output_price
-                               FROM dsx.statement_lines x
-                              WHERE x.agreement = a.agreement AND x.for_period = l.for_period
-                                AND x.customer = l.customer AND x.model = l.model
-                                AND x.period_start <= s.period_start
-                              ORDER BY x.period_start LIMIT 1) bk ON true
-          LEFT JOIN dsx.customer_plans cp ON cp.customer = l.customer AND cp.factory = a.factory
-          LEFT JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = l.model
-    ), expected AS (
-        -- the period's own lines, and for earlier periods what changed since the last statement
-        SELECT n.for_period, COALESCE(n.customer, b.customer) AS customer, COALESCE(n.model, b.model) AS model,
-               COALESCE(n.input_tokens, 0) - COALESCE(b.input_tokens, 0) AS input_tokens,
-               COALESCE(n.output_tokens, 0) - COALESCE(b.output_tokens, 0) AS output_tokens,
-               COALESCE(n.amount, 0) - COALESCE(b.amount, 0) AS amount
-          FROM (SELECT * FROM lines WHERE asof = 'now') n
-          FULL JOIN (SELECT * FROM lines WHERE asof = 'before' AND for_period < s.period_start) b
-            USING (for_period, customer, model)
-    ), expected_lines AS (
-        SELECT * FROM expected
-         WHERE for_period = s.period_start OR input_tokens <> 0 OR output_tokens <> 0 OR amount <> 0
+    -- booked with (dsx.line_price): as of the statement's batch (known) and of the previous
+    -- statement's (booked); the statement's lines are its period's known lines plus the
+    -- difference for earlier periods (dsx.line_difference), as settlement books them
+    SELECT array_agg(x.line) FILTER (WHERE x.asof = 'now'),
+           array_agg(x.line) FILTER (WHERE x.asof = 'before' AND (x.line).for_period < s.period_start)
+      INTO v_known, v_booked
+      FROM (SELECT l.asof,
+                   ROW(a.agreement, s.period_start, l.for_period, l.customer, l.model,
+                       dsx.input_tokens(l.u), dsx.output_tokens(l.u),
+                       dsx.rate(l.u, p.input_price, p.output_price, v_mu),
+                       p.plan, p.input_price, p.output_price)::dsx.statement_lines AS line
+              FROM (SELECT date_trunc('month', e.occurred_at AT TIME ZONE 'UTC')::date AS for_period,
+                           e.customer, e.model, b.asof,
+                           dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at) AS u
+                      FROM dsx.usage_events e
+                     CROSS JOIN (VALUES ('now', s.through_batch), ('before', v_prev_batch)) b(asof, batch)
+                     WHERE e.factory = a.factory AND e.batch_id <= b.batch
+                       AND e.occurred_at >= (a.starts::timestamp AT TIME ZONE 'UTC')
+                       AND e.occurred_at < (s.period_end::timestamp AT TIME ZONE 'UTC')
+                     GROUP BY 1, 2, 3, 4) l
+              LEFT JOIN LATERAL dsx.line_price(a.agreement, a.factory, l.for_period, l.customer, l.model,
+                                               s.period_start) p ON true) x;
+    WITH expected_lines AS (
+        SELECT x.for_period, x.customer, x.model, x.input_tokens, x.output_tokens, x.amount
+          FROM unnest(v_known) x WHERE x.for_period = s.period_start
+        UNION ALL
+        SELECT x.for_period, x.customer, x.model, x.input_tokens, x.output_tokens, x.amount
+          FROM dsx.line_difference(s.period_start,
+                                   ARRAY(SELECT k FROM unnest(v_known) k WHERE k.for_period < s.period_start),
+                                   v_booked) x
     ), stored_lines AS (
         SELECT l.for_period, l.customer, l.model, l.input_tokens, l.output_tokens, l.amount
           FROM dsx.statement_lines l WHERE l.agreement = $1 AND l.period_start = $2

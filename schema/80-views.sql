@@ -60,10 +60,10 @@ COMMENT ON COLUMN dsx.partner_statements.settled_at IS 'When the period was sett
 CREATE OR REPLACE VIEW dsx.partner_usage_daily WITH (security_invoker = true) AS
 SELECT f.partner, d.factory, d.customer, d.model, d.day, f.currency,
        d.events, d.input_tokens, d.output_tokens, d.input_tokens + d.output_tokens AS total_tokens,
-       CASE WHEN pp.plan IS NOT NULL THEN
-              dsx.charge(d.month_input, pp.input_price) + dsx.charge(d.month_output, pp.output_price)
-            - dsx.charge(d.month_input - d.input_tokens, pp.input_price)
-            - dsx.charge(d.month_output - d.output_tokens, pp.output_price)
+       CASE WHEN p.input_price IS NOT NULL THEN
+              dsx.charge(d.month_input, p.input_price) + dsx.charge(d.month_output, p.output_price)
+            - dsx.charge(d.month_input - d.input_tokens, p.input_price)
+            - dsx.charge(d.month_output - d.output_tokens, p.output_price)
        END AS revenue
   FROM (SELECT u.factory, u.customer, u.model, u.day, u.events, u.input_tokens, u.output_tokens,
                (pg_catalog.sum(u.input_tokens) OVER w)::bigint AS month_input,
@@ -74,8 +74,7 @@ SELECT f.partner, d.factory, d.customer, d.model, d.day, f.currency,
         WINDOW w AS (PARTITION BY u.factory, u.customer, u.model, pg_catalog.date_trunc('month', u.day::timestamp)
                      ORDER BY u.day)) d
   JOIN dsx.factories f ON f.factory = d.factory
-  LEFT JOIN dsx.customer_plans cp ON cp.customer = d.customer AND cp.factory = d.factory
-  LEFT JOIN dsx.price_plans pp ON pp.plan = cp.plan AND pp.model = d.model;
+  LEFT JOIN LATERAL dsx.price_in_force(d.factory, d.customer, d.model) p ON true;
 COMMENT ON VIEW dsx.partner_usage_daily IS 'One row per factory, customer, model and UTC day of usage, with the revenue the day added to the month; live: late usage shows as soon as it is ingested. Settled figures are in dsx.partner_statements';
 COMMENT ON COLUMN dsx.partner_usage_daily.partner IS 'The capital partner running the factory';
 COMMENT ON COLUMN dsx.partner_usage_daily.factory IS 'Factory that served the tokens';

@@ -6,7 +6,8 @@
  * settlement, scheduling, role maps) is kept for the owner and the groups below.
  */
 REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_rows(regclass, bigint, boolean), dsx.settle(text, date), dsx.settle_period(text[], date),
-    dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
+    dsx.settle_lock(text[], date), dsx.write_books(dsx.statements[], dsx.statement_lines[]),
+    dsx.post_ledger(text[], date), dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
     dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text),
     dsx.map_role(name, text, text), dsx.unmap_role(name, text)
@@ -53,7 +54,8 @@ $$;
 GRANT SELECT ON dsx.facility_position, dsx.partner_statements, dsx.partner_usage_daily,
     dsx.credit_support_position, dsx.vendor_portfolio TO dsx_operator;
 GRANT EXECUTE ON FUNCTION dsx.settle(text, date), dsx.settle_period(text[], date),
-    dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
+    dsx.settle_lock(text[], date), dsx.write_books(dsx.statements[], dsx.statement_lines[]),
+    dsx.post_ledger(text[], date), dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
     dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text),
     dsx.map_role(name, text, text), dsx.unmap_role(name, text)
