@@ -314,10 +314,9 @@ BEGIN
         INSERT INTO dsx.statement_shares (agreement, period_start, party, amount)
         SELECT s.agreement, s.period_start, x.party, x.amount
           FROM unnest(write_books.statements) s
-         CROSS JOIN LATERAL dsx.agreement_shares(s.agreement, s.distributable,
-                                                (SELECT c.minor_units FROM dsx.currencies c WHERE c.currency = s.currency))
-                            WITH ORDINALITY x(party, amount, ord)
-         ORDER BY s.agreement, x.ord
+          JOIN dsx.currencies c ON c.currency = s.currency
+         CROSS JOIN LATERAL dsx.agreement_shares(s.agreement, s.distributable, c.minor_units) x
+         ORDER BY s.agreement
         RETURNING agreement, amount
     )
     SELECT s.agreement, s.period_start, s.gross, s.debt_service_paid, s.support_repaid, COALESCE(t.shares, 0) AS shares
@@ -347,17 +346,17 @@ DECLARE
     v_n   integer;
     v_txn bigint;
 BEGIN
+    -- transactions are numbered in agreement order, as the statements are read
     WITH st AS MATERIALIZED (
-        SELECT s.*, g.vendor, cf.lender
-          FROM dsx.statements s
-          JOIN dsx.agreements g ON g.agreement = s.agreement
-          LEFT JOIN dsx.credit_facilities cf ON cf.agreement = s.agreement
-         WHERE s.agreement = ANY (post_ledger.agreements) AND s.period_start = post_ledger.period_start
-    ), txn AS MATERIALIZED (
-        SELECT o.agreement, nextval('dsx.ledger_txn_seq') AS txn_id
-          FROM (SELECT st.agreement FROM st ORDER BY st.agreement) o
+        SELECT o.*, nextval('dsx.ledger_txn_seq') AS txn_id
+          FROM (SELECT s.*, g.vendor, cf.lender
+                  FROM dsx.statements s
+                  JOIN dsx.agreements g ON g.agreement = s.agreement
+                  LEFT JOIN dsx.credit_facilities cf ON cf.agreement = s.agreement
+                 WHERE s.agreement = ANY (post_ledger.agreements) AND s.period_start = post_ledger.period_start
+                 ORDER BY s.agreement) o
     ), e AS (
-        SELECT st.agreement, st.currency, e.ord, e.account, e.amount, e.posted_when_zero
+        SELECT st.txn_id, st.agreement, st.currency, e.ord, e.account, e.amount, e.posted_when_zero
           FROM st, LATERAL (VALUES
                 (1, 'receivable:customers', st.gross, true),
                 (2, 'income:revenue', -st.revenue, true),
@@ -371,15 +370,15 @@ BEGIN
                 (10, 'payable:credit_support_repayment:' || st.vendor, -st.support_repaid, false),
                 (11, 'distribution:revenue_share', st.distributable, false)) e(ord, account, amount, posted_when_zero)
         UNION ALL
-        SELECT sh.agreement, st.currency, 12, 'payable:share:' || sh.party, -sh.amount, false
+        SELECT st.txn_id, sh.agreement, st.currency, 12, 'payable:share:' || sh.party, -sh.amount, false
           FROM dsx.statement_shares sh
           JOIN st ON st.agreement = sh.agreement AND sh.period_start = st.period_start
     ), ins AS (
         INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
         SELECT x.txn_id, x.entry_no, x.agreement, post_ledger.period_start, x.account, x.amount, x.currency
-          FROM (SELECT t.txn_id, row_number() OVER (PARTITION BY t.txn_id ORDER BY e.ord, e.account) AS entry_no,
+          FROM (SELECT e.txn_id, row_number() OVER (PARTITION BY e.txn_id ORDER BY e.ord, e.account) AS entry_no,
                        e.agreement, e.account, e.amount, e.currency
-                  FROM e JOIN txn t ON t.agreement = e.agreement
+                  FROM e
                  WHERE e.amount <> 0 OR e.posted_when_zero) x
          ORDER BY x.txn_id, x.entry_no
         RETURNING txn_id, amount
