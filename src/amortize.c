@@ -337,11 +337,7 @@ dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 perio
 	loan->months = loan_parse_frequency(frequency);
 	loan->day_count = dsx_daycount_parse(day_count);
 
-	if (minor_units < 0 || minor_units > 6)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("minor_units must be between 0 and 6"),
-				 errdetail("minor_units is %d.", minor_units)));
+	dsx_check_minor_units(minor_units);
 	loan->minor_units = minor_units;
 
 	if (periods < 1)
@@ -659,11 +655,7 @@ dsx_interest_exact(Numeric amount, Numeric annual_rate, DateADT start, DateADT e
 
 	loan_check_finite(amount, "amount");
 	loan_check_finite(annual_rate, "annual_rate");
-	if (minor_units < 0 || minor_units > 6)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("minor_units must be between 0 and 6"),
-				 errdetail("minor_units is %d.", minor_units)));
+	dsx_check_minor_units(minor_units);
 	f = dsx_daycount_fraction(dc, start, end);
 
 	/* x = amount × rate × num × 10^mu, exact; the result is round(x / den) minor units */

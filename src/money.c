@@ -55,6 +55,16 @@ dsx_overflow_error(const char *what, const char *detail)
 			 detail ? errdetail("%s", detail) : 0));
 }
 
+void
+dsx_check_minor_units(int32 minor_units)
+{
+	if (minor_units < 0 || minor_units > DSX_MAX_MINOR_UNITS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("minor_units must be between 0 and %d", DSX_MAX_MINOR_UNITS),
+				 errdetail("minor_units is %d.", minor_units)));
+}
+
 DsxDecimalStatus
 dsx_decimal_parse(const char *p, const char **end, bool allow_sign, int128 *value, int *scale)
 {
@@ -423,11 +433,7 @@ dsx_round_money(PG_FUNCTION_ARGS)
 	int			scale;
 	int128		r;
 
-	if (minor_units < 0 || minor_units > 6)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("minor_units must be between 0 and 6"),
-				 errdetail("minor_units is %d.", minor_units)));
+	dsx_check_minor_units(minor_units);
 	if (numeric_is_nan(amount) || numeric_is_inf(amount))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -76,6 +76,12 @@ extern int128 dsx_pow10(int n);
 /* Raises the standard 22003 error: "<what> out of range", with a detail sentence. */
 extern void dsx_overflow_error(const char *what, const char *detail) pg_attribute_noreturn();
 
+/* The most decimal places a currency's minor unit may have. */
+#define DSX_MAX_MINOR_UNITS	6
+
+/* Raises 22023 unless minor_units is one a currency can have (0 to DSX_MAX_MINOR_UNITS). */
+extern void dsx_check_minor_units(int32 minor_units);
+
 /*
  * Parses a decimal number at p: optional sign (only when allow_sign), digits, optional
  * '.' and digits; at least one digit. Trailing zeros of the fraction are dropped, so the
