@@ -30,17 +30,6 @@
 /* Most decimal places an annual rate may have (its numerator must fit an int64). */
 #define LOAN_MAX_RATE_SCALE 18
 
-static const int64 loan_pow10[] = {
-	INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000),
-	INT64CONST(10000), INT64CONST(100000), INT64CONST(1000000),
-	INT64CONST(10000000), INT64CONST(100000000), INT64CONST(1000000000),
-	INT64CONST(10000000000), INT64CONST(100000000000),
-	INT64CONST(1000000000000), INT64CONST(10000000000000),
-	INT64CONST(100000000000000), INT64CONST(1000000000000000),
-	INT64CONST(10000000000000000), INT64CONST(100000000000000000),
-	INT64CONST(1000000000000000000)
-};
-
 /* ---------------------------------------------------------------- numeric helpers */
 
 /* a * b, exact. */
@@ -315,7 +304,7 @@ loan_level_payment(const DsxLoan *loan, Numeric principal, Numeric annual_rate, 
 	pay = loan_num_round(loan_num_div(loan_num_mul(loan_num_mul(principal, i), f),
 									  loan_num_sub(f, int64_to_numeric(1))),
 						 loan->minor_units);
-	pay = loan_num_mul(pay, int64_to_numeric(loan_pow10[loan->minor_units]));
+	pay = loan_num_mul(pay, int64_to_numeric(dsx_pow10_64(loan->minor_units)));
 	return loan_num_to_int64(pay, "level payment");
 }
 
@@ -362,7 +351,7 @@ dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 perio
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("principal must not be negative"),
 				 errdetail("principal is %s.", loan_num_text(principal))));
-	scaled = loan_num_mul(principal, int64_to_numeric(loan_pow10[minor_units]));
+	scaled = loan_num_mul(principal, int64_to_numeric(dsx_pow10_64(minor_units)));
 	if (loan_num_cmp(scaled, loan_num_trunc(scaled)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -388,9 +377,9 @@ dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 perio
 				 errdetail("annual_rate %s has %d decimal places; at most %d are supported.",
 						   loan_num_text(annual_rate), rate_scale, LOAN_MAX_RATE_SCALE)));
 	loan->rate_num = loan_num_to_int64(loan_num_mul(annual_rate,
-													int64_to_numeric(loan_pow10[rate_scale])),
+													int64_to_numeric(dsx_pow10_64(rate_scale))),
 									   "annual_rate");
-	loan->rate_den = loan_pow10[rate_scale];
+	loan->rate_den = dsx_pow10_64(rate_scale);
 	g = loan_gcd(loan->rate_num, loan->rate_den);
 	loan->rate_num /= g;
 	loan->rate_den /= g;
@@ -661,7 +650,7 @@ dsx_interest_exact(Numeric amount, Numeric annual_rate, DateADT start, DateADT e
 	/* x = amount × rate × num × 10^mu, exact; the result is round(x / den) minor units */
 	x = loan_num_mul(loan_num_mul(amount, annual_rate),
 					 loan_num_mul(int64_to_numeric(f.num),
-								  int64_to_numeric(loan_pow10[minor_units])));
+								  int64_to_numeric(dsx_pow10_64(minor_units))));
 	den = int64_to_numeric(f.den);
 	q = loan_num_div_trunc(x, den);
 	/* r2 = 2 |x − q·den| compared with den decides the rounding, exactly */

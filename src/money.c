@@ -12,32 +12,40 @@
 
 #include "money.h"
 
-/* Powers of ten up to 10^38, filled on first use. */
+/* 10^0 to 10^18: every power of ten an int64 holds. */
+static const int64 pow10_64[] = {
+	INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000), INT64CONST(10000),
+	INT64CONST(100000), INT64CONST(1000000), INT64CONST(10000000), INT64CONST(100000000),
+	INT64CONST(1000000000), INT64CONST(10000000000), INT64CONST(100000000000),
+	INT64CONST(1000000000000), INT64CONST(10000000000000), INT64CONST(100000000000000),
+	INT64CONST(1000000000000000), INT64CONST(10000000000000000),
+	INT64CONST(100000000000000000), INT64CONST(1000000000000000000)};
+
+/* The rest, up to 10^38, filled from it on first use. */
 static int128 pow10_table[DSX_MAX_DIGITS + 1];
 static bool pow10_ready = false;
+
+int64
+dsx_pow10_64(int n)
+{
+	if (n < 0 || n >= (int) lengthof(pow10_64))
+		elog(ERROR, "dsx_pow10_64: exponent %d out of range", n);
+	return pow10_64[n];
+}
 
 int128
 dsx_pow10(int n)
 {
-	static const int64 small[] = {
-		INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000), INT64CONST(10000),
-		INT64CONST(100000), INT64CONST(1000000), INT64CONST(10000000), INT64CONST(100000000),
-		INT64CONST(1000000000), INT64CONST(10000000000), INT64CONST(100000000000),
-		INT64CONST(1000000000000), INT64CONST(10000000000000), INT64CONST(100000000000000),
-		INT64CONST(1000000000000000), INT64CONST(10000000000000000),
-		INT64CONST(100000000000000000), INT64CONST(1000000000000000000)};
-
-	if (likely(n >= 0 && n < (int) lengthof(small)))
-		return small[n];
+	if (likely(n >= 0 && n < (int) lengthof(pow10_64)))
+		return pow10_64[n];
 	if (unlikely(!pow10_ready))
 	{
-		int128		p = 1;
+		int128		p = pow10_64[lengthof(pow10_64) - 1];
 
-		for (int i = 0; i <= DSX_MAX_DIGITS; i++)
+		for (int i = lengthof(pow10_64); i <= DSX_MAX_DIGITS; i++)
 		{
+			p *= 10;
 			pow10_table[i] = p;
-			if (i < DSX_MAX_DIGITS)
-				p *= 10;
 		}
 		pow10_ready = true;
 	}

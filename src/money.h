@@ -73,6 +73,9 @@ dsx_mul128_overflow(int128 a, int128 b, int128 *r)
 /* 10^n for 0 <= n <= 38. */
 extern int128 dsx_pow10(int n);
 
+/* 10^n for 0 <= n <= 18, the powers of ten an int64 holds (the same table). */
+extern int64 dsx_pow10_64(int n);
+
 /* Raises the standard 22003 error: "<what> out of range", with a detail sentence. */
 extern void dsx_overflow_error(const char *what, const char *detail) pg_attribute_noreturn();
 
