@@ -154,20 +154,6 @@ loan_overflow(void)
 			 errdetail("An amount of the schedule does not fit in 64 bits of minor units.")));
 }
 
-/* Greatest common divisor of two non-negative integers. */
-static int64
-loan_gcd(int64 a, int64 b)
-{
-	while (b != 0)
-	{
-		int64		t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 /* n / d rounded half away from zero, d > 0; 22003 when the result leaves int64. */
 static int64
 loan_div_round(int128 n, int128 d)
@@ -233,17 +219,6 @@ loan_parse_frequency(const char *name)
 	return 0;					/* keep compiler quiet */
 }
 
-/* Days in month m (1-12) of year y. */
-static int
-loan_days_in_month(int64 y, int m)
-{
-	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return days[m - 1];
-}
-
 void
 dsx_loan_due(const DsxLoan *loan, int32 k, DsxLoanDate *due)
 {
@@ -255,7 +230,7 @@ dsx_loan_due(const DsxLoan *loan, int32 k, DsxLoanDate *due)
 
 	if (y < -4713 || y > 5874898)
 		goto out_of_range;
-	d = loan_days_in_month(y, m);
+	d = dsx_days_in_month(y, m);
 	if (!loan->end_of_month && loan->first_day < d)
 		d = loan->first_day;
 	if (!IS_VALID_JULIAN(y, m, d))
@@ -380,7 +355,7 @@ dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 perio
 													int64_to_numeric(dsx_pow10_64(rate_scale))),
 									   "annual_rate");
 	loan->rate_den = dsx_pow10_64(rate_scale);
-	g = loan_gcd(loan->rate_num, loan->rate_den);
+	g = dsx_gcd64(loan->rate_num, loan->rate_den);
 	loan->rate_num /= g;
 	loan->rate_den /= g;
 
@@ -392,7 +367,7 @@ dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 perio
 	j2date(first_due + POSTGRES_EPOCH_JDATE, &y, &m, &d);
 	loan->first_month = (int64) y * 12 + (m - 1);
 	loan->first_day = d;
-	loan->end_of_month = (d == loan_days_in_month(y, m));
+	loan->end_of_month = (d == dsx_days_in_month(y, m));
 	{
 		DsxLoanDate edge;
 

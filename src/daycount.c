@@ -10,6 +10,7 @@
 #include "utils/numeric.h"
 
 #include "daycount.h"
+#include "money.h"
 
 /* Decimal places dsx.year_fraction() keeps when the fraction does not terminate. */
 #define YEAR_FRACTION_SCALE 30
@@ -67,32 +68,11 @@ dsx_daycount_name(DsxDayCount dc)
 	return NULL;				/* keep compiler quiet */
 }
 
-/* Greatest common divisor of two non-negative integers (gcd(0, 0) = 0). */
-static int64
-daycount_gcd(int64 a, int64 b)
-{
-	while (b != 0)
-	{
-		int64		t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
-/* True when y is a leap year of the proleptic Gregorian calendar. */
-static bool
-daycount_is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 /* True when y-m-d is the last day of February. */
 static bool
 daycount_last_of_february(int y, int m, int d)
 {
-	return m == 2 && d == (daycount_is_leap(y) ? 29 : 28);
+	return m == 2 && d == dsx_days_in_month(y, 2);
 }
 
 /* Splits a finite date into year, month and day. */
@@ -137,8 +117,8 @@ daycount_forward_parts(DsxDayCount dc, DateADT start, int y1, int m1, int d1,
 				 * partial years need their days: den = 365 * 366.
 				 */
 				int64		den = 365 * 366;
-				int64		b1 = daycount_is_leap(y1) ? 366 : 365;
-				int64		b2 = daycount_is_leap(y2) ? 366 : 365;
+				int64		b1 = isleap(y1) ? 366 : 365;
+				int64		b2 = isleap(y2) ? 366 : 365;
 
 				f.den = den;
 				if (y1 == y2)
@@ -253,7 +233,7 @@ DsxFraction
 dsx_daycount_fraction(DsxDayCount dc, DateADT start, DateADT end)
 {
 	DsxFraction f = dsx_daycount_fraction_unreduced(dc, start, end);
-	int64		g = daycount_gcd(f.num < 0 ? -f.num : f.num, f.den);
+	int64		g = dsx_gcd64(f.num < 0 ? -f.num : f.num, f.den);
 
 	if (g > 1)
 	{

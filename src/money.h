@@ -105,6 +105,20 @@ extern void dsx_decimal_append(StringInfo buf, int128 value, int scale, bool tri
 /* num / den rounded half away from zero; den must be positive. */
 extern int128 dsx_div_round_half_away(int128 num, int128 den);
 
+/* Greatest common divisor of two non-negative integers (gcd(0, 0) = 0). */
+static inline int64
+dsx_gcd64(int64 a, int64 b)
+{
+	while (b != 0)
+	{
+		int64		t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
 /* num / den truncated toward zero and the remainder; den must be positive. */
 static inline int128
 dsx_divmod(int128 num, int128 den, int128 *rem)
