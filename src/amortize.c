@@ -19,10 +19,6 @@
 #include "amortize.h"
 #include "money.h"
 
-#ifndef HAVE_INT128
-#error "dsx needs a compiler with 128-bit integers"
-#endif
-
 /* Decimal places of the periodic rate and growth factor in the level payment. */
 #define LOAN_PMT_SCALE		40
 /* Decimal places the annual rate is padded to before it is divided. */
@@ -158,13 +154,8 @@ loan_overflow(void)
 static int64
 loan_div_round(int128 n, int128 d)
 {
-	int128		q = n / d;
-	int128		r = n % d;
+	int128		q = dsx_div_round_half_away(n, d);
 
-	if (r < 0)
-		r = -r;
-	if (r >= d - r)
-		q += (n < 0) ? -1 : 1;
 	if (q > PG_INT64_MAX || q < PG_INT64_MIN)
 		loan_overflow();
 	return (int64) q;
@@ -176,7 +167,7 @@ loan_mul128(int128 a, int128 b)
 {
 	int128		r;
 
-	if (__builtin_mul_overflow(a, b, &r))
+	if (dsx_mul128_overflow(a, b, &r))
 		loan_overflow();
 	return r;
 }
@@ -404,16 +395,7 @@ loan_interest(const DsxLoan *loan, int64 opening, DsxFraction f)
 	if (!pg_mul_s64_overflow(opening, loan->rate_num, &t) &&
 		!pg_mul_s64_overflow(t, f.num, &n) &&
 		!pg_mul_s64_overflow(loan->rate_den, f.den, &d))
-	{
-		int64		q = n / d;
-		int64		r = n % d;
-
-		if (r < 0)
-			r = -r;
-		if (r >= d - r)
-			q += (n < 0) ? -1 : 1;
-		return q;
-	}
+		return loan_div_round(n, d);
 	return loan_div_round(loan_mul128(loan_mul128(opening, loan->rate_num), f.num),
 						  loan_mul128(loan->rate_den, f.den));
 }

@@ -245,47 +245,30 @@ dsx_daycount_fraction(DsxDayCount dc, DateADT start, DateADT end)
 
 /*
  * num/den as a numeric: exact when the decimal expansion terminates within
- * YEAR_FRACTION_SCALE places, else rounded half away from zero at that place.
+ * YEAR_FRACTION_SCALE places, else rounded half away from zero at that place; trailing
+ * zeros dropped. The whole part and the rounded fraction are built apart: together they
+ * need not fit an int128 (|num| reaches 2^31 days times 365 * 366).
  */
 static Numeric
 daycount_fraction_to_numeric(DsxFraction f)
 {
-	char		buf[64 + YEAR_FRACTION_SCALE];
-	char		digits[YEAR_FRACTION_SCALE + 1];
-	bool		negative = f.num < 0;
-	uint64		a = negative ? -(uint64) f.num : (uint64) f.num;
-	uint64		b = (uint64) f.den;
-	uint64		whole = a / b;
-	uint64		r = a % b;
-	int			n = 0;
+	int128		unit = dsx_pow10(YEAR_FRACTION_SCALE);
+	int128		rem;
+	int128		whole = dsx_divmod(f.num, f.den, &rem);
+	/* |rem| < den <= 365 * 366, so rem * 10^30 stays below 2^127 */
+	int128		frac = dsx_div_round_half_away(rem * unit, f.den);
+	Datum		result;
 
-	while (r != 0 && n < YEAR_FRACTION_SCALE)
+	if (frac == unit || frac == -unit)
 	{
-		r *= 10;				/* r < den <= 365 * 366: no overflow */
-		digits[n++] = '0' + (char) (r / b);
-		r %= b;
+		whole += frac / unit;	/* rounded up to the next whole number */
+		frac = 0;
 	}
-	if (r != 0 && 2 * r >= b)
-	{
-		/* round the last kept digit up, carrying into the whole part if need be */
-		int			i = n - 1;
-
-		while (i >= 0 && digits[i] == '9')
-			digits[i--] = '0';
-		if (i >= 0)
-			digits[i]++;
-		else
-			whole++;
-	}
-	while (n > 0 && digits[n - 1] == '0')
-		n--;
-	digits[n] = '\0';
-
-	snprintf(buf, sizeof(buf), "%s" UINT64_FORMAT "%s%s",
-			 negative && (whole != 0 || n > 0) ? "-" : "", whole, n > 0 ? "." : "", digits);
-	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
-											   ObjectIdGetDatum(InvalidOid),
-											   Int32GetDatum(-1)));
+	result = dsx_numeric_from_int128(whole, 0);
+	if (frac != 0)
+		result = DirectFunctionCall2(numeric_add, result,
+									 dsx_numeric_from_int128_trimmed(frac, YEAR_FRACTION_SCALE));
+	return DatumGetNumeric(result);
 }
 
 /* dsx.year_fraction(start date, end date, convention text) RETURNS numeric */

@@ -207,36 +207,6 @@ dsx_decimal_append(StringInfo buf, int128 value, int scale, bool trim)
 	}
 }
 
-int128
-dsx_div_round_half_away(int128 num, int128 den)
-{
-	int128		rem;
-	int128		q;
-
-	Assert(den > 0);
-	if (num >= PG_INT64_MIN && num <= PG_INT64_MAX && den <= PG_INT64_MAX)
-	{
-		/* 64-bit division is several times faster than 128-bit */
-		int64		n64 = (int64) num,
-					d64 = (int64) den,
-					q64 = n64 / d64,
-					r64 = n64 - q64 * d64;
-
-		if (r64 > 0 && r64 >= d64 - r64)
-			q64++;
-		else if (r64 < 0 && -r64 >= d64 + r64)
-			q64--;
-		return q64;
-	}
-	q = dsx_divmod(num, den, &rem);
-	/* |rem| >= den / 2, compared without overflow: |rem| >= den - |rem|. */
-	if (rem > 0 && rem >= den - rem)
-		q++;
-	else if (rem < 0 && -rem >= den + rem)
-		q--;
-	return q;
-}
-
 /* The 128-bit digit generator; values that fit 64 bits take dsx_numeric_short_build64(),
  * and both leave the layout to dsx_numeric_short_pack() (money.h). */
 bool
