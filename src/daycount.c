@@ -178,29 +178,34 @@ daycount_forward_parts(DsxDayCount dc, DateADT start, int y1, int m1, int d1,
 static DsxFraction
 daycount_forward(DsxDayCount dc, DateADT start, DateADT end)
 {
-	DsxFraction f;
-	int			y1,
-				m1,
-				d1,
-				y2,
-				m2,
-				d2;
+	int			y1 = 0,
+				m1 = 0,
+				d1 = 0,
+				y2 = 0,
+				m2 = 0,
+				d2 = 0;
 
-	switch (dc)
+	/* ACT/360 and ACT/365F count days only: their dates need not be split */
+	if (dc != DSX_DC_ACT_360 && dc != DSX_DC_ACT_365F)
 	{
-		case DSX_DC_ACT_360:
-			f.num = (int64) end - start;
-			f.den = 360;
-			return f;
-		case DSX_DC_ACT_365F:
-			f.num = (int64) end - start;
-			f.den = 365;
-			return f;
-		default:
-			daycount_split(start, &y1, &m1, &d1);
-			daycount_split(end, &y2, &m2, &d2);
-			return daycount_forward_parts(dc, start, y1, m1, d1, end, y2, m2, d2);
+		daycount_split(start, &y1, &m1, &d1);
+		daycount_split(end, &y2, &m2, &d2);
 	}
+	return daycount_forward_parts(dc, start, y1, m1, d1, end, y2, m2, d2);
+}
+
+/* The fraction from start to end, not yet reduced; minus the one from end to start when
+ * start is after end. Both dates finite. */
+static DsxFraction
+daycount_signed(DsxDayCount dc, DateADT start, DateADT end)
+{
+	DsxFraction f;
+
+	if (start <= end)
+		return daycount_forward(dc, start, end);
+	f = daycount_forward(dc, end, start);
+	f.num = -f.num;
+	return f;
 }
 
 DsxFraction
@@ -214,19 +219,12 @@ dsx_daycount_fraction_parts(DsxDayCount dc, DateADT start, int y1, int m1, int d
 DsxFraction
 dsx_daycount_fraction_unreduced(DsxDayCount dc, DateADT start, DateADT end)
 {
-	DsxFraction f;
-
 	if (DATE_NOT_FINITE(start) || DATE_NOT_FINITE(end))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("year fraction of an infinite date"),
 				 errdetail("Day counts need finite dates.")));
-
-	if (start <= end)
-		return daycount_forward(dc, start, end);
-	f = daycount_forward(dc, end, start);
-	f.num = -f.num;
-	return f;
+	return daycount_signed(dc, start, end);
 }
 
 DsxFraction
@@ -297,7 +295,6 @@ dsx_day_count(PG_FUNCTION_ARGS)
 	DateADT		end = PG_GETARG_DATEADT(1);
 	char	   *convention = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	DsxDayCount dc = dsx_daycount_parse(convention);
-	DsxFraction f;
 
 	if (DATE_NOT_FINITE(start) || DATE_NOT_FINITE(end))
 		ereport(ERROR,
@@ -311,13 +308,7 @@ dsx_day_count(PG_FUNCTION_ARGS)
 		case DSX_DC_ACT_ACT:
 			PG_RETURN_INT64((int64) end - start);
 		default:
-			if (start <= end)
-				f = daycount_forward(dc, start, end);
-			else
-			{
-				f = daycount_forward(dc, end, start);
-				f.num = -f.num;
-			}
-			PG_RETURN_INT64(f.num);
+			/* the 30/360 family's adjusted count is its fraction's numerator over 360 */
+			PG_RETURN_INT64(daycount_signed(dc, start, end).num);
 	}
 }
