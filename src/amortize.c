@@ -25,6 +25,10 @@
 #define LOAN_RATE_SCALE		45
 /* Most decimal places an annual rate may have (its numerator must fit an int64). */
 #define LOAN_MAX_RATE_SCALE 18
+/* A growth factor (1 + i)^n with more digits than this no longer changes the level
+ * payment (see loan_level_payment), and the decimal places its lower bound keeps. */
+#define LOAN_HUGE_DIGITS	1050
+#define LOAN_BOUND_SCALE	20
 
 /* ---------------------------------------------------------------- numeric helpers */
 
@@ -76,12 +80,12 @@ loan_num_round(Numeric a, int scale)
 											   Int32GetDatum(scale)));
 }
 
-/* a truncated toward zero to an integer. */
+/* a truncated toward zero to scale decimal places. */
 static Numeric
-loan_num_trunc(Numeric a)
+loan_num_trunc(Numeric a, int scale)
 {
 	return DatumGetNumeric(DirectFunctionCall2(numeric_trunc, NumericGetDatum(a),
-											   Int32GetDatum(0)));
+											   Int32GetDatum(scale)));
 }
 
 /* a ^ b. */
@@ -243,6 +247,42 @@ out_of_range:
 }
 
 /*
+ * True when the growth factor (1 + i)^n is at least 10^LOAN_HUGE_DIGITS, decided on a
+ * lower bound of it: square-and-multiply with every product truncated to
+ * LOAN_BOUND_SCALE decimal places, stopping as soon as a power passes the limit, so no
+ * number grows past twice its digits. Microseconds, where numeric_power on such a factor
+ * works for seconds, or minutes, inside one call that no cancel or statement_timeout can
+ * stop. (The bound is below the factor by less than one part in 10^10: when it says no,
+ * the factor has at most LOAN_HUGE_DIGITS + 1 digits and numeric_power is quick.)
+ */
+static bool
+loan_growth_is_huge(Numeric i, int32 n)
+{
+	Numeric		limit = loan_num_power(int64_to_numeric(10), int64_to_numeric(LOAN_HUGE_DIGITS));
+	Numeric		power = loan_num_trunc(loan_num_add(int64_to_numeric(1), i), LOAN_BOUND_SCALE);
+	Numeric		bound = int64_to_numeric(1);
+
+	/* every value is at least 1: a power past the limit takes the bound past it too */
+	for (uint32 e = (uint32) n; e != 0; e >>= 1)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (e & 1)
+		{
+			bound = loan_num_trunc(loan_num_mul(bound, power), LOAN_BOUND_SCALE);
+			if (loan_num_cmp(bound, limit) >= 0)
+				return true;
+		}
+		if (e > 1)
+		{
+			power = loan_num_trunc(loan_num_mul(power, power), LOAN_BOUND_SCALE);
+			if (loan_num_cmp(power, limit) >= 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
  * The annuity's level payment in minor units: round(P·i / (1 − (1+i)^−n)) computed as
  * round(P·i·f / (f − 1)) with i = round(rate / periods-per-year, 40) and
  * f = round((1 + i)^n, 40), the same numeric operations bench/amortize.sh's PL/pgSQL
@@ -262,14 +302,27 @@ loan_level_payment(const DsxLoan *loan, Numeric principal, Numeric annual_rate, 
 	i = loan_num_round(loan_num_div(loan_num_round(annual_rate, LOAN_RATE_SCALE),
 									int64_to_numeric(12 / loan->months)),
 					   LOAN_PMT_SCALE);
-	f = loan_num_round(loan_num_power(loan_num_add(int64_to_numeric(1), i),
-									  int64_to_numeric(n)),
-					   LOAN_PMT_SCALE);
-	if (loan_num_cmp(f, int64_to_numeric(1)) <= 0)
-		elog(ERROR, "growth factor of a positive rate is not above 1");
-	pay = loan_num_round(loan_num_div(loan_num_mul(loan_num_mul(principal, i), f),
-									  loan_num_sub(f, int64_to_numeric(1))),
-						 loan->minor_units);
+	if (loan_growth_is_huge(i, n))
+	{
+		/*
+		 * f >= 10^1050: P·i·f / (f − 1) = P·i + P·i / (f − 1), and P·i < 10^38 (P and
+		 * i each below 2^63), so the second term is below 10^-1012, past every digit
+		 * numeric_div computes (at most 1,000 decimal places and one base-10000 guard
+		 * digit). The quotient above is exactly P·i: the same payment, without f.
+		 */
+		pay = loan_num_round(loan_num_mul(principal, i), loan->minor_units);
+	}
+	else
+	{
+		f = loan_num_round(loan_num_power(loan_num_add(int64_to_numeric(1), i),
+										  int64_to_numeric(n)),
+						   LOAN_PMT_SCALE);
+		if (loan_num_cmp(f, int64_to_numeric(1)) <= 0)
+			elog(ERROR, "growth factor of a positive rate is not above 1");
+		pay = loan_num_round(loan_num_div(loan_num_mul(loan_num_mul(principal, i), f),
+										  loan_num_sub(f, int64_to_numeric(1))),
+							 loan->minor_units);
+	}
 	pay = loan_num_mul(pay, int64_to_numeric(dsx_pow10_64(loan->minor_units)));
 	return loan_num_to_int64(pay, "level payment");
 }
@@ -318,7 +371,7 @@ dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 perio
 				 errmsg("principal must not be negative"),
 				 errdetail("principal is %s.", loan_num_text(principal))));
 	scaled = loan_num_mul(principal, int64_to_numeric(dsx_pow10_64(minor_units)));
-	if (loan_num_cmp(scaled, loan_num_trunc(scaled)) != 0)
+	if (loan_num_cmp(scaled, loan_num_trunc(scaled, 0)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("principal is not a whole number of minor units"),
