@@ -6,6 +6,7 @@
  * schedules. */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
@@ -91,6 +92,7 @@ dsx_decimal_parse(const char *p, const char **end, bool allow_sign, int128 *valu
 	/* Accumulated as a negative number, so that the most negative int128 parses too. */
 	while (*p >= '0' && *p <= '9')
 	{
+		CHECK_FOR_INTERRUPTS();	/* leading zeros: as many as the text holds */
 		any = true;
 		if (dsx_mul128_overflow(v, 10, &v) || dsx_add128_overflow(v, -(int128) (*p - '0'), &v))
 		{
@@ -104,6 +106,7 @@ dsx_decimal_parse(const char *p, const char **end, bool allow_sign, int128 *valu
 		p++;
 		while (*p >= '0' && *p <= '9')
 		{
+			CHECK_FOR_INTERRUPTS();	/* zeros of the fraction, likewise */
 			any = true;
 			if (*p == '0')
 				pending++;

@@ -120,6 +120,7 @@ parse_count(const char *p, int64 *out, const char *input)
 		return NULL;
 	while (isdigit((unsigned char) *p))
 	{
+		CHECK_FOR_INTERRUPTS();	/* leading zeros: as many as the text holds */
 		if (pg_mul_s64_overflow(v, 10, &v) || pg_add_s64_overflow(v, *p - '0', &v))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
