@@ -18,6 +18,8 @@
  *    lookup()): a key already stored compares its payload with the stored one (equal:
  *    duplicate; different: conflict); a new key stores its first arrival, and later
  *    arrivals compare with that one.
+ * A NULL, or an occurred_at a dsx.usage cannot carry, refuses the batch (the inbox's
+ * CHECKs refuse them at load; another source may not).
  * Both roll the stored events up per factory, customer, model and UTC day in memory and
  * merge them into dsx.usage_daily with one statement; an unknown factory refuses the batch.
  * Conflicting payloads are kept with one statement per run.
@@ -1037,6 +1039,27 @@ keep_conflicts(Store *st)
 
 /* ------------------------------------------------------------ the function */
 
+/* Refuses a row whose occurred_at a dsx.usage cannot carry (infinity, 4713 BC, year
+ * 294276: the daily rollup could not be printed or read back), naming its event. The
+ * inbox's CHECK refuses them at load; a source without it is refused here, row by row as
+ * it is read, before the row is compared, probed or written (and the error undoes the
+ * rows written before it). */
+static void
+check_occurred_at(Store *st, TupleTableSlot *in)
+{
+	TimestampTz at = DatumGetTimestampTz(in->tts_values[st->src_att[C_OCCURRED_AT] - 1]);
+
+	if (!dsx_usage_timestamp_ok(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("occurred_at of event \"%s\" of factory \"%s\" out of range",
+						TextDatumGetCString(in->tts_values[st->src_att[C_EVENT_ID] - 1]),
+						TextDatumGetCString(in->tts_values[st->src_att[C_FACTORY] - 1])),
+				 errdetail("occurred_at is %s; usage timestamps must lie from 0001-01-01 00:00:00 UTC up to, not including, 10000-01-01 00:00:00 UTC.",
+						   timestamptz_to_str(at)),
+				 errhint("Correct or remove the row, and call dsx.ingest() again.")));
+}
+
 /* Reads src: in all-new mode straight into usage_events; in the deduplicating mode in
  * runs of rows sorted and looked up together. */
 static void
@@ -1073,6 +1096,7 @@ move_rows(Store *st, Relation src, bool dedup)
 				in->tts_values[st->src_att[c] - 1] =
 					plain_text(in->tts_values[st->src_att[c] - 1], &expanded);
 		}
+		check_occurred_at(st, in);
 		if (!dedup)
 		{
 			/* a stored key among the first rows: deduplicate, before writing anything */
@@ -1155,7 +1179,9 @@ dsx_ingest_rows(PG_FUNCTION_ARGS)
 
 	events_id = get_relname_relid("usage_events", get_namespace_oid("dsx", false));
 	if (!OidIsValid(events_id))
-		elog(ERROR, "dsx.usage_events does not exist");
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"dsx.usage_events\" does not exist")));
 	/* table privileges as INSERT ... SELECT checks them; column grants are SQL's to judge */
 	if (pg_class_aclcheck(src_id, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
 		pg_class_aclcheck(events_id, GetUserId(), ACL_INSERT) != ACLCHECK_OK)

@@ -17,10 +17,6 @@
 #include "usage.h"
 #include "parse.h"
 
-/* Timestamps a usage may carry: 0001-01-01 up to, not including, 10000-01-01 (UTC). */
-#define USAGE_MIN_TS	INT64CONST(-63082281600000000)
-#define USAGE_END_TS	INT64CONST(252455616000000000)
-
 /* Raises the standard overflow error for the named count. */
 static void
 usage_overflow(const char *what)
@@ -35,7 +31,7 @@ usage_overflow(const char *what)
 static void
 usage_check_timestamp(TimestampTz ts)
 {
-	if (ts < USAGE_MIN_TS || ts >= USAGE_END_TS)
+	if (!dsx_usage_timestamp_ok(ts))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("dsx.usage timestamp out of range"),
