@@ -400,6 +400,34 @@ row_ptr_seq_cmp(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
+/* The three sorts, as PostgreSQL's own sort template writes them: comparisons inlined,
+ * and a check for interrupts at every step (a run may hold millions of rows). */
+#define ST_SORT sort_key_entries
+#define ST_ELEMENT_TYPE KeyEntry
+#define ST_COMPARE(a, b) key_entry_cmp(a, b)
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+#define ST_SORT sort_rows
+#define ST_ELEMENT_TYPE Row
+#define ST_COMPARE(a, b) row_cmp(a, b)
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+typedef Row *RowPointer;		/* the sort template needs the element type as one word */
+
+#define ST_SORT sort_rows_by_arrival
+#define ST_ELEMENT_TYPE RowPointer
+#define ST_COMPARE(a, b) row_ptr_seq_cmp(a, b)
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
 /* Same payload (what the event says beyond its key), as IS NOT DISTINCT FROM compares it:
  * text of a deterministic collation and integers are equal exactly when their bytes are. */
 static bool
@@ -563,11 +591,10 @@ flush_keys(Store *st)
 {
 	bool		isnull[2] = {false, false};
 
-	qsort(st->keys, st->nkeys, sizeof(KeyEntry), key_entry_cmp);
+	sort_key_entries(st->keys, st->nkeys);
 	for (int64 i = 0; i < st->nkeys; i++)
 	{
-		if ((i & 4095) == 0)
-			CHECK_FOR_INTERRUPTS();
+		CHECK_FOR_INTERRUPTS();
 		index_insert(st->pk, st->keys[i].values, isnull, &st->keys[i].tid, st->rel,
 					 UNIQUE_CHECK_YES, false, st->pkinfo);
 	}
@@ -589,6 +616,8 @@ flush_heap(Store *st)
 		TupleTableSlot *slot = st->slots[i];
 		Datum		v[NCOLS];
 		KeyEntry   *e;
+
+		CHECK_FOR_INTERRUPTS();
 
 		if (st->others->ri_NumIndices > 0)
 			list_free(dsx_insert_index_tuples(st->others, slot, st->estate));
@@ -834,15 +863,14 @@ dedup_run(Store *st, Row *rows, int64 n)
 	int64		nfresh = 0;
 	int64		j;
 
-	qsort(rows, n, sizeof(Row), row_cmp);
+	sort_rows(rows, n);
 	for (int64 i = 0; i < n; i = j)
 	{
 		Datum		stored[NCOLS];
 		Datum		incoming[NCOLS];
 		int64		first = i;
 
-		if ((i & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
+		CHECK_FOR_INTERRUPTS();
 		for (j = i + 1; j < n && text_cmp(rows[j].factory, rows[i].factory) == 0 &&
 			 text_cmp(rows[j].event_id, rows[i].event_id) == 0; j++)
 			;
@@ -858,14 +886,16 @@ dedup_run(Store *st, Row *rows, int64 n)
 		}
 		for (int64 k = first; k < j; k++)
 		{
+			CHECK_FOR_INTERRUPTS();	/* one key may come a million times */
 			tuple_values(st, rows[k].tup, incoming);
 			compare_arrival(st, stored, incoming);
 		}
 	}
 	/* the new events: the heap in arrival order, then the key in key order (the run's) */
-	qsort(fresh, nfresh, sizeof(Row *), row_ptr_seq_cmp);
+	sort_rows_by_arrival(fresh, nfresh);
 	for (int64 i = 0; i < nfresh; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		ExecForceStoreHeapTuple(fresh[i]->tup, st->srcslot, false);
 		slot_getallattrs(st->srcslot);
 		store_event(st, st->srcslot, fresh[i]);
@@ -876,10 +906,9 @@ dedup_run(Store *st, Row *rows, int64 n)
 		Datum		key[2];
 		bool		isnull[2] = {false, false};
 
+		CHECK_FOR_INTERRUPTS();
 		if (!rows[i].stored)
 			continue;
-		if ((i & 4095) == 0)
-			CHECK_FOR_INTERRUPTS();
 		key[0] = rows[i].factory;
 		key[1] = rows[i].event_id;
 		index_insert(st->pk, key, isnull, &rows[i].tid, st->rel, UNIQUE_CHECK_YES, false,
@@ -933,6 +962,8 @@ finish_rollup(Store *st)
 	{
 		Size		pos = 0;
 		DateADT		d;
+
+		CHECK_FOR_INTERRUPTS();
 
 		factory[i] = roll_read(e->key.data, &pos);
 		customer[i] = roll_read(e->key.data, &pos);
@@ -995,6 +1026,8 @@ keep_conflicts(Store *st)
 	foreach(lc, st->conflicts)
 	{
 		Conflict   *c = lfirst(lc);
+
+		CHECK_FOR_INTERRUPTS();
 
 		d[0][i] = c->stored[C_FACTORY];
 		d[1][i] = c->stored[C_EVENT_ID];
