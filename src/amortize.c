@@ -19,27 +19,16 @@
 #include "amortize.h"
 #include "money.h"
 
-#ifndef HAVE_INT128
-#error "dsx needs a compiler with 128-bit integers"
-#endif
-
 /* Decimal places of the periodic rate and growth factor in the level payment. */
 #define LOAN_PMT_SCALE		40
 /* Decimal places the annual rate is padded to before it is divided. */
 #define LOAN_RATE_SCALE		45
 /* Most decimal places an annual rate may have (its numerator must fit an int64). */
 #define LOAN_MAX_RATE_SCALE 18
-
-static const int64 loan_pow10[] = {
-	INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000),
-	INT64CONST(10000), INT64CONST(100000), INT64CONST(1000000),
-	INT64CONST(10000000), INT64CONST(100000000), INT64CONST(1000000000),
-	INT64CONST(10000000000), INT64CONST(100000000000),
-	INT64CONST(1000000000000), INT64CONST(10000000000000),
-	INT64CONST(100000000000000), INT64CONST(1000000000000000),
-	INT64CONST(10000000000000000), INT64CONST(100000000000000000),
-	INT64CONST(1000000000000000000)
-};
+/* A growth factor (1 + i)^n with more digits than this no longer changes the level
+ * payment (see loan_level_payment), and the decimal places its lower bound keeps. */
+#define LOAN_HUGE_DIGITS	1050
+#define LOAN_BOUND_SCALE	20
 
 /* ---------------------------------------------------------------- numeric helpers */
 
@@ -91,12 +80,12 @@ loan_num_round(Numeric a, int scale)
 											   Int32GetDatum(scale)));
 }
 
-/* a truncated toward zero to an integer. */
+/* a truncated toward zero to scale decimal places. */
 static Numeric
-loan_num_trunc(Numeric a)
+loan_num_trunc(Numeric a, int scale)
 {
 	return DatumGetNumeric(DirectFunctionCall2(numeric_trunc, NumericGetDatum(a),
-											   Int32GetDatum(0)));
+											   Int32GetDatum(scale)));
 }
 
 /* a ^ b. */
@@ -165,31 +154,12 @@ loan_overflow(void)
 			 errdetail("An amount of the schedule does not fit in 64 bits of minor units.")));
 }
 
-/* Greatest common divisor of two non-negative integers. */
-static int64
-loan_gcd(int64 a, int64 b)
-{
-	while (b != 0)
-	{
-		int64		t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 /* n / d rounded half away from zero, d > 0; 22003 when the result leaves int64. */
 static int64
 loan_div_round(int128 n, int128 d)
 {
-	int128		q = n / d;
-	int128		r = n % d;
+	int128		q = dsx_div_round_half_away(n, d);
 
-	if (r < 0)
-		r = -r;
-	if (r >= d - r)
-		q += (n < 0) ? -1 : 1;
 	if (q > PG_INT64_MAX || q < PG_INT64_MIN)
 		loan_overflow();
 	return (int64) q;
@@ -201,7 +171,7 @@ loan_mul128(int128 a, int128 b)
 {
 	int128		r;
 
-	if (__builtin_mul_overflow(a, b, &r))
+	if (dsx_mul128_overflow(a, b, &r))
 		loan_overflow();
 	return r;
 }
@@ -244,17 +214,6 @@ loan_parse_frequency(const char *name)
 	return 0;					/* keep compiler quiet */
 }
 
-/* Days in month m (1-12) of year y. */
-static int
-loan_days_in_month(int64 y, int m)
-{
-	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return days[m - 1];
-}
-
 void
 dsx_loan_due(const DsxLoan *loan, int32 k, DsxLoanDate *due)
 {
@@ -266,7 +225,7 @@ dsx_loan_due(const DsxLoan *loan, int32 k, DsxLoanDate *due)
 
 	if (y < -4713 || y > 5874898)
 		goto out_of_range;
-	d = loan_days_in_month(y, m);
+	d = dsx_days_in_month(y, m);
 	if (!loan->end_of_month && loan->first_day < d)
 		d = loan->first_day;
 	if (!IS_VALID_JULIAN(y, m, d))
@@ -285,6 +244,42 @@ out_of_range:
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 			 errmsg("due date of period %d out of range", k),
 			 errdetail("The schedule runs past the dates PostgreSQL can represent.")));
+}
+
+/*
+ * True when the growth factor (1 + i)^n is at least 10^LOAN_HUGE_DIGITS, decided on a
+ * lower bound of it: square-and-multiply with every product truncated to
+ * LOAN_BOUND_SCALE decimal places, stopping as soon as a power passes the limit, so no
+ * number grows past twice its digits. Microseconds, where numeric_power on such a factor
+ * works for seconds, or minutes, inside one call that no cancel or statement_timeout can
+ * stop. (The bound is below the factor by less than one part in 10^10: when it says no,
+ * the factor has at most LOAN_HUGE_DIGITS + 1 digits and numeric_power is quick.)
+ */
+static bool
+loan_growth_is_huge(Numeric i, int32 n)
+{
+	Numeric		limit = loan_num_power(int64_to_numeric(10), int64_to_numeric(LOAN_HUGE_DIGITS));
+	Numeric		power = loan_num_trunc(loan_num_add(int64_to_numeric(1), i), LOAN_BOUND_SCALE);
+	Numeric		bound = int64_to_numeric(1);
+
+	/* every value is at least 1: a power past the limit takes the bound past it too */
+	for (uint32 e = (uint32) n; e != 0; e >>= 1)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (e & 1)
+		{
+			bound = loan_num_trunc(loan_num_mul(bound, power), LOAN_BOUND_SCALE);
+			if (loan_num_cmp(bound, limit) >= 0)
+				return true;
+		}
+		if (e > 1)
+		{
+			power = loan_num_trunc(loan_num_mul(power, power), LOAN_BOUND_SCALE);
+			if (loan_num_cmp(power, limit) >= 0)
+				return true;
+		}
+	}
+	return false;
 }
 
 /*
@@ -307,15 +302,28 @@ loan_level_payment(const DsxLoan *loan, Numeric principal, Numeric annual_rate, 
 	i = loan_num_round(loan_num_div(loan_num_round(annual_rate, LOAN_RATE_SCALE),
 									int64_to_numeric(12 / loan->months)),
 					   LOAN_PMT_SCALE);
-	f = loan_num_round(loan_num_power(loan_num_add(int64_to_numeric(1), i),
-									  int64_to_numeric(n)),
-					   LOAN_PMT_SCALE);
-	if (loan_num_cmp(f, int64_to_numeric(1)) <= 0)
-		elog(ERROR, "growth factor of a positive rate is not above 1");
-	pay = loan_num_round(loan_num_div(loan_num_mul(loan_num_mul(principal, i), f),
-									  loan_num_sub(f, int64_to_numeric(1))),
-						 loan->minor_units);
-	pay = loan_num_mul(pay, int64_to_numeric(loan_pow10[loan->minor_units]));
+	if (loan_growth_is_huge(i, n))
+	{
+		/*
+		 * f >= 10^1050: P·i·f / (f − 1) = P·i + P·i / (f − 1), and P·i < 10^38 (P and
+		 * i each below 2^63), so the second term is below 10^-1012, past every digit
+		 * numeric_div computes (at most 1,000 decimal places and one base-10000 guard
+		 * digit). The quotient above is exactly P·i: the same payment, without f.
+		 */
+		pay = loan_num_round(loan_num_mul(principal, i), loan->minor_units);
+	}
+	else
+	{
+		f = loan_num_round(loan_num_power(loan_num_add(int64_to_numeric(1), i),
+										  int64_to_numeric(n)),
+						   LOAN_PMT_SCALE);
+		if (loan_num_cmp(f, int64_to_numeric(1)) <= 0)
+			elog(ERROR, "growth factor of a positive rate is not above 1");
+		pay = loan_num_round(loan_num_div(loan_num_mul(loan_num_mul(principal, i), f),
+										  loan_num_sub(f, int64_to_numeric(1))),
+							 loan->minor_units);
+	}
+	pay = loan_num_mul(pay, int64_to_numeric(dsx_pow10_64(loan->minor_units)));
 	return loan_num_to_int64(pay, "level payment");
 }
 
@@ -337,11 +345,7 @@ dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 perio
 	loan->months = loan_parse_frequency(frequency);
 	loan->day_count = dsx_daycount_parse(day_count);
 
-	if (minor_units < 0 || minor_units > 6)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("minor_units must be between 0 and 6"),
-				 errdetail("minor_units is %d.", minor_units)));
+	dsx_check_minor_units(minor_units);
 	loan->minor_units = minor_units;
 
 	if (periods < 1)
@@ -366,8 +370,8 @@ dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 perio
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("principal must not be negative"),
 				 errdetail("principal is %s.", loan_num_text(principal))));
-	scaled = loan_num_mul(principal, int64_to_numeric(loan_pow10[minor_units]));
-	if (loan_num_cmp(scaled, loan_num_trunc(scaled)) != 0)
+	scaled = loan_num_mul(principal, int64_to_numeric(dsx_pow10_64(minor_units)));
+	if (loan_num_cmp(scaled, loan_num_trunc(scaled, 0)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("principal is not a whole number of minor units"),
@@ -392,10 +396,10 @@ dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 perio
 				 errdetail("annual_rate %s has %d decimal places; at most %d are supported.",
 						   loan_num_text(annual_rate), rate_scale, LOAN_MAX_RATE_SCALE)));
 	loan->rate_num = loan_num_to_int64(loan_num_mul(annual_rate,
-													int64_to_numeric(loan_pow10[rate_scale])),
+													int64_to_numeric(dsx_pow10_64(rate_scale))),
 									   "annual_rate");
-	loan->rate_den = loan_pow10[rate_scale];
-	g = loan_gcd(loan->rate_num, loan->rate_den);
+	loan->rate_den = dsx_pow10_64(rate_scale);
+	g = dsx_gcd64(loan->rate_num, loan->rate_den);
 	loan->rate_num /= g;
 	loan->rate_den /= g;
 
@@ -407,7 +411,7 @@ dsx_loan_init(DsxLoan *loan, Numeric principal, Numeric annual_rate, int32 perio
 	j2date(first_due + POSTGRES_EPOCH_JDATE, &y, &m, &d);
 	loan->first_month = (int64) y * 12 + (m - 1);
 	loan->first_day = d;
-	loan->end_of_month = (d == loan_days_in_month(y, m));
+	loan->end_of_month = (d == dsx_days_in_month(y, m));
 	{
 		DsxLoanDate edge;
 
@@ -444,16 +448,7 @@ loan_interest(const DsxLoan *loan, int64 opening, DsxFraction f)
 	if (!pg_mul_s64_overflow(opening, loan->rate_num, &t) &&
 		!pg_mul_s64_overflow(t, f.num, &n) &&
 		!pg_mul_s64_overflow(loan->rate_den, f.den, &d))
-	{
-		int64		q = n / d;
-		int64		r = n % d;
-
-		if (r < 0)
-			r = -r;
-		if (r >= d - r)
-			q += (n < 0) ? -1 : 1;
-		return q;
-	}
+		return loan_div_round(n, d);
 	return loan_div_round(loan_mul128(loan_mul128(opening, loan->rate_num), f.num),
 						  loan_mul128(loan->rate_den, f.den));
 }
@@ -659,17 +654,13 @@ dsx_interest_exact(Numeric amount, Numeric annual_rate, DateADT start, DateADT e
 
 	loan_check_finite(amount, "amount");
 	loan_check_finite(annual_rate, "annual_rate");
-	if (minor_units < 0 || minor_units > 6)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("minor_units must be between 0 and 6"),
-				 errdetail("minor_units is %d.", minor_units)));
+	dsx_check_minor_units(minor_units);
 	f = dsx_daycount_fraction(dc, start, end);
 
 	/* x = amount × rate × num × 10^mu, exact; the result is round(x / den) minor units */
 	x = loan_num_mul(loan_num_mul(amount, annual_rate),
 					 loan_num_mul(int64_to_numeric(f.num),
-								  int64_to_numeric(loan_pow10[minor_units])));
+								  int64_to_numeric(dsx_pow10_64(minor_units))));
 	den = int64_to_numeric(f.den);
 	q = loan_num_div_trunc(x, den);
 	/* r2 = 2 |x − q·den| compared with den decides the rounding, exactly */

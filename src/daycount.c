@@ -10,6 +10,7 @@
 #include "utils/numeric.h"
 
 #include "daycount.h"
+#include "money.h"
 
 /* Decimal places dsx.year_fraction() keeps when the fraction does not terminate. */
 #define YEAR_FRACTION_SCALE 30
@@ -67,32 +68,11 @@ dsx_daycount_name(DsxDayCount dc)
 	return NULL;				/* keep compiler quiet */
 }
 
-/* Greatest common divisor of two non-negative integers (gcd(0, 0) = 0). */
-static int64
-daycount_gcd(int64 a, int64 b)
-{
-	while (b != 0)
-	{
-		int64		t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
-/* True when y is a leap year of the proleptic Gregorian calendar. */
-static bool
-daycount_is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 /* True when y-m-d is the last day of February. */
 static bool
 daycount_last_of_february(int y, int m, int d)
 {
-	return m == 2 && d == (daycount_is_leap(y) ? 29 : 28);
+	return m == 2 && d == dsx_days_in_month(y, 2);
 }
 
 /* Splits a finite date into year, month and day. */
@@ -137,8 +117,8 @@ daycount_forward_parts(DsxDayCount dc, DateADT start, int y1, int m1, int d1,
 				 * partial years need their days: den = 365 * 366.
 				 */
 				int64		den = 365 * 366;
-				int64		b1 = daycount_is_leap(y1) ? 366 : 365;
-				int64		b2 = daycount_is_leap(y2) ? 366 : 365;
+				int64		b1 = isleap(y1) ? 366 : 365;
+				int64		b2 = isleap(y2) ? 366 : 365;
 
 				f.den = den;
 				if (y1 == y2)
@@ -198,29 +178,34 @@ daycount_forward_parts(DsxDayCount dc, DateADT start, int y1, int m1, int d1,
 static DsxFraction
 daycount_forward(DsxDayCount dc, DateADT start, DateADT end)
 {
-	DsxFraction f;
-	int			y1,
-				m1,
-				d1,
-				y2,
-				m2,
-				d2;
+	int			y1 = 0,
+				m1 = 0,
+				d1 = 0,
+				y2 = 0,
+				m2 = 0,
+				d2 = 0;
 
-	switch (dc)
+	/* ACT/360 and ACT/365F count days only: their dates need not be split */
+	if (dc != DSX_DC_ACT_360 && dc != DSX_DC_ACT_365F)
 	{
-		case DSX_DC_ACT_360:
-			f.num = (int64) end - start;
-			f.den = 360;
-			return f;
-		case DSX_DC_ACT_365F:
-			f.num = (int64) end - start;
-			f.den = 365;
-			return f;
-		default:
-			daycount_split(start, &y1, &m1, &d1);
-			daycount_split(end, &y2, &m2, &d2);
-			return daycount_forward_parts(dc, start, y1, m1, d1, end, y2, m2, d2);
+		daycount_split(start, &y1, &m1, &d1);
+		daycount_split(end, &y2, &m2, &d2);
 	}
+	return daycount_forward_parts(dc, start, y1, m1, d1, end, y2, m2, d2);
+}
+
+/* The fraction from start to end, not yet reduced; minus the one from end to start when
+ * start is after end. Both dates finite. */
+static DsxFraction
+daycount_signed(DsxDayCount dc, DateADT start, DateADT end)
+{
+	DsxFraction f;
+
+	if (start <= end)
+		return daycount_forward(dc, start, end);
+	f = daycount_forward(dc, end, start);
+	f.num = -f.num;
+	return f;
 }
 
 DsxFraction
@@ -234,26 +219,19 @@ dsx_daycount_fraction_parts(DsxDayCount dc, DateADT start, int y1, int m1, int d
 DsxFraction
 dsx_daycount_fraction_unreduced(DsxDayCount dc, DateADT start, DateADT end)
 {
-	DsxFraction f;
-
 	if (DATE_NOT_FINITE(start) || DATE_NOT_FINITE(end))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("year fraction of an infinite date"),
 				 errdetail("Day counts need finite dates.")));
-
-	if (start <= end)
-		return daycount_forward(dc, start, end);
-	f = daycount_forward(dc, end, start);
-	f.num = -f.num;
-	return f;
+	return daycount_signed(dc, start, end);
 }
 
 DsxFraction
 dsx_daycount_fraction(DsxDayCount dc, DateADT start, DateADT end)
 {
 	DsxFraction f = dsx_daycount_fraction_unreduced(dc, start, end);
-	int64		g = daycount_gcd(f.num < 0 ? -f.num : f.num, f.den);
+	int64		g = dsx_gcd64(f.num < 0 ? -f.num : f.num, f.den);
 
 	if (g > 1)
 	{
@@ -265,47 +243,30 @@ dsx_daycount_fraction(DsxDayCount dc, DateADT start, DateADT end)
 
 /*
  * num/den as a numeric: exact when the decimal expansion terminates within
- * YEAR_FRACTION_SCALE places, else rounded half away from zero at that place.
+ * YEAR_FRACTION_SCALE places, else rounded half away from zero at that place; trailing
+ * zeros dropped. The whole part and the rounded fraction are built apart: together they
+ * need not fit an int128 (|num| reaches 2^31 days times 365 * 366).
  */
 static Numeric
 daycount_fraction_to_numeric(DsxFraction f)
 {
-	char		buf[64 + YEAR_FRACTION_SCALE];
-	char		digits[YEAR_FRACTION_SCALE + 1];
-	bool		negative = f.num < 0;
-	uint64		a = negative ? -(uint64) f.num : (uint64) f.num;
-	uint64		b = (uint64) f.den;
-	uint64		whole = a / b;
-	uint64		r = a % b;
-	int			n = 0;
+	int128		unit = dsx_pow10(YEAR_FRACTION_SCALE);
+	int128		rem;
+	int128		whole = dsx_divmod(f.num, f.den, &rem);
+	/* |rem| < den <= 365 * 366, so rem * 10^30 stays below 2^127 */
+	int128		frac = dsx_div_round_half_away(rem * unit, f.den);
+	Datum		result;
 
-	while (r != 0 && n < YEAR_FRACTION_SCALE)
+	if (frac == unit || frac == -unit)
 	{
-		r *= 10;				/* r < den <= 365 * 366: no overflow */
-		digits[n++] = '0' + (char) (r / b);
-		r %= b;
+		whole += frac / unit;	/* rounded up to the next whole number */
+		frac = 0;
 	}
-	if (r != 0 && 2 * r >= b)
-	{
-		/* round the last kept digit up, carrying into the whole part if need be */
-		int			i = n - 1;
-
-		while (i >= 0 && digits[i] == '9')
-			digits[i--] = '0';
-		if (i >= 0)
-			digits[i]++;
-		else
-			whole++;
-	}
-	while (n > 0 && digits[n - 1] == '0')
-		n--;
-	digits[n] = '\0';
-
-	snprintf(buf, sizeof(buf), "%s" UINT64_FORMAT "%s%s",
-			 negative && (whole != 0 || n > 0) ? "-" : "", whole, n > 0 ? "." : "", digits);
-	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
-											   ObjectIdGetDatum(InvalidOid),
-											   Int32GetDatum(-1)));
+	result = dsx_numeric_from_int128(whole, 0);
+	if (frac != 0)
+		result = DirectFunctionCall2(numeric_add, result,
+									 dsx_numeric_from_int128_trimmed(frac, YEAR_FRACTION_SCALE));
+	return DatumGetNumeric(result);
 }
 
 /* dsx.year_fraction(start date, end date, convention text) RETURNS numeric */
@@ -334,7 +295,6 @@ dsx_day_count(PG_FUNCTION_ARGS)
 	DateADT		end = PG_GETARG_DATEADT(1);
 	char	   *convention = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	DsxDayCount dc = dsx_daycount_parse(convention);
-	DsxFraction f;
 
 	if (DATE_NOT_FINITE(start) || DATE_NOT_FINITE(end))
 		ereport(ERROR,
@@ -348,13 +308,7 @@ dsx_day_count(PG_FUNCTION_ARGS)
 		case DSX_DC_ACT_ACT:
 			PG_RETURN_INT64((int64) end - start);
 		default:
-			if (start <= end)
-				f = daycount_forward(dc, start, end);
-			else
-			{
-				f = daycount_forward(dc, end, start);
-				f.num = -f.num;
-			}
-			PG_RETURN_INT64(f.num);
+			/* the 30/360 family's adjusted count is its fraction's numerator over 360 */
+			PG_RETURN_INT64(daycount_signed(dc, start, end).num);
 	}
 }

@@ -6,6 +6,7 @@
 #include "postgres.h"
 
 #include "utils/date.h"
+#include "utils/datetime.h"
 
 /* The conventions dsx knows; the SQL names are in daycount.c. */
 typedef enum DsxDayCount
@@ -24,6 +25,14 @@ typedef struct DsxFraction
 	int64		num;
 	int64		den;
 } DsxFraction;
+
+/* Days in month m (1-12) of year y, proleptic Gregorian: PostgreSQL's own table and
+ * leap-year rule (isleap), the ones every dsx calendar computation uses. */
+static inline int
+dsx_days_in_month(int64 y, int m)
+{
+	return day_tab[isleap(y) ? 1 : 0][m - 1];
+}
 
 /* Looks up a convention by its SQL name (case-insensitive); false when unknown. */
 extern bool dsx_daycount_lookup(const char *name, DsxDayCount *dc);

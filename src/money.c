@@ -6,38 +6,47 @@
  * schedules. */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
 
 #include "money.h"
 
-/* Powers of ten up to 10^38, filled on first use. */
+/* 10^0 to 10^18: every power of ten an int64 holds. */
+static const int64 pow10_64[] = {
+	INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000), INT64CONST(10000),
+	INT64CONST(100000), INT64CONST(1000000), INT64CONST(10000000), INT64CONST(100000000),
+	INT64CONST(1000000000), INT64CONST(10000000000), INT64CONST(100000000000),
+	INT64CONST(1000000000000), INT64CONST(10000000000000), INT64CONST(100000000000000),
+	INT64CONST(1000000000000000), INT64CONST(10000000000000000),
+	INT64CONST(100000000000000000), INT64CONST(1000000000000000000)};
+
+/* The rest, up to 10^38, filled from it on first use. */
 static int128 pow10_table[DSX_MAX_DIGITS + 1];
 static bool pow10_ready = false;
+
+int64
+dsx_pow10_64(int n)
+{
+	if (n < 0 || n >= (int) lengthof(pow10_64))
+		elog(ERROR, "dsx_pow10_64: exponent %d out of range", n);
+	return pow10_64[n];
+}
 
 int128
 dsx_pow10(int n)
 {
-	static const int64 small[] = {
-		INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000), INT64CONST(10000),
-		INT64CONST(100000), INT64CONST(1000000), INT64CONST(10000000), INT64CONST(100000000),
-		INT64CONST(1000000000), INT64CONST(10000000000), INT64CONST(100000000000),
-		INT64CONST(1000000000000), INT64CONST(10000000000000), INT64CONST(100000000000000),
-		INT64CONST(1000000000000000), INT64CONST(10000000000000000),
-		INT64CONST(100000000000000000), INT64CONST(1000000000000000000)};
-
-	if (likely(n >= 0 && n < (int) lengthof(small)))
-		return small[n];
+	if (likely(n >= 0 && n < (int) lengthof(pow10_64)))
+		return pow10_64[n];
 	if (unlikely(!pow10_ready))
 	{
-		int128		p = 1;
+		int128		p = pow10_64[lengthof(pow10_64) - 1];
 
-		for (int i = 0; i <= DSX_MAX_DIGITS; i++)
+		for (int i = lengthof(pow10_64); i <= DSX_MAX_DIGITS; i++)
 		{
+			p *= 10;
 			pow10_table[i] = p;
-			if (i < DSX_MAX_DIGITS)
-				p *= 10;
 		}
 		pow10_ready = true;
 	}
@@ -53,6 +62,16 @@ dsx_overflow_error(const char *what, const char *detail)
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 			 errmsg("%s out of range", what),
 			 detail ? errdetail("%s", detail) : 0));
+}
+
+void
+dsx_check_minor_units(int32 minor_units)
+{
+	if (minor_units < 0 || minor_units > DSX_MAX_MINOR_UNITS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("minor_units must be between 0 and %d", DSX_MAX_MINOR_UNITS),
+				 errdetail("minor_units is %d.", minor_units)));
 }
 
 DsxDecimalStatus
@@ -73,6 +92,7 @@ dsx_decimal_parse(const char *p, const char **end, bool allow_sign, int128 *valu
 	/* Accumulated as a negative number, so that the most negative int128 parses too. */
 	while (*p >= '0' && *p <= '9')
 	{
+		CHECK_FOR_INTERRUPTS();	/* leading zeros: as many as the text holds */
 		any = true;
 		if (dsx_mul128_overflow(v, 10, &v) || dsx_add128_overflow(v, -(int128) (*p - '0'), &v))
 		{
@@ -86,6 +106,7 @@ dsx_decimal_parse(const char *p, const char **end, bool allow_sign, int128 *valu
 		p++;
 		while (*p >= '0' && *p <= '9')
 		{
+			CHECK_FOR_INTERRUPTS();	/* zeros of the fraction, likewise */
 			any = true;
 			if (*p == '0')
 				pending++;
@@ -187,36 +208,6 @@ dsx_decimal_append(StringInfo buf, int128 value, int scale, bool trim)
 		if (i == scale && scale > 0)
 			appendStringInfoChar(buf, '.');
 	}
-}
-
-int128
-dsx_div_round_half_away(int128 num, int128 den)
-{
-	int128		rem;
-	int128		q;
-
-	Assert(den > 0);
-	if (num >= PG_INT64_MIN && num <= PG_INT64_MAX && den <= PG_INT64_MAX)
-	{
-		/* 64-bit division is several times faster than 128-bit */
-		int64		n64 = (int64) num,
-					d64 = (int64) den,
-					q64 = n64 / d64,
-					r64 = n64 - q64 * d64;
-
-		if (r64 > 0 && r64 >= d64 - r64)
-			q64++;
-		else if (r64 < 0 && -r64 >= d64 + r64)
-			q64--;
-		return q64;
-	}
-	q = dsx_divmod(num, den, &rem);
-	/* |rem| >= den / 2, compared without overflow: |rem| >= den - |rem|. */
-	if (rem > 0 && rem >= den - rem)
-		q++;
-	else if (rem < 0 && -rem >= den + rem)
-		q--;
-	return q;
 }
 
 /* The 128-bit digit generator; values that fit 64 bits take dsx_numeric_short_build64(),
@@ -423,11 +414,7 @@ dsx_round_money(PG_FUNCTION_ARGS)
 	int			scale;
 	int128		r;
 
-	if (minor_units < 0 || minor_units > 6)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("minor_units must be between 0 and 6"),
-				 errdetail("minor_units is %d.", minor_units)));
+	dsx_check_minor_units(minor_units);
 	if (numeric_is_nan(amount) || numeric_is_inf(amount))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

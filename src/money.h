@@ -73,8 +73,17 @@ dsx_mul128_overflow(int128 a, int128 b, int128 *r)
 /* 10^n for 0 <= n <= 38. */
 extern int128 dsx_pow10(int n);
 
+/* 10^n for 0 <= n <= 18, the powers of ten an int64 holds (the same table). */
+extern int64 dsx_pow10_64(int n);
+
 /* Raises the standard 22003 error: "<what> out of range", with a detail sentence. */
 extern void dsx_overflow_error(const char *what, const char *detail) pg_attribute_noreturn();
+
+/* The most decimal places a currency's minor unit may have. */
+#define DSX_MAX_MINOR_UNITS	6
+
+/* Raises 22023 unless minor_units is one a currency can have (0 to DSX_MAX_MINOR_UNITS). */
+extern void dsx_check_minor_units(int32 minor_units);
 
 /*
  * Parses a decimal number at p: optional sign (only when allow_sign), digits, optional
@@ -93,8 +102,19 @@ extern DsxDecimalStatus dsx_decimal_rescale(int128 value, int from, int to, int1
  * when trim is true, otherwise exactly scale decimal places are printed. */
 extern void dsx_decimal_append(StringInfo buf, int128 value, int scale, bool trim);
 
-/* num / den rounded half away from zero; den must be positive. */
-extern int128 dsx_div_round_half_away(int128 num, int128 den);
+/* Greatest common divisor of two non-negative integers (gcd(0, 0) = 0). */
+static inline int64
+dsx_gcd64(int64 a, int64 b)
+{
+	while (b != 0)
+	{
+		int64		t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
 
 /* num / den truncated toward zero and the remainder; den must be positive. */
 static inline int128
@@ -103,6 +123,40 @@ dsx_divmod(int128 num, int128 den, int128 *rem)
 	int128		q = num / den;
 
 	*rem = num - q * den;
+	return q;
+}
+
+/*
+ * num / den rounded half away from zero; den must be positive. The one rounding rule of
+ * dsx: charges, money, interest, level payments and year fractions all round through it.
+ * In 64-bit division when both fit (several times faster than 128-bit).
+ */
+static inline int128
+dsx_div_round_half_away(int128 num, int128 den)
+{
+	int128		rem;
+	int128		q;
+
+	Assert(den > 0);
+	if (num >= PG_INT64_MIN && num <= PG_INT64_MAX && den <= PG_INT64_MAX)
+	{
+		int64		n64 = (int64) num,
+					d64 = (int64) den,
+					q64 = n64 / d64,
+					r64 = n64 - q64 * d64;
+
+		if (r64 > 0 && r64 >= d64 - r64)
+			q64++;
+		else if (r64 < 0 && -r64 >= d64 + r64)
+			q64--;
+		return q64;
+	}
+	q = dsx_divmod(num, den, &rem);
+	/* |rem| >= den / 2, compared without overflow: |rem| >= den - |rem|. */
+	if (rem > 0 && rem >= den - rem)
+		q++;
+	else if (rem < 0 && -rem >= den + rem)
+		q--;
 	return q;
 }
 

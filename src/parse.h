@@ -5,12 +5,18 @@
 
 #include <ctype.h>
 
-/* The first character at or after p that is not white space. */
+#include "miscadmin.h"
+
+/* The first character at or after p that is not white space. Every loop of the parsers
+ * over a literal's characters checks for interrupts: a literal may be a gigabyte long. */
 static inline const char *
 dsx_skip_space(const char *p)
 {
 	while (isspace((unsigned char) *p))
+	{
+		CHECK_FOR_INTERRUPTS();
 		p++;
+	}
 	return p;
 }
 

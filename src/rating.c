@@ -16,17 +16,6 @@
 #include "split.h"
 #include "usage.h"
 
-/* Raises 22023 unless minor_units is one a currency can have (0 to 6). */
-static void
-check_minor_units(int32 minor_units)
-{
-	if (minor_units < 0 || minor_units > 6)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("minor_units must be between 0 and 6"),
-				 errdetail("minor_units is %d.", minor_units)));
-}
-
 /* The exact charge of u: input tokens at input_price plus output tokens at output_price,
  * in 10^-DSX_CHARGE_SCALE units (below 2 * 10^37: cannot overflow). */
 static int128
@@ -60,7 +49,7 @@ dsx_usage_rate(PG_FUNCTION_ARGS)
 				out_buf;
 	int128		c;
 
-	check_minor_units(minor_units);
+	dsx_check_minor_units(minor_units);
 	c = usage_charge(PG_GETARG_DSXUSAGE_P(0), dsx_price_unpack(PG_GETARG_DATUM(1), &in_buf),
 					 dsx_price_unpack(PG_GETARG_DATUM(2), &out_buf));
 	PG_RETURN_DATUM(dsx_numeric_from_int128(dsx_div_round_half_away(c, dsx_pow10(DSX_CHARGE_SCALE - minor_units)),
@@ -151,7 +140,7 @@ dsx_allocate(PG_FUNCTION_ARGS)
 		DsxSplit   *s;
 		int128	   *parts;
 
-		check_minor_units(minor_units);
+		dsx_check_minor_units(minor_units);
 		amount = allocation_amount((Numeric) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0)), minor_units);
 		s = PG_GETARG_DSXSPLIT_P(1);
 		parts = palloc(sizeof(int128) * s->nparties);
@@ -175,7 +164,7 @@ dsx_allocate(PG_FUNCTION_ARGS)
 		int32		minor_units = PG_GETARG_INT32(2);
 		int128		amount;
 
-		check_minor_units(minor_units);
+		dsx_check_minor_units(minor_units);
 		amount = allocation_amount((Numeric) PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0)), minor_units);
 		funcctx = SRF_FIRSTCALL_INIT();
 		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);

@@ -15,6 +15,7 @@
 #include "funcapi.h"
 #include "libpq/pqformat.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 
@@ -79,8 +80,11 @@ name_needs_quotes(const char *name)
 	if (!ident_start((unsigned char) name[0]) || pg_strcasecmp(name, "from") == 0)
 		return true;
 	for (const char *p = name + 1; *p; p++)
+	{
+		CHECK_FOR_INTERRUPTS();
 		if (!ident_cont((unsigned char) *p))
 			return true;
+	}
 	return false;
 }
 
@@ -96,6 +100,7 @@ append_name(StringInfo buf, const char *name)
 	appendStringInfoChar(buf, '"');
 	for (const char *p = name; *p; p++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (*p == '"')
 			appendStringInfoChar(buf, '"');
 		appendStringInfoChar(buf, *p);
@@ -177,17 +182,24 @@ split_build(const SplitTierIn *tiers, int ntiers, const SplitEntryIn *entries, i
 
 			if (name[0] == '\0')
 				split_value_error(psprintf("tier %d has an empty party name", t + 1), NULL);
+			/* names are compared pairwise: up to a million comparisons of long names */
 			for (int f = tier->first; f < e; f++)
+			{
+				CHECK_FOR_INTERRUPTS();
 				if (strcmp(entries[f].name, name) == 0)
 					split_value_error(psprintf("party \"%s\" appears twice in tier %d", name, t + 1),
 									  "Each party has one share per tier.");
+			}
 			if (entries[e].share < 0 || entries[e].share > DSX_SHARE_ONE)
 				split_value_error(psprintf("share of party \"%s\" is outside [0, 100%%]", name), NULL);
 			sum += entries[e].share;
 
 			for (p = 0; p < nparties; p++)
+			{
+				CHECK_FOR_INTERRUPTS();
 				if (strcmp(parties[p], name) == 0)
 					break;
+			}
 			if (p == nparties)
 			{
 				parties[nparties++] = name;
@@ -268,6 +280,7 @@ parse_name(const char *input, const char *p, char **name)
 		p++;
 		for (;;)
 		{
+			CHECK_FOR_INTERRUPTS();
 			if (*p == '\0')
 				split_syntax_error(input, p, "a closing double quote");
 			if (*p == '"')
@@ -284,7 +297,10 @@ parse_name(const char *input, const char *p, char **name)
 	else if (ident_start((unsigned char) *p))
 	{
 		while (ident_cont((unsigned char) *p))
+		{
+			CHECK_FOR_INTERRUPTS();
 			appendStringInfoChar(&buf, *p++);
+		}
 	}
 	else
 		split_syntax_error(input, p, "a party name");
@@ -313,7 +329,10 @@ parse_share(const char *input, const char *p, const char *name, int64 *share)
 	 * can quote it whole */
 	if (st != DSX_DEC_OK)
 		while (isdigit((unsigned char) *end))
+		{
+			CHECK_FOR_INTERRUPTS();
 			end++;
+		}
 	q = dsx_skip_space(end);
 	percent = (*q == '%');
 	/* a share ends the entry: anything but ",", ";" or the end is bad syntax, not a bad value */

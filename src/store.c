@@ -18,6 +18,8 @@
  *    lookup()): a key already stored compares its payload with the stored one (equal:
  *    duplicate; different: conflict); a new key stores its first arrival, and later
  *    arrivals compare with that one.
+ * A NULL, or an occurred_at a dsx.usage cannot carry, refuses the batch (the inbox's
+ * CHECKs refuse them at load; another source may not).
  * Both roll the stored events up per factory, customer, model and UTC day in memory and
  * merge them into dsx.usage_daily with one statement; an unknown factory refuses the batch.
  * Conflicting payloads are kept with one statement per run.
@@ -398,6 +400,34 @@ row_ptr_seq_cmp(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
+/* The three sorts, as PostgreSQL's own sort template writes them: comparisons inlined,
+ * and a check for interrupts at every step (a run may hold millions of rows). */
+#define ST_SORT sort_key_entries
+#define ST_ELEMENT_TYPE KeyEntry
+#define ST_COMPARE(a, b) key_entry_cmp(a, b)
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+#define ST_SORT sort_rows
+#define ST_ELEMENT_TYPE Row
+#define ST_COMPARE(a, b) row_cmp(a, b)
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+typedef Row *RowPointer;		/* the sort template needs the element type as one word */
+
+#define ST_SORT sort_rows_by_arrival
+#define ST_ELEMENT_TYPE RowPointer
+#define ST_COMPARE(a, b) row_ptr_seq_cmp(a, b)
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
 /* Same payload (what the event says beyond its key), as IS NOT DISTINCT FROM compares it:
  * text of a deterministic collation and integers are equal exactly when their bytes are. */
 static bool
@@ -561,11 +591,10 @@ flush_keys(Store *st)
 {
 	bool		isnull[2] = {false, false};
 
-	qsort(st->keys, st->nkeys, sizeof(KeyEntry), key_entry_cmp);
+	sort_key_entries(st->keys, st->nkeys);
 	for (int64 i = 0; i < st->nkeys; i++)
 	{
-		if ((i & 4095) == 0)
-			CHECK_FOR_INTERRUPTS();
+		CHECK_FOR_INTERRUPTS();
 		index_insert(st->pk, st->keys[i].values, isnull, &st->keys[i].tid, st->rel,
 					 UNIQUE_CHECK_YES, false, st->pkinfo);
 	}
@@ -587,6 +616,8 @@ flush_heap(Store *st)
 		TupleTableSlot *slot = st->slots[i];
 		Datum		v[NCOLS];
 		KeyEntry   *e;
+
+		CHECK_FOR_INTERRUPTS();
 
 		if (st->others->ri_NumIndices > 0)
 			list_free(dsx_insert_index_tuples(st->others, slot, st->estate));
@@ -832,15 +863,14 @@ dedup_run(Store *st, Row *rows, int64 n)
 	int64		nfresh = 0;
 	int64		j;
 
-	qsort(rows, n, sizeof(Row), row_cmp);
+	sort_rows(rows, n);
 	for (int64 i = 0; i < n; i = j)
 	{
 		Datum		stored[NCOLS];
 		Datum		incoming[NCOLS];
 		int64		first = i;
 
-		if ((i & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
+		CHECK_FOR_INTERRUPTS();
 		for (j = i + 1; j < n && text_cmp(rows[j].factory, rows[i].factory) == 0 &&
 			 text_cmp(rows[j].event_id, rows[i].event_id) == 0; j++)
 			;
@@ -856,14 +886,16 @@ dedup_run(Store *st, Row *rows, int64 n)
 		}
 		for (int64 k = first; k < j; k++)
 		{
+			CHECK_FOR_INTERRUPTS();	/* one key may come a million times */
 			tuple_values(st, rows[k].tup, incoming);
 			compare_arrival(st, stored, incoming);
 		}
 	}
 	/* the new events: the heap in arrival order, then the key in key order (the run's) */
-	qsort(fresh, nfresh, sizeof(Row *), row_ptr_seq_cmp);
+	sort_rows_by_arrival(fresh, nfresh);
 	for (int64 i = 0; i < nfresh; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		ExecForceStoreHeapTuple(fresh[i]->tup, st->srcslot, false);
 		slot_getallattrs(st->srcslot);
 		store_event(st, st->srcslot, fresh[i]);
@@ -874,10 +906,9 @@ dedup_run(Store *st, Row *rows, int64 n)
 		Datum		key[2];
 		bool		isnull[2] = {false, false};
 
+		CHECK_FOR_INTERRUPTS();
 		if (!rows[i].stored)
 			continue;
-		if ((i & 4095) == 0)
-			CHECK_FOR_INTERRUPTS();
 		key[0] = rows[i].factory;
 		key[1] = rows[i].event_id;
 		index_insert(st->pk, key, isnull, &rows[i].tid, st->rel, UNIQUE_CHECK_YES, false,
@@ -931,6 +962,8 @@ finish_rollup(Store *st)
 	{
 		Size		pos = 0;
 		DateADT		d;
+
+		CHECK_FOR_INTERRUPTS();
 
 		factory[i] = roll_read(e->key.data, &pos);
 		customer[i] = roll_read(e->key.data, &pos);
@@ -994,6 +1027,8 @@ keep_conflicts(Store *st)
 	{
 		Conflict   *c = lfirst(lc);
 
+		CHECK_FOR_INTERRUPTS();
+
 		d[0][i] = c->stored[C_FACTORY];
 		d[1][i] = c->stored[C_EVENT_ID];
 		for (int k = 0; k < 5; k++)
@@ -1037,6 +1072,27 @@ keep_conflicts(Store *st)
 
 /* ------------------------------------------------------------ the function */
 
+/* Refuses a row whose occurred_at a dsx.usage cannot carry (infinity, 4713 BC, year
+ * 294276: the daily rollup could not be printed or read back), naming its event. The
+ * inbox's CHECK refuses them at load; a source without it is refused here, row by row as
+ * it is read, before the row is compared, probed or written (and the error undoes the
+ * rows written before it). */
+static void
+check_occurred_at(Store *st, TupleTableSlot *in)
+{
+	TimestampTz at = DatumGetTimestampTz(in->tts_values[st->src_att[C_OCCURRED_AT] - 1]);
+
+	if (!dsx_usage_timestamp_ok(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("occurred_at of event \"%s\" of factory \"%s\" out of range",
+						TextDatumGetCString(in->tts_values[st->src_att[C_EVENT_ID] - 1]),
+						TextDatumGetCString(in->tts_values[st->src_att[C_FACTORY] - 1])),
+				 errdetail("occurred_at is %s; usage timestamps must lie from 0001-01-01 00:00:00 UTC up to, not including, 10000-01-01 00:00:00 UTC.",
+						   timestamptz_to_str(at)),
+				 errhint("Correct or remove the row, and call dsx.ingest() again.")));
+}
+
 /* Reads src: in all-new mode straight into usage_events; in the deduplicating mode in
  * runs of rows sorted and looked up together. */
 static void
@@ -1073,6 +1129,7 @@ move_rows(Store *st, Relation src, bool dedup)
 				in->tts_values[st->src_att[c] - 1] =
 					plain_text(in->tts_values[st->src_att[c] - 1], &expanded);
 		}
+		check_occurred_at(st, in);
 		if (!dedup)
 		{
 			/* a stored key among the first rows: deduplicate, before writing anything */
@@ -1155,7 +1212,9 @@ dsx_ingest_rows(PG_FUNCTION_ARGS)
 
 	events_id = get_relname_relid("usage_events", get_namespace_oid("dsx", false));
 	if (!OidIsValid(events_id))
-		elog(ERROR, "dsx.usage_events does not exist");
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"dsx.usage_events\" does not exist")));
 	/* table privileges as INSERT ... SELECT checks them; column grants are SQL's to judge */
 	if (pg_class_aclcheck(src_id, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
 		pg_class_aclcheck(events_id, GetUserId(), ACL_INSERT) != ACLCHECK_OK)

@@ -17,10 +17,6 @@
 #include "usage.h"
 #include "parse.h"
 
-/* Timestamps a usage may carry: 0001-01-01 up to, not including, 10000-01-01 (UTC). */
-#define USAGE_MIN_TS	INT64CONST(-63082281600000000)
-#define USAGE_END_TS	INT64CONST(252455616000000000)
-
 /* Raises the standard overflow error for the named count. */
 static void
 usage_overflow(const char *what)
@@ -35,7 +31,7 @@ usage_overflow(const char *what)
 static void
 usage_check_timestamp(TimestampTz ts)
 {
-	if (ts < USAGE_MIN_TS || ts >= USAGE_END_TS)
+	if (!dsx_usage_timestamp_ok(ts))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("dsx.usage timestamp out of range"),
@@ -120,6 +116,7 @@ parse_count(const char *p, int64 *out, const char *input)
 		return NULL;
 	while (isdigit((unsigned char) *p))
 	{
+		CHECK_FOR_INTERRUPTS();	/* leading zeros: as many as the text holds */
 		if (pg_mul_s64_overflow(v, 10, &v) || pg_add_s64_overflow(v, *p - '0', &v))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -270,8 +267,12 @@ append_timestamp(StringInfo buf, TimestampTz ts)
 	fsec_t		fsec;
 	char		out[MAXDATELEN + 1];
 
+	/* values read from disk were never validated: 1.0's ingest stored any timestamp */
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
-		elog(ERROR, "dsx.usage timestamp out of range");
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("dsx.usage timestamp out of range"),
+				 errdetail("The timestamp cannot be written as a date and time.")));
 	tm.tm_isdst = 0;			/* print the zone: +00 */
 	EncodeDateTime(&tm, fsec, true, 0, NULL, USE_ISO_DATES, out);
 	appendStringInfoString(buf, out);
@@ -457,7 +458,8 @@ dsx_usage_combine(PG_FUNCTION_ARGS)
 /*
  * Transition function of dsx.usage_agg(input_tokens, output_tokens, occurred_at): adds one
  * event. A row with a NULL argument is skipped, as strict aggregates skip them; negative
- * tokens are an error.
+ * tokens are an error. Updates the state in place only when called as an aggregate; called
+ * directly, it returns a new summary and leaves its argument alone.
  */
 PG_FUNCTION_INFO_V1(dsx_usage_accum);
 Datum
@@ -468,8 +470,6 @@ dsx_usage_accum(PG_FUNCTION_ARGS)
 				out;
 	TimestampTz at;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "dsx_usage_accum called in non-aggregate context");
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 	{
 		if (PG_ARGISNULL(0))
@@ -495,7 +495,10 @@ dsx_usage_accum(PG_FUNCTION_ARGS)
 		state->first_at = state->last_at = at;
 		PG_RETURN_DSXUSAGE_P(state);
 	}
-	state = PG_GETARG_DSXUSAGE_P(0);
+	if (AggCheckCallContext(fcinfo, NULL))
+		state = PG_GETARG_DSXUSAGE_P(0);
+	else
+		state = usage_copy(PG_GETARG_DSXUSAGE_P(0));
 	if (unlikely(pg_add_s64_overflow(state->events, 1, &state->events)))
 		usage_overflow("events");
 	if (unlikely(pg_add_s64_overflow(state->input_tokens, in, &state->input_tokens)))
