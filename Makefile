@@ -10,8 +10,9 @@
 # concern, each object defined in exactly one part. Parts named *.type.sql and *.tables.sql
 # create objects once; every other part is code (functions, triggers, views, policies,
 # privileges) written so that running it again replaces what it defines. The update script
-# dsx--1.0--1.1.sql is updates/1.0--1.1.sql (what changes in 1.0's tables) followed by every
-# code part: an update replaces a definition from the same file a fresh install reads.
+# dsx--1.0--1.1.sql is updates/1.0--1.1.sql (what changes in 1.0's tables), the parts of
+# objects new in 1.1, then every code part: an update replaces a definition from the same
+# file a fresh install reads.
 
 EXTENSION   = dsx
 MODULE_big  = dsx
@@ -23,6 +24,8 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PARTS      = $(sort $(wildcard $(srcdir)/schema/*.sql))
 ONCE_PARTS = $(filter %.type.sql %.tables.sql,$(PARTS))
 CODE_PARTS = $(filter-out $(ONCE_PARTS) %/00-head.sql,$(PARTS))
+# objects 1.1 creates once that a 1.0 database does not have: the update creates them too
+NEW_IN_1_1 = $(srcdir)/schema/35-integrity.tables.sql
 
 # pg_regress: one file per feature under sql/, run in name order, with dsx created first.
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
@@ -39,5 +42,5 @@ include $(PGXS)
 dsx--1.1.sql: $(PARTS)
 	cat $(PARTS) > $@
 
-dsx--1.0--1.1.sql: $(srcdir)/updates/1.0--1.1.sql $(CODE_PARTS)
-	cat $(srcdir)/updates/1.0--1.1.sql $(CODE_PARTS) > $@
+dsx--1.0--1.1.sql: $(srcdir)/updates/1.0--1.1.sql $(NEW_IN_1_1) $(CODE_PARTS)
+	cat $(srcdir)/updates/1.0--1.1.sql $(NEW_IN_1_1) $(CODE_PARTS) > $@

@@ -103,7 +103,7 @@ CREATE SEQUENCE dsx.ingest_batch_seq;
 CREATE TABLE dsx.ingest_log (
     batch_id    bigint PRIMARY KEY,
     ingested_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    ingested_by name NOT NULL DEFAULT CURRENT_USER,
+    ingested_by name NOT NULL DEFAULT SESSION_USER,
     inserted    bigint NOT NULL,
     duplicates  bigint NOT NULL,
     conflicts   bigint NOT NULL
@@ -111,7 +111,7 @@ CREATE TABLE dsx.ingest_log (
 COMMENT ON TABLE dsx.ingest_log IS 'One row per dsx.ingest() call that moved anything: what it stored, skipped and set aside';
 COMMENT ON COLUMN dsx.ingest_log.batch_id IS 'Batch number';
 COMMENT ON COLUMN dsx.ingest_log.ingested_at IS 'Transaction time of the ingest';
-COMMENT ON COLUMN dsx.ingest_log.ingested_by IS 'Role that ran it';
+COMMENT ON COLUMN dsx.ingest_log.ingested_by IS 'The real login (session_user) that ran it, whatever role it acted as';
 COMMENT ON COLUMN dsx.ingest_log.inserted IS 'New events stored';
 COMMENT ON COLUMN dsx.ingest_log.duplicates IS 'Events already stored with the same payload';
 COMMENT ON COLUMN dsx.ingest_log.conflicts IS 'Events set aside in dsx.usage_conflicts';

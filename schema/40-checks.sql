@@ -117,12 +117,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RAISE EXCEPTION '% on %.% is refused: settled books are append-only', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+    -- the books by default; another append-only table names itself and its remedy
+    RAISE EXCEPTION '% on %.% is refused: %', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME,
+          CASE WHEN TG_NARGS > 0 THEN TG_ARGV[0] ELSE 'settled books are append-only' END
         USING ERRCODE = 'object_not_in_prerequisite_state',
-              HINT = 'Corrections are booked by settling the next period (late usage becomes adjustment lines).';
+              HINT = CASE WHEN TG_NARGS > 1 THEN TG_ARGV[1]
+                          ELSE 'Corrections are booked by settling the next period (late usage becomes adjustment lines).' END;
 END
 $$;
-COMMENT ON FUNCTION dsx.refuse_change() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on settled books';
+COMMENT ON FUNCTION dsx.refuse_change() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on settled books (or, with arguments, on another append-only table: the reason and the hint)';
 CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.ledger_entries FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
 CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.ledger_entries FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
 CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statements FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();

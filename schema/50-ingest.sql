@@ -5,9 +5,23 @@ CREATE OR REPLACE FUNCTION dsx.ingest_rows(src regclass, batch bigint, dedup boo
     AS 'MODULE_PATHNAME', 'dsx_ingest_rows' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION dsx.ingest_rows(regclass, bigint, boolean) IS 'dsx.ingest()''s bulk step (C): moves every row of src (dsx.usage_inbox''s columns) into dsx.usage_events as the batch, rolls the stored events up into dsx.usage_daily and keeps conflicting payloads in dsx.usage_conflicts. dedup = false takes every row as new (a stored or repeated key raises unique_violation); dedup = true looks every key up. All NULL, nothing written, when triggers, row-level security or the table''s shape need plain SQL';
 
+-- The rollup's day of an event: its UTC calendar day.
+CREATE OR REPLACE FUNCTION dsx.usage_day(occurred_at timestamptz) RETURNS date
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.timezone('UTC', $1)::date $$;
+COMMENT ON FUNCTION dsx.usage_day(timestamptz) IS 'The day of dsx.usage_daily an event is rolled up into: the UTC calendar day of occurred_at';
+
+/*
+ * dsx.ingest() runs with the owner's rights (SECURITY DEFINER): it is the only way usage
+ * enters the events, the rollup, the conflicts and the log, which no other role may write.
+ * It decides itself what the caller may ingest: staff (the owner, dsx_operator) every row
+ * of the inbox; a loader only the rows of the factories it is mapped to (the real login's,
+ * session_user), others' rows staying in the inbox for their own loaders. The log records
+ * that login.
+ */
 CREATE OR REPLACE FUNCTION dsx.ingest()
 RETURNS TABLE(inserted bigint, duplicates bigint, conflicts bigint)
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -16,19 +30,25 @@ DECLARE
     same    bigint := 0;
     unknown text;
     in_load boolean;
+    scope   text[];                      -- NULL: every row; else the factories this login may ingest
     src     text := 'dsx.usage_inbox';   -- the rows this call moves: the inbox, or a copy
 BEGIN
+    IF NOT dsx.is_staff(SESSION_USER) THEN
+        scope := dsx.loader_factories(SESSION_USER);
+    END IF;
     -- A settlement in progress (it holds the rollup in SHARE mode) is waited for first,
     -- without holding the inbox, so loads carry on meanwhile.
     LOCK TABLE dsx.usage_daily IN ROW EXCLUSIVE MODE;
     -- Did this transaction load (or read) the inbox itself? Then it holds the inbox, and
     -- asking for it exclusively could deadlock with another transaction doing the same.
-    in_load := EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
-                        WHERE l.locktype = 'relation' AND l.relation = 'dsx.usage_inbox'::regclass
-                          AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
-                                             WHERE d.datname = pg_catalog.current_database())
-                          AND l.pid = pg_catalog.pg_backend_pid() AND l.granted);
-    IF in_load THEN
+    -- A loader moves only its own factories' rows, out of the inbox others share.
+    in_load := scope IS NOT NULL OR EXISTS (
+                   SELECT 1 FROM pg_catalog.pg_locks l
+                    WHERE l.locktype = 'relation' AND l.relation = 'dsx.usage_inbox'::regclass
+                      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                         WHERE d.datname = pg_catalog.current_database())
+                      AND l.pid = pg_catalog.pg_backend_pid() AND l.granted);
+    IF in_load AND scope IS NULL THEN
         -- Alone with the inbox, it may have it exclusively at once: then nothing differs.
         BEGIN
             LOCK TABLE dsx.usage_inbox IN ACCESS EXCLUSIVE MODE NOWAIT;
@@ -46,7 +66,7 @@ BEGIN
             CREATE TEMP TABLE dsx_ingest_rows (LIKE dsx.usage_inbox) ON COMMIT DELETE ROWS;
         END IF;
         TRUNCATE pg_temp.dsx_ingest_rows;
-        WITH moved AS (DELETE FROM dsx.usage_inbox RETURNING *)
+        WITH moved AS (DELETE FROM dsx.usage_inbox i WHERE scope IS NULL OR i.factory = ANY (scope) RETURNING i.*)
         INSERT INTO pg_temp.dsx_ingest_rows SELECT * FROM moved;
         src := 'pg_temp.dsx_ingest_rows';
     ELSE
@@ -91,7 +111,7 @@ BEGIN
                 ON CONFLICT (factory, event_id) DO NOTHING
                 RETURNING e.factory, e.customer, e.model, e.occurred_at, e.input_tokens, e.output_tokens
             ), days AS (
-                SELECT s.factory, s.customer, s.model, (s.occurred_at AT TIME ZONE 'UTC')::date AS day,
+                SELECT s.factory, s.customer, s.model, dsx.usage_day(s.occurred_at) AS day,
                        dsx.usage_agg(s.input_tokens, s.output_tokens, s.occurred_at) AS usage
                   FROM stored s
                  GROUP BY 1, 2, 3, 4
@@ -161,8 +181,9 @@ BEGIN
     ELSE
         TRUNCATE dsx.usage_inbox;
     END IF;
-    INSERT INTO dsx.ingest_log (batch_id, inserted, duplicates, conflicts) VALUES (batch, inserted, duplicates, conflicts);
+    INSERT INTO dsx.ingest_log (batch_id, ingested_by, inserted, duplicates, conflicts)
+    VALUES (batch, SESSION_USER, inserted, duplicates, conflicts);
     RETURN NEXT;
 END
 $$;
-COMMENT ON FUNCTION dsx.ingest() IS 'Move every row of dsx.usage_inbox into dsx.usage_events: new events stored (and rolled up into dsx.usage_daily), duplicates counted, conflicting payloads kept in dsx.usage_conflicts; empties the inbox';
+COMMENT ON FUNCTION dsx.ingest() IS 'Move the rows of dsx.usage_inbox the caller may ingest (every row for the owner and dsx_operator, its factories'' rows for a loader) into dsx.usage_events: new events stored (and rolled up into dsx.usage_daily), duplicates counted, conflicting payloads kept in dsx.usage_conflicts; the batch is logged under the real login';

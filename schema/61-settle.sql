@@ -395,9 +395,11 @@ $$;
 COMMENT ON FUNCTION dsx.post_ledger(text[], date) IS 'Settlement step 6, post the ledger: one balanced double-entry transaction per statement of the period (debits positive, credits negative), numbered in agreement order; returns the entries posted';
 
 -- The pipeline: settle one monthly period for a set of agreements (what dsx.settle and
--- dsx.run_due_settlements run). Any error settles none of them.
+-- dsx.run_due_settlements run). Any error settles none of them. It and the two entry
+-- points run with the owner's rights (SECURITY DEFINER): the books are written by dsx
+-- alone; who may settle is who may execute them (the owner and dsx_operator).
 CREATE OR REPLACE FUNCTION dsx.settle_period(agreements text[], period_start date) RETURNS integer
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -410,8 +412,8 @@ BEGIN
     IF cardinality(v_ags) = 0 THEN
         RETURN 0;
     END IF;
-    -- the usage the lock froze: that of the batches ingested so far
-    v_batch := COALESCE((SELECT max(l.batch_id) FROM dsx.ingest_log l), 0);
+    -- the usage the lock froze: that of the batches ingested or voided so far
+    v_batch := dsx.last_batch();
     v_lines := ARRAY(SELECT l FROM dsx.period_lines(v_ags, settle_period.period_start) l)
             || ARRAY(SELECT l FROM dsx.late_lines(v_ags, settle_period.period_start) l);
     v_statements := ARRAY(SELECT s FROM dsx.settle_waterfall(v_ags, settle_period.period_start, v_lines, v_batch) s);
@@ -423,7 +425,7 @@ $$;
 COMMENT ON FUNCTION dsx.settle_period(text[], date) IS 'Settle one monthly period for a set of agreements (what dsx.settle and dsx.run_due_settlements run): check and lock, rate, re-rate late usage, waterfall, write the books, post the ledger (dsx.settle_lock, dsx.period_lines, dsx.late_lines, dsx.settle_waterfall, dsx.write_books, dsx.post_ledger); an agreement already settled is skipped with a NOTICE; returns how many it settled. Any error settles none of them';
 
 CREATE OR REPLACE FUNCTION dsx.settle(agreement text, period_start date) RETURNS boolean
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -436,7 +438,7 @@ $$;
 COMMENT ON FUNCTION dsx.settle(text, date) IS 'Settle one monthly period of an agreement: rate, re-rate late usage, run the waterfall, write the statement and post the ledger; returns false (and says so) when already settled';
 
 CREATE OR REPLACE FUNCTION dsx.run_due_settlements() RETURNS integer
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -523,7 +525,9 @@ BEGIN
                         EXCEPTION WHEN OTHERS THEN
                             GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
                             RAISE WARNING 'agreement "%" was not settled from %: % (SQLSTATE %)', ag, r.p, msg, state
-                                USING HINT = 'Correct the cause and run dsx.run_due_settlements() again; the other agreements were settled.';
+                                USING HINT = CASE WHEN state = 'P0002'
+                                                  THEN 'dsx.unpriced_usage lists the usage no plan prices. Price it and run dsx.run_due_settlements() again; the other agreements were settled.'
+                                                  ELSE 'Correct the cause and run dsx.run_due_settlements() again; the other agreements were settled.' END;
                             failed := failed + 1;
                             v_failed := v_failed || ag;
                         END;

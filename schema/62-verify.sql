@@ -3,10 +3,14 @@
 
 /*
  * Recompute a statement from raw events and configuration: the events of the batches the
- * statement saw, priced by the plans and the facility, split by the agreement's split.
+ * statement saw (less the events voided by then), priced by the plans and the facility,
+ * split by the agreement's split. Runs with the owner's rights, so that every role that
+ * may see the statement (its partner's, its vendor's, an auditor, staff) gets the same
+ * answer although not every one of them may read the usage; a role that may not see it
+ * gets the error a missing statement gives.
  */
 CREATE OR REPLACE FUNCTION dsx.verify_settlement(agreement text, period_start date) RETURNS boolean
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -25,7 +29,9 @@ DECLARE
     w      record;
     ok     boolean := true;
 BEGIN
-    SELECT * INTO s FROM dsx.statements t WHERE t.agreement = $1 AND t.period_start = $2;
+    -- a statement the caller may not see is, to it, a statement that does not exist
+    SELECT * INTO s FROM dsx.statements t
+     WHERE t.agreement = $1 AND t.period_start = $2 AND dsx.session_sees_agreement($1);
     IF NOT FOUND THEN
         RAISE EXCEPTION 'agreement "%" has no statement for period %', $1, $2 USING ERRCODE = 'no_data_found';
     END IF;
@@ -54,6 +60,8 @@ BEGIN
                       FROM dsx.usage_events e
                      CROSS JOIN (VALUES ('now', s.through_batch), ('before', v_prev_batch)) b(asof, batch)
                      WHERE e.factory = a.factory AND e.batch_id <= b.batch
+                       AND NOT EXISTS (SELECT 1 FROM dsx.usage_voids v
+                                        WHERE v.factory = e.factory AND v.event_id = e.event_id AND v.batch_id <= b.batch)
                        AND e.occurred_at >= (a.starts::timestamp AT TIME ZONE 'UTC')
                        AND e.occurred_at < (s.period_end::timestamp AT TIME ZONE 'UTC')
                      GROUP BY 1, 2, 3, 4) l

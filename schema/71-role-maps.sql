@@ -50,6 +50,58 @@ AS $$
 $$;
 COMMENT ON FUNCTION dsx.current_agreements(boolean) IS 'Agreements the current role sees: those of its partners and, when with_vendor, those of its vendors';
 
+-- Factories a role may load, see and ingest: those dsx.loader_roles maps to a role whose
+-- privileges it has. current_loader_factories() is the current role's (for policies and
+-- the inbox check, which run as the querying role); dsx.ingest(), which runs with the
+-- owner's rights, asks for the real login's.
+CREATE OR REPLACE FUNCTION dsx.loader_factories(who name) RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.factory), '{}'::text[])
+      FROM dsx.loader_roles r
+      JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role
+     WHERE pg_catalog.pg_has_role(who, g.oid, 'USAGE')
+$$;
+COMMENT ON FUNCTION dsx.loader_factories(name) IS 'Factories a role may load: those dsx.loader_roles maps to a role whose privileges it has (itself, or a group it inherits from)';
+
+CREATE OR REPLACE FUNCTION dsx.current_loader_factories() RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT dsx.loader_factories(CURRENT_USER) $$;
+COMMENT ON FUNCTION dsx.current_loader_factories() IS 'Factories the current role may load, see and ingest (dsx.loader_factories of CURRENT_USER)';
+
+-- Whether a role acts for dsx as a whole: the extension's owner (or a superuser), or a
+-- member of dsx_operator. Such a role loads and ingests any factory.
+CREATE OR REPLACE FUNCTION dsx.is_staff(who name) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname OPERATOR(pg_catalog.=) who AND g.rolsuper)
+        OR pg_catalog.pg_has_role(who, (SELECT c.relowner FROM pg_catalog.pg_class c
+                                         WHERE c.oid OPERATOR(pg_catalog.=) 'dsx.usage_events'::pg_catalog.regclass), 'USAGE')
+        OR pg_catalog.pg_has_role(who, 'dsx_operator', 'USAGE')
+$$;
+COMMENT ON FUNCTION dsx.is_staff(name) IS 'True for a superuser, the extension''s owner and members of dsx_operator: roles that load and ingest usage of any factory';
+
+-- Whether the real login of this session may see an agreement's statements: staff and
+-- auditors see every agreement; a partner's or vendor's roles those of their party. What
+-- the functions running with the owner's rights (dsx.verify_settlement) ask before they
+-- say anything about an agreement.
+CREATE OR REPLACE FUNCTION dsx.session_sees_agreement(agreement text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT dsx.is_staff(SESSION_USER) OR pg_catalog.pg_has_role(SESSION_USER, 'dsx_auditor', 'USAGE')
+        OR EXISTS (SELECT 1 FROM dsx.agreements a
+                    WHERE a.agreement OPERATOR(pg_catalog.=) $1
+                      AND (EXISTS (SELECT 1 FROM dsx.partner_roles r JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role
+                                    WHERE r.partner OPERATOR(pg_catalog.=) a.partner AND pg_catalog.pg_has_role(SESSION_USER, g.oid, 'USAGE'))
+                           OR EXISTS (SELECT 1 FROM dsx.vendor_roles r JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role
+                                       WHERE r.vendor OPERATOR(pg_catalog.=) a.vendor AND pg_catalog.pg_has_role(SESSION_USER, g.oid, 'USAGE'))))
+$$;
+COMMENT ON FUNCTION dsx.session_sees_agreement(text) IS 'True when the session''s login may see the agreement''s statements: staff, auditors, and the roles mapped to its partner or vendor';
+
 /*
  * Mapping roles to parties. Run by the extension owner or a member of dsx_operator (who
  * holds the ADMIN OPTION on dsx_partner and dsx_vendor); with the caller's rights.
@@ -69,7 +121,7 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Create the login role first, e.g. CREATE ROLE ... LOGIN PASSWORD ...';
     END IF;
-    IF role IN ('dsx_operator', 'dsx_loader', 'dsx_partner', 'dsx_vendor') THEN
+    IF role IN ('dsx_operator', 'dsx_loader', 'dsx_partner', 'dsx_vendor', 'dsx_auditor') THEN
         RAISE EXCEPTION 'role "%" is one of dsx''s own groups and cannot be mapped to a party', role
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -162,3 +214,62 @@ COMMENT ON FUNCTION dsx.grant_partner(name, text) IS 'Map a role to a partner an
 COMMENT ON FUNCTION dsx.revoke_partner(name) IS 'Remove a role''s partner mapping and its membership of dsx_partner; false (and says so) when it had none. Revoke before dropping a role: the map is kept by name';
 COMMENT ON FUNCTION dsx.grant_vendor(name, text) IS 'Map a role to a vendor and make it a member of dsx_vendor: it can then read the vendor''s agreements across partners (dsx.vendor_portfolio, statements, credit support), and nothing else; true when newly mapped. For the extension owner and dsx_operator';
 COMMENT ON FUNCTION dsx.revoke_vendor(name) IS 'Remove a role''s vendor mapping and its membership of dsx_vendor; false (and says so) when it had none';
+
+-- Map a role to a factory it may load (one row of dsx.loader_roles per factory) and make it
+-- a member of dsx_loader; revoking its last factory revokes the membership.
+CREATE OR REPLACE FUNCTION dsx.grant_loader(role name, factory text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    added integer;
+BEGIN
+    IF role IS NULL OR factory IS NULL THEN
+        RAISE EXCEPTION 'a role and a factory are needed' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = role) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create the login role first, e.g. CREATE ROLE ... LOGIN PASSWORD ...';
+    END IF;
+    IF role IN ('dsx_operator', 'dsx_loader', 'dsx_partner', 'dsx_vendor', 'dsx_auditor') THEN
+        RAISE EXCEPTION 'role "%" is one of dsx''s own groups and cannot be mapped to a factory', role
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM dsx.factories f WHERE f.factory = grant_loader.factory) THEN
+        RAISE EXCEPTION 'unknown factory "%"', factory
+            USING ERRCODE = 'foreign_key_violation', HINT = 'The factories are listed in dsx.factories.';
+    END IF;
+    INSERT INTO dsx.loader_roles (role, factory) VALUES (grant_loader.role, grant_loader.factory)
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS added = ROW_COUNT;
+    IF NOT pg_catalog.pg_has_role(role, 'dsx_loader', 'MEMBER') THEN
+        EXECUTE pg_catalog.format('GRANT dsx_loader TO %I', role);
+    END IF;
+    RETURN added = 1;
+END
+$$;
+COMMENT ON FUNCTION dsx.grant_loader(name, text) IS 'Map a role to a factory whose usage it may load, see and ingest, and make it a member of dsx_loader; true when newly mapped. For the extension owner and dsx_operator';
+
+CREATE OR REPLACE FUNCTION dsx.revoke_loader(role name, factory text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone integer;
+BEGIN
+    DELETE FROM dsx.loader_roles r WHERE r.role = revoke_loader.role AND r.factory = revoke_loader.factory;
+    GET DIAGNOSTICS gone = ROW_COUNT;
+    IF gone = 0 THEN
+        RAISE NOTICE 'role "%" is not mapped to factory "%"', role, factory;
+        RETURN false;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM dsx.loader_roles r WHERE r.role = revoke_loader.role)
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = role)
+       AND pg_catalog.pg_has_role(role, 'dsx_loader', 'MEMBER') THEN
+        EXECUTE pg_catalog.format('REVOKE dsx_loader FROM %I', role);
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION dsx.revoke_loader(name, text) IS 'Remove a role''s mapping to a factory; with its last factory, its membership of dsx_loader goes too; false (and says so) when it had no such mapping';

@@ -2,10 +2,14 @@
 -- read.
 
 /*
- * Row-level security. Two permissive policies on each table a partner or vendor can read:
- * dsx_staff lets dsx_operator and dsx_loader see and write every row (their table
- * privileges decide what they may do), dsx_read lets dsx_partner and dsx_vendor members
- * read the rows of their parties. Any other role sees no row even if granted SELECT.
+ * Row-level security on every table but the currencies and the inbox (COPY refuses to run
+ * under row-level security; the inbox is guarded by its trigger and by privileges). The
+ * permissive policies: dsx_staff lets dsx_operator see and write every row (its table
+ * privileges decide what it may write), dsx_audit lets dsx_auditor read every row,
+ * dsx_load lets dsx_loader read the rows of its factories, dsx_read lets dsx_partner and
+ * dsx_vendor members read the rows of their parties. Any other role sees no row even if
+ * granted SELECT. dsx's own functions that write run as the owner, whom the policies do
+ * not bind.
  */
 -- The policies below are the whole set: dsx's own (named dsx_*) are dropped first, so that
 -- an update recreates exactly these.
@@ -37,6 +41,10 @@ ALTER TABLE dsx.statement_shares ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.ledger_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.partner_roles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.vendor_roles ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.loader_roles ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.usage_voids ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.ingest_log ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.config_history ENABLE ROW LEVEL SECURITY;
 
 DO $$
 DECLARE
@@ -45,15 +53,31 @@ BEGIN
     FOREACH t IN ARRAY ARRAY['parties', 'factories', 'price_plans', 'customer_plans', 'agreements',
                              'credit_facilities', 'usage_events', 'usage_daily', 'usage_conflicts',
                              'statements', 'statement_lines', 'statement_shares', 'ledger_entries',
-                             'partner_roles', 'vendor_roles'] LOOP
+                             'partner_roles', 'vendor_roles', 'loader_roles', 'usage_voids', 'ingest_log',
+                             'config_history'] LOOP
         EXECUTE pg_catalog.format(
-            'CREATE POLICY dsx_staff ON dsx.%I FOR ALL TO dsx_operator, dsx_loader USING (true) WITH CHECK (true)', t);
+            'CREATE POLICY dsx_staff ON dsx.%I FOR ALL TO dsx_operator USING (true) WITH CHECK (true)', t);
         EXECUTE pg_catalog.format(
             'COMMENT ON POLICY dsx_staff ON dsx.%I IS %L', t,
-            'dsx_operator and dsx_loader see every row; their privileges decide what they may write');
+            'dsx_operator sees every row; its privileges decide what it may write');
+        EXECUTE pg_catalog.format('CREATE POLICY dsx_audit ON dsx.%I FOR SELECT TO dsx_auditor USING (true)', t);
+        EXECUTE pg_catalog.format('COMMENT ON POLICY dsx_audit ON dsx.%I IS %L', t, 'dsx_auditor reads every row');
+    END LOOP;
+    -- loaders: the usage of their factories, and the batches they ingested
+    FOREACH t IN ARRAY ARRAY['factories', 'usage_events', 'usage_daily', 'usage_conflicts', 'usage_voids'] LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY dsx_load ON dsx.%I FOR SELECT TO dsx_loader '
+            'USING (factory = ANY ((SELECT dsx.current_loader_factories())::text[]))', t);
+        EXECUTE pg_catalog.format('COMMENT ON POLICY dsx_load ON dsx.%I IS %L', t,
+                                  'Loaders see the rows of the factories they are mapped to');
     END LOOP;
 END
 $$;
+CREATE POLICY dsx_load ON dsx.ingest_log FOR SELECT TO dsx_loader USING (ingested_by = SESSION_USER);
+COMMENT ON POLICY dsx_load ON dsx.ingest_log IS 'Loaders see the batches their login ingested';
+CREATE POLICY dsx_load ON dsx.loader_roles FOR SELECT TO dsx_loader
+    USING (role IN (SELECT g.rolname FROM pg_catalog.pg_roles g WHERE pg_catalog.pg_has_role(g.oid, 'USAGE')));
+COMMENT ON POLICY dsx_load ON dsx.loader_roles IS 'A role sees its own mappings';
 
 -- a partner sees itself, its counterparties and its customers; a vendor the parties of its agreements
 CREATE POLICY dsx_read ON dsx.parties FOR SELECT TO dsx_partner, dsx_vendor USING (
@@ -76,6 +100,9 @@ CREATE POLICY dsx_read ON dsx.usage_events FOR SELECT TO dsx_partner, dsx_vendor
     USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
 CREATE POLICY dsx_read ON dsx.usage_daily FOR SELECT TO dsx_partner, dsx_vendor
     USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
+CREATE POLICY dsx_read ON dsx.usage_voids FOR SELECT TO dsx_partner, dsx_vendor
+    USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
+COMMENT ON POLICY dsx_read ON dsx.usage_voids IS 'Partners see the voided events of their factories; vendors see no customer-level usage';
 CREATE POLICY dsx_read ON dsx.usage_conflicts FOR SELECT TO dsx_partner, dsx_vendor
     USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
 CREATE POLICY dsx_read ON dsx.agreements FOR SELECT TO dsx_partner, dsx_vendor

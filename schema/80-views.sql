@@ -172,3 +172,29 @@ COMMENT ON COLUMN dsx.vendor_portfolio.loan_outstanding IS 'Facility principal s
 COMMENT ON COLUMN dsx.vendor_portfolio.credit_exposure IS 'support_balance + loan_outstanding: what the vendor is owed plus the principal it stands behind (future interest not included)';
 COMMENT ON COLUMN dsx.vendor_portfolio.last_period_tokens IS 'Tokens (input + output) served in the latest settled period, late usage excluded';
 COMMENT ON COLUMN dsx.vendor_portfolio.utilisation IS 'Tokens served per GPU-hour in the latest settled period: last_period_tokens / (gpus x hours in the period), rounded to 2 decimals; NULL before any settlement or without GPUs. A throughput measure, not a percentage: dsx does not know a GPU''s capacity';
+
+-- What blocks a settlement: usage no plan prices, per factory, customer, model and month.
+CREATE OR REPLACE VIEW dsx.unpriced_usage WITH (security_invoker = true) AS
+SELECT u.factory, f.partner, a.agreement, u.customer, u.model, u.period_start, p.plan,
+       u.events, u.input_tokens, u.output_tokens
+  FROM (SELECT d.factory, d.customer, d.model, pg_catalog.date_trunc('month', d.day::timestamp)::date AS period_start,
+               pg_catalog.sum(dsx.events(d.usage))::bigint AS events,
+               pg_catalog.sum(dsx.input_tokens(d.usage))::bigint AS input_tokens,
+               pg_catalog.sum(dsx.output_tokens(d.usage))::bigint AS output_tokens
+          FROM dsx.usage_daily d
+         GROUP BY 1, 2, 3, 4) u
+  JOIN dsx.factories f ON f.factory = u.factory
+  LEFT JOIN dsx.agreements a ON a.factory = u.factory
+  LEFT JOIN LATERAL dsx.line_price(a.agreement, u.factory, u.period_start, u.customer, u.model, 'infinity') p ON true
+ WHERE NOT p.priced;
+COMMENT ON VIEW dsx.unpriced_usage IS 'Usage no plan prices, per factory, customer, model and month: what makes a settlement fail with P0002 (a customer without a plan at the factory, or a plan without a price for the model). For operators and auditors';
+COMMENT ON COLUMN dsx.unpriced_usage.factory IS 'Factory that served the tokens';
+COMMENT ON COLUMN dsx.unpriced_usage.partner IS 'The partner running the factory';
+COMMENT ON COLUMN dsx.unpriced_usage.agreement IS 'The agreement settling the factory (NULL when none does)';
+COMMENT ON COLUMN dsx.unpriced_usage.customer IS 'Customer the tokens are billed to';
+COMMENT ON COLUMN dsx.unpriced_usage.model IS 'Model that served them';
+COMMENT ON COLUMN dsx.unpriced_usage.period_start IS 'First day of the month (UTC) of the usage';
+COMMENT ON COLUMN dsx.unpriced_usage.plan IS 'The customer''s plan at the factory; NULL when it has none (else the plan lacks a price for the model)';
+COMMENT ON COLUMN dsx.unpriced_usage.events IS 'Usage events of the month';
+COMMENT ON COLUMN dsx.unpriced_usage.input_tokens IS 'Input tokens of the month';
+COMMENT ON COLUMN dsx.unpriced_usage.output_tokens IS 'Output tokens of the month';

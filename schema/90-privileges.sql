@@ -2,61 +2,71 @@
 -- function.
 
 /*
- * Privileges. PostgreSQL lets PUBLIC execute every new function: what writes (ingest,
- * settlement, scheduling, role maps) is kept for the owner and the groups below.
+ * The whole matrix, from a clean slate: every privilege of dsx's groups on dsx's objects is
+ * revoked first and granted below, so that an update leaves exactly these. Derived data
+ * (events, rollup, conflicts, voids, the ingest log, the books, the history) is written by
+ * nobody but the owner: dsx's functions that write it run with the owner's rights
+ * (SECURITY DEFINER) and are executable only by the groups whose job they are.
+ *
+ *   role            writes                                  reads (row-level security decides which rows)
+ *   dsx_operator    configuration tables, the inbox        everything
+ *   dsx_loader      the inbox (INSERT only, its factories)  its factories' usage, its batches
+ *   dsx_partner     nothing                                 its rows, through views and tables
+ *   dsx_vendor      nothing                                 its agreements' rows (no customer usage)
+ *   dsx_auditor     nothing                                 everything, the history included
  */
+REVOKE ALL ON ALL TABLES IN SCHEMA dsx FROM dsx_operator, dsx_loader, dsx_partner, dsx_vendor, dsx_auditor, PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA dsx FROM dsx_operator, dsx_loader, dsx_partner, dsx_vendor, dsx_auditor, PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dsx FROM dsx_operator, dsx_loader, dsx_partner, dsx_vendor, dsx_auditor;
+
+-- PostgreSQL lets PUBLIC execute every new function: what writes or reaches past row-level
+-- security is kept for the owner and the groups below. The settlement steps and the bulk
+-- step of ingest are the owner's alone: they run inside the functions that check.
 REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_rows(regclass, bigint, boolean), dsx.settle(text, date), dsx.settle_period(text[], date),
     dsx.settle_lock(text[], date), dsx.write_books(dsx.statements[], dsx.statement_lines[]),
     dsx.post_ledger(text[], date), dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
+    dsx.void_events(text, text[], text), dsx.verify_settlement(text, date),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
     dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text),
-    dsx.map_role(name, text, text), dsx.unmap_role(name, text)
+    dsx.map_role(name, text, text), dsx.unmap_role(name, text),
+    dsx.grant_loader(name, text), dsx.revoke_loader(name, text), dsx.record_config_change()
     FROM PUBLIC;
 
-GRANT USAGE ON SCHEMA dsx TO dsx_operator, dsx_loader, dsx_partner, dsx_vendor;
+GRANT USAGE ON SCHEMA dsx TO dsx_operator, dsx_loader, dsx_partner, dsx_vendor, dsx_auditor;
 
 -- partners and vendors: read, row-level security deciding which rows
 GRANT SELECT ON dsx.currencies, dsx.parties, dsx.factories, dsx.price_plans, dsx.customer_plans,
     dsx.agreements, dsx.credit_facilities, dsx.usage_events, dsx.usage_daily, dsx.usage_conflicts,
-    dsx.statements, dsx.statement_lines, dsx.statement_shares, dsx.ledger_entries,
+    dsx.usage_voids, dsx.statements, dsx.statement_lines, dsx.statement_shares, dsx.ledger_entries,
     dsx.partner_roles, dsx.vendor_roles, dsx.facility_position,
     dsx.partner_statements, dsx.partner_usage_daily, dsx.credit_support_position, dsx.vendor_portfolio
     TO dsx_partner, dsx_vendor;
+GRANT EXECUTE ON FUNCTION dsx.verify_settlement(text, date) TO dsx_partner, dsx_vendor;
 
--- loaders: the inbox, and what dsx.ingest() does with the caller's rights
-GRANT SELECT, INSERT, DELETE, TRUNCATE ON dsx.usage_inbox TO dsx_loader, dsx_operator;
-GRANT SELECT, INSERT ON dsx.usage_events, dsx.ingest_log TO dsx_loader, dsx_operator;
-GRANT SELECT, INSERT, UPDATE ON dsx.usage_daily, dsx.usage_conflicts TO dsx_loader, dsx_operator;
-GRANT SELECT ON dsx.factories TO dsx_loader;
-GRANT USAGE, SELECT ON SEQUENCE dsx.ingest_batch_seq, dsx.usage_conflicts_conflict_id_seq TO dsx_loader, dsx_operator;
-GRANT EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_rows(regclass, bigint, boolean) TO dsx_loader, dsx_operator;
+-- loaders: insert into the inbox (the rows of their factories: dsx.inbox_check), ingest
+-- them, and read what became of them
+GRANT INSERT ON dsx.usage_inbox TO dsx_loader;
+GRANT SELECT ON dsx.currencies, dsx.factories, dsx.usage_events, dsx.usage_daily, dsx.usage_conflicts,
+    dsx.usage_voids, dsx.ingest_log, dsx.loader_roles TO dsx_loader;
+GRANT EXECUTE ON FUNCTION dsx.ingest() TO dsx_loader;
 
--- operators: configuration, settlement (statements and ledger are append-only anyway)
+-- operators: configuration, the inbox, and everything else to read; the derived data
+-- through dsx.ingest(), dsx.void_events() and settlement
 GRANT SELECT, INSERT, UPDATE, DELETE ON dsx.currencies, dsx.parties, dsx.factories, dsx.price_plans,
-    dsx.customer_plans, dsx.agreements, dsx.credit_facilities, dsx.partner_roles, dsx.vendor_roles
+    dsx.customer_plans, dsx.agreements, dsx.credit_facilities, dsx.partner_roles, dsx.vendor_roles,
+    dsx.loader_roles
     TO dsx_operator;
--- settlement writes statements, lines, shares and the ledger; SELECT and INSERT on every
--- table and sequence of the schema, so that what settlement comes to use is covered
-DO $$
-DECLARE
-    r regclass;
-BEGIN
-    FOR r IN SELECT c.oid FROM pg_catalog.pg_class c
-              WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind IN ('r', 'p') LOOP
-        EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON %s TO dsx_operator', r);
-    END LOOP;
-    FOR r IN SELECT c.oid FROM pg_catalog.pg_class c
-              WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind = 'S' LOOP
-        EXECUTE pg_catalog.format('GRANT USAGE, SELECT ON SEQUENCE %s TO dsx_operator', r);
-    END LOOP;
-END
-$$;
-GRANT SELECT ON dsx.facility_position, dsx.partner_statements, dsx.partner_usage_daily,
-    dsx.credit_support_position, dsx.vendor_portfolio TO dsx_operator;
-GRANT EXECUTE ON FUNCTION dsx.settle(text, date), dsx.settle_period(text[], date),
-    dsx.settle_lock(text[], date), dsx.write_books(dsx.statements[], dsx.statement_lines[]),
-    dsx.post_ledger(text[], date), dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
+GRANT SELECT, INSERT, DELETE, TRUNCATE ON dsx.usage_inbox TO dsx_operator;
+GRANT SELECT ON ALL TABLES IN SCHEMA dsx TO dsx_operator;
+GRANT EXECUTE ON FUNCTION dsx.ingest(), dsx.void_events(text, text[], text), dsx.verify_settlement(text, date),
+    dsx.settle(text, date), dsx.settle_period(text[], date),
+    dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
     dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text),
-    dsx.map_role(name, text, text), dsx.unmap_role(name, text)
+    dsx.map_role(name, text, text), dsx.unmap_role(name, text),
+    dsx.grant_loader(name, text), dsx.revoke_loader(name, text)
     TO dsx_operator;
+
+-- auditors: read every table and view (the history included) and verify; write nothing
+GRANT SELECT ON ALL TABLES IN SCHEMA dsx TO dsx_auditor;
+GRANT EXECUTE ON FUNCTION dsx.verify_settlement(text, date) TO dsx_auditor;

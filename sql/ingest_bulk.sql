@@ -189,21 +189,25 @@ BEGIN;
 SET LOCAL ROLE regress_dsx_bulk;
 SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false) AS under_row_security;
 ROLLBACK;
-GRANT dsx_loader TO regress_dsx_bulk;
+-- (a role the dsx_staff policy lets write every row; in dsx only the owner runs the step)
+GRANT dsx_operator TO regress_dsx_bulk;
+GRANT INSERT, UPDATE ON dsx.usage_daily, dsx.usage_conflicts TO regress_dsx_bulk;
+GRANT USAGE ON SEQUENCE dsx.usage_conflicts_conflict_id_seq TO regress_dsx_bulk;
 BEGIN;
 SET LOCAL ROLE regress_dsx_bulk;
-SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false) AS as_a_loader;
+SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false) AS as_staff;
 ROLLBACK;
 -- a restrictive policy that is not always true: declined, SQL enforces it
-CREATE POLICY regress_only_small ON dsx.usage_events AS RESTRICTIVE FOR INSERT TO dsx_loader
+CREATE POLICY regress_only_small ON dsx.usage_events AS RESTRICTIVE FOR INSERT TO dsx_operator
     WITH CHECK (input_tokens < 1000);
 BEGIN;
 SET LOCAL ROLE regress_dsx_bulk;
 SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false) AS under_a_restrictive_policy;
 ROLLBACK;
 DROP POLICY regress_only_small ON dsx.usage_events;
-REVOKE dsx_loader FROM regress_dsx_bulk;
-REVOKE ALL ON dsx.usage_events, dsx.usage_inbox FROM regress_dsx_bulk;
+REVOKE dsx_operator FROM regress_dsx_bulk;
+REVOKE ALL ON dsx.usage_events, dsx.usage_inbox, dsx.usage_daily, dsx.usage_conflicts FROM regress_dsx_bulk;
+REVOKE ALL ON SEQUENCE dsx.usage_conflicts_conflict_id_seq FROM regress_dsx_bulk;
 REVOKE ALL ON FUNCTION dsx.ingest_rows(regclass, bigint, boolean) FROM regress_dsx_bulk;
 REVOKE ALL ON SCHEMA dsx FROM regress_dsx_bulk;
 DROP ROLE regress_dsx_bulk;

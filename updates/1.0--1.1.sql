@@ -8,3 +8,25 @@
 -- creates once, and 1.0 objects 1.1 no longer has. test/upgrade.sh checks that a 1.0
 -- database updated by this script has the catalogue of a fresh 1.1 install.
 \echo Use "ALTER EXTENSION dsx UPDATE TO '1.1'" to load this file. \quit
+
+-- The ingest log records the real login of each batch (dsx.ingest() runs with the owner's
+-- rights, so CURRENT_USER would name the owner).
+ALTER TABLE dsx.ingest_log ALTER COLUMN ingested_by SET DEFAULT SESSION_USER;
+COMMENT ON COLUMN dsx.ingest_log.ingested_by IS 'The real login (session_user) that ran it, whatever role it acted as';
+
+-- 1.1 maps loaders to factories (dsx.grant_loader). A member of dsx_loader under 1.0 could
+-- load any factory; under 1.1 a loader with no mapping loads nothing: secure by default.
+-- Say who is affected.
+DO $$
+DECLARE
+    who text;
+BEGIN
+    SELECT pg_catalog.string_agg(m.member::regrole::text, ', ' ORDER BY m.member::regrole::text) INTO who
+      FROM pg_catalog.pg_auth_members m
+     WHERE m.roleid = 'dsx_loader'::regrole AND m.member <> 'dsx_operator'::regrole;
+    IF who IS NOT NULL THEN
+        RAISE WARNING 'dsx 1.1: members of dsx_loader (%) load nothing until they are mapped to factories', who
+            USING HINT = 'Map each loader to its factories with SELECT dsx.grant_loader(role, factory).';
+    END IF;
+END
+$$;

@@ -1,0 +1,91 @@
+-- schema/41-integrity.sql — what keeps usage and configuration honest: loaders load only
+-- their factories' usage, and every change to the configuration is recorded, append-only.
+
+/*
+ * The inbox check. A loader may load only the rows of factories dsx.grant_loader() maps it
+ * to; a row of another factory is refused when it is loaded (42501), and the statement
+ * stores nothing. Checked once per INSERT or COPY, over all its rows at once (a row-level
+ * trigger would cost COPY its batched inserts); staff (the owner, dsx_operator) load any
+ * factory. The inbox has no row-level security, which COPY refuses to run under.
+ */
+CREATE OR REPLACE FUNCTION dsx.inbox_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mine    text[];
+    foreign text;
+BEGIN
+    IF dsx.is_staff(CURRENT_USER) THEN
+        RETURN NULL;
+    END IF;
+    mine := dsx.current_loader_factories();
+    SELECT n.factory INTO foreign FROM new_rows n WHERE n.factory <> ALL (mine) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'permission denied to load usage of factory "%"', foreign
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = CASE WHEN cardinality(mine) = 0
+                                THEN format('Role "%s" is mapped to no factory; nothing was loaded.', CURRENT_USER)
+                                ELSE format('Role "%s" may load the usage of %s only; nothing was loaded.', CURRENT_USER,
+                                            array_to_string(mine, ', ')) END,
+                  HINT = 'An operator maps loaders to factories with dsx.grant_loader(role, factory).';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION dsx.inbox_check() IS 'Trigger, once per INSERT or COPY on dsx.usage_inbox: a loader''s rows must all be of factories it is mapped to (dsx.loader_roles); 42501 otherwise, and nothing is loaded';
+CREATE OR REPLACE TRIGGER inbox_check AFTER INSERT ON dsx.usage_inbox REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION dsx.inbox_check();
+COMMENT ON TRIGGER inbox_check ON dsx.usage_inbox IS 'A loader loads only the usage of its factories';
+
+/*
+ * The configuration history. Every insert, update and delete on a configuration table
+ * appends one row to dsx.config_history: the real login (session_user), the time, the
+ * table, the row's key (the trigger's arguments name its columns), the old and the new
+ * row. The trigger function runs with the owner's rights: nobody else writes the history.
+ */
+CREATE OR REPLACE FUNCTION dsx.record_config_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+    n jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+BEGIN
+    INSERT INTO dsx.config_history (changed_by, table_name, operation, row_key, old_row, new_row)
+    SELECT SESSION_USER, TG_TABLE_NAME, TG_OP, jsonb_object_agg(k, COALESCE(n, o) -> k), o, n
+      FROM unnest(TG_ARGV) k;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION dsx.record_config_change() IS 'Trigger on every configuration table: appends the change (who, when, table, key, old and new row) to dsx.config_history';
+
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES ('currencies', ARRAY['currency']), ('parties', ARRAY['party']),
+                                   ('factories', ARRAY['factory']), ('price_plans', ARRAY['plan', 'model']),
+                                   ('customer_plans', ARRAY['customer', 'factory']), ('agreements', ARRAY['agreement']),
+                                   ('credit_facilities', ARRAY['facility']), ('partner_roles', ARRAY['role']),
+                                   ('vendor_roles', ARRAY['role']), ('loader_roles', ARRAY['role', 'factory'])) x(tab, keys) LOOP
+        EXECUTE pg_catalog.format('CREATE OR REPLACE TRIGGER config_history AFTER INSERT OR UPDATE OR DELETE ON dsx.%I '
+                                  'FOR EACH ROW EXECUTE FUNCTION dsx.record_config_change(%s)',
+                                  t.tab, (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(k), ', ') FROM unnest(t.keys) k));
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER config_history ON dsx.%I IS %L', t.tab,
+                                  'Every change is appended to dsx.config_history');
+    END LOOP;
+END
+$$;
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.config_history
+    FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change('the configuration history is append-only', 'The history records every change; change the configuration instead.');
+CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.config_history
+    FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change('the configuration history is append-only', 'The history records every change; change the configuration instead.');
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.usage_voids
+    FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change('voids are append-only', 'A voided event stays voided; load a corrected event under a new id.');
+CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.usage_voids
+    FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change('voids are append-only', 'A voided event stays voided; load a corrected event under a new id.');
+COMMENT ON TRIGGER append_only ON dsx.config_history IS 'The configuration history is append-only';
+COMMENT ON TRIGGER append_only_truncate ON dsx.config_history IS 'The configuration history is append-only';
+COMMENT ON TRIGGER append_only ON dsx.usage_voids IS 'Voids are append-only';
+COMMENT ON TRIGGER append_only_truncate ON dsx.usage_voids IS 'Voids are append-only';

@@ -1,0 +1,89 @@
+-- schema/53-voids.sql — corrections: dsx.void_events() takes stored events out of the
+-- books without deleting them, and dsx.last_batch(), the position of usage every
+-- statement records.
+
+-- The last batch of usage so far: ingests and voids number their batches from one sequence,
+-- in commit order (both take the same advisory lock), so a statement recomputed "as of
+-- batch N" sees exactly the events and voids it saw.
+CREATE OR REPLACE FUNCTION dsx.last_batch() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT GREATEST(COALESCE((SELECT pg_catalog.max(l.batch_id) FROM dsx.ingest_log l), 0),
+                    COALESCE((SELECT pg_catalog.max(v.batch_id) FROM dsx.usage_voids v), 0))
+$$;
+COMMENT ON FUNCTION dsx.last_batch() IS 'The last batch of usage ingested or voided so far (0 before any): what a statement settled now sees';
+
+/*
+ * Void stored events of a factory: each is recorded in dsx.usage_voids (who, when, why),
+ * stays in dsx.usage_events (so that a re-sent id is a duplicate or a conflict, never new),
+ * and leaves the rollup: the days it touched are rolled up again from the events that are
+ * not voided. A closed period it belonged to is re-rated by the next settlement and the
+ * difference booked as adjustment lines, as late usage is. Runs with the owner's rights;
+ * for the owner and dsx_operator.
+ */
+CREATE OR REPLACE FUNCTION dsx.void_events(factory text, event_ids text[], reason text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_factory text := void_events.factory;
+    v_batch   bigint;
+    v_n       bigint;
+    v_skipped text;
+    v_voided  text[];
+BEGIN
+    IF v_factory IS NULL OR event_ids IS NULL OR reason IS NULL THEN
+        RAISE EXCEPTION 'dsx.void_events needs a factory, event ids and a reason' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF btrim(reason) = '' THEN
+        RAISE EXCEPTION 'a void needs a reason' USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Say why the events are taken out of the books: the reason is kept with them.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM dsx.factories f WHERE f.factory = v_factory) THEN
+        RAISE EXCEPTION 'unknown factory "%"', v_factory USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- as an ingest: wait for a settlement in progress, then take the batch turn
+    LOCK TABLE dsx.usage_daily IN ROW EXCLUSIVE MODE;
+    PERFORM pg_catalog.pg_advisory_xact_lock('dsx.usage_inbox'::regclass::oid::bigint);
+    v_batch := nextval('dsx.ingest_batch_seq');
+
+    WITH ids AS (
+        SELECT DISTINCT u.id FROM unnest(event_ids) u(id) WHERE u.id IS NOT NULL
+    ), voided AS (
+        INSERT INTO dsx.usage_voids (factory, event_id, batch_id, voided_by, reason)
+        SELECT e.factory, e.event_id, v_batch, SESSION_USER, void_events.reason
+          FROM dsx.usage_events e JOIN ids ON e.factory = v_factory AND e.event_id = ids.id
+         WHERE NOT EXISTS (SELECT 1 FROM dsx.usage_voids v WHERE v.factory = e.factory AND v.event_id = e.event_id)
+        RETURNING event_id
+    )
+    SELECT (SELECT array_agg(v.event_id) FROM voided v),
+           (SELECT string_agg(ids.id, ', ' ORDER BY ids.id) FROM ids
+             WHERE NOT EXISTS (SELECT 1 FROM voided v WHERE v.event_id = ids.id))
+      INTO v_voided, v_skipped;
+    v_n := COALESCE(cardinality(v_voided), 0);
+    IF v_n > 0 THEN
+        -- the rollup rows the voided events touched, rolled up again from the events still
+        -- in the books
+        CREATE TEMP TABLE IF NOT EXISTS dsx_void_days (customer text, model text, day date) ON COMMIT DROP;
+        TRUNCATE pg_temp.dsx_void_days;
+        INSERT INTO pg_temp.dsx_void_days
+        SELECT DISTINCT e.customer, e.model, dsx.usage_day(e.occurred_at)
+          FROM dsx.usage_events e WHERE e.factory = v_factory AND e.event_id = ANY (v_voided);
+        DELETE FROM dsx.usage_daily d USING pg_temp.dsx_void_days x
+         WHERE d.factory = v_factory AND d.customer = x.customer AND d.model = x.model AND d.day = x.day;
+        INSERT INTO dsx.usage_daily (factory, customer, model, day, usage)
+        SELECT v_factory, e.customer, e.model, x.day, dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at)
+          FROM pg_temp.dsx_void_days x
+          JOIN dsx.usage_events e ON e.factory = v_factory AND e.customer = x.customer AND e.model = x.model
+                                 AND dsx.usage_day(e.occurred_at) = x.day
+         WHERE NOT EXISTS (SELECT 1 FROM dsx.usage_voids v WHERE v.factory = e.factory AND v.event_id = e.event_id)
+         GROUP BY e.customer, e.model, x.day;
+    END IF;
+    IF v_skipped IS NOT NULL THEN
+        RAISE NOTICE 'not voided (unknown at factory "%", or voided already): %', v_factory, v_skipped;
+    END IF;
+    RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION dsx.void_events(text, text[], text) IS 'Void stored events of a factory (never deletes them): records who, when and why in dsx.usage_voids, takes them out of the rollup, and leaves the next settlement to book a closed period''s difference as adjustment lines; returns how many it voided (unknown or already voided ids are named in a NOTICE). For the owner and dsx_operator';
