@@ -14,15 +14,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     mine    text[];
-    foreign text;
+    other   text;
 BEGIN
     IF dsx.is_staff(CURRENT_USER) THEN
         RETURN NULL;
     END IF;
     mine := dsx.current_loader_factories();
-    SELECT n.factory INTO foreign FROM new_rows n WHERE n.factory <> ALL (mine) LIMIT 1;
+    SELECT n.factory INTO other FROM new_rows n WHERE n.factory <> ALL (mine) LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'permission denied to load usage of factory "%"', foreign
+        RAISE EXCEPTION 'permission denied to load usage of factory "%"', other
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = CASE WHEN cardinality(mine) = 0
                                 THEN format('Role "%s" is mapped to no factory; nothing was loaded.', CURRENT_USER)
@@ -52,6 +52,12 @@ DECLARE
     o jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
     n jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
 BEGIN
+    -- pg_restore, run by a superuser, brings the history back with the rows: the rows it
+    -- restores are not changes (a superuser could disable the trigger anyway)
+    IF current_setting('application_name') = 'pg_restore'
+       AND EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = SESSION_USER AND r.rolsuper) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO dsx.config_history (changed_by, table_name, operation, row_key, old_row, new_row)
     SELECT SESSION_USER, TG_TABLE_NAME, TG_OP, jsonb_object_agg(k, COALESCE(n, o) -> k), o, n
       FROM unnest(TG_ARGV) k;

@@ -4,7 +4,7 @@
 -- attack; and the catalogue checks (security_invoker views, built-in column types,
 -- comments, row-level security, pinned search_path, config dump registration).
 BEGIN;
-SELECT plan(217);
+SELECT plan(219);
 SET LOCAL timezone = 'UTC';
 
 -- Run q as role r and return its single value; sqlstate_as returns the SQLSTATE q raised,
@@ -189,7 +189,8 @@ SELECT is(pg_temp.sqlstate_as('tap_p1', $$SELECT dsx.verify_settlement('tap-a1',
 SELECT is(pg_temp.value_as('tap_p1', $$SELECT dsx.verify_settlement('tap-a1', '2026-02-01')::text$$), 'true',
           'and they verify from what it can see');
 
--- operators and loaders work without a superuser
+-- operators and loaders work without a superuser; a loader loads the factories it is mapped to
+SELECT ok(dsx.grant_loader('tap_loader', 'tap-f1'), 'a loader is mapped to its factory');
 SELECT is(pg_temp.value_as('tap_loader', $$INSERT INTO dsx.usage_inbox VALUES ('e4', '2026-03-02 00:00Z', 'tap-f1', 'tap-cust1', 'm', 7000000, 0) RETURNING 'loaded'$$),
           'loaded', 'a loader writes the inbox');
 SELECT is(pg_temp.value_as('tap_loader', $$SELECT inserted FROM dsx.ingest()$$), '1', 'a loader runs dsx.ingest()');
@@ -203,24 +204,29 @@ SELECT is(pg_temp.sqlstate_as('tap_op', $$UPDATE dsx.factories SET gpus = 120 WH
 SELECT is(pg_temp.sqlstate_as('tap_op', $$UPDATE dsx.statements SET revenue = 0$$), '42501', 'an operator cannot rewrite statements');
 -- what an operator writes to the books directly is checked as settlement's own rows are:
 -- each line, share and entry names an existing statement (and party, currency), 23503 otherwise
+-- the books' foreign keys, checked once per statement, bind even the owner (the only
+-- writer: dsx's settlement runs as the owner); an operator may not write the books at all
 SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
+                                          VALUES (-1, 1, 'tap-a1', '2026-01-01', 'x', 0, 'USD')$$), '42501',
+          'an operator cannot write the ledger');
+SELECT is(pg_temp.sqlstate_as(session_user, $$INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
                                           VALUES (-1, 1, 'tap-a1', '1999-01-01', 'x', 0, 'USD')$$), '23503',
-          'an operator cannot post a ledger entry for a statement that does not exist');
-SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
+          'even the owner cannot post a ledger entry for a statement that does not exist');
+SELECT is(pg_temp.sqlstate_as(session_user, $$INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
                                           VALUES (-1, 1, 'tap-a1', '2026-01-01', 'x', 1, 'USD'), (-1, 2, 'tap-nosuch', '2026-01-01', 'x', -1, 'USD')$$), '23503',
           'one entry of many naming an unknown agreement refuses them all');
-SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
+SELECT is(pg_temp.sqlstate_as(session_user, $$INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
                                           VALUES (-1, 1, 'tap-a1', '2026-01-01', 'x', 0, 'XXX')$$), '23503',
-          'an operator cannot post a ledger entry in an unknown currency');
-SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
+          'even the owner cannot post a ledger entry in an unknown currency');
+SELECT is(pg_temp.sqlstate_as(session_user, $$INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
                                           VALUES (-1, 1, 'tap-a1', '2026-01-01', 'x', 0, 'USD')$$), 'ok',
           'control: an entry naming an existing statement and currency is written');
-SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.statement_lines VALUES ('tap-a1', '1999-01-01', '1999-01-01', 'c', 'm', 0, 0, 0, 'p', '1', '1')$$), '23503',
-          'an operator cannot add a line to a statement that does not exist');
-SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.statement_shares VALUES ('tap-nosuch', '2026-01-01', 'tap-p1', 0)$$), '23503',
-          'an operator cannot add a share to a statement that does not exist');
-SELECT is(pg_temp.sqlstate_as('tap_op', $$INSERT INTO dsx.statement_shares VALUES ('tap-a1', '2026-01-01', 'tap-nobody', 0)$$), '23503',
-          'an operator cannot add a share for an unknown party');
+SELECT is(pg_temp.sqlstate_as(session_user, $$INSERT INTO dsx.statement_lines VALUES ('tap-a1', '1999-01-01', '1999-01-01', 'c', 'm', 0, 0, 0, 'p', '1', '1')$$), '23503',
+          'even the owner cannot add a line to a statement that does not exist');
+SELECT is(pg_temp.sqlstate_as(session_user, $$INSERT INTO dsx.statement_shares VALUES ('tap-nosuch', '2026-01-01', 'tap-p1', 0)$$), '23503',
+          'even the owner cannot add a share to a statement that does not exist');
+SELECT is(pg_temp.sqlstate_as(session_user, $$INSERT INTO dsx.statement_shares VALUES ('tap-a1', '2026-01-01', 'tap-nobody', 0)$$), '23503',
+          'even the owner cannot add a share for an unknown party');
 
 -- The search_path attack. The attacker (mapped to tap-p2) owns a schema with a text = that
 -- is always true, a pg_has_role that always says yes and a now() that records its calls,
@@ -276,9 +282,9 @@ SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'dsx'::regnamespace
 SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'dsx'::regnamespace
               AND proname IN ('current_partners', 'current_vendors', 'current_factories', 'current_agreements',
                               'grant_partner', 'revoke_partner', 'grant_vendor', 'revoke_vendor', 'grant_role_check',
-                              'map_role', 'unmap_role', 'settle', 'run_due_settlements', 'ingest', 'verify_settlement', 'rate_lines')
+                              'map_role', 'unmap_role', 'rate_lines')
               AND (prosecdef OR NOT EXISTS (SELECT 1 FROM unnest(proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp'))),
-          0::bigint, 'the row-level security helpers, role maps, ingest and settlement run with the caller''s rights and a pinned search_path');
+          0::bigint, 'the row-level security helpers and role maps run with the caller''s rights and a pinned search_path');
 SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'dsx'::regnamespace
               AND p.proname IN ('settle', 'run_due_settlements', 'ingest', 'ingest_rows', 'schedule_settlements', 'unschedule_settlements',
                                 'grant_partner', 'revoke_partner', 'grant_vendor', 'revoke_vendor',
