@@ -4,7 +4,7 @@
 -- attack; and the catalogue checks (security_invoker views, built-in column types,
 -- comments, row-level security, pinned search_path, config dump registration).
 BEGIN;
-SELECT plan(217);
+SELECT plan(219);
 SET LOCAL timezone = 'UTC';
 
 -- Run q as role r and return its single value; sqlstate_as returns the SQLSTATE q raised,
@@ -243,6 +243,10 @@ RESET ROLE;
 GRANT SELECT ON pg_temp.partner_roles TO PUBLIC;
 SELECT is(pg_temp.value_as('tap_evil', $$SELECT ('a' = 'b')::text$$, 'tap_evil, pg_catalog'), 'true',
           'control: on the attacker''s path, its = is the one a query uses');
+SELECT is(pg_temp.value_as('tap_evil', $$SELECT pg_has_role('dsx_operator'::regrole::oid, 'USAGE')::text$$, 'tap_evil, pg_catalog'),
+          'true', 'control: on the attacker''s path, its pg_has_role is the one a query uses');
+SELECT is(pg_temp.value_as('tap_evil', $$SELECT (now() IS NOT NULL)::text$$, 'tap_evil, pg_catalog'), 'true',
+          'control: on the attacker''s path, its now() is the one a query uses');
 SELECT is(pg_temp.value_as('tap_evil', 'SELECT count(*) FROM ' || v, 'pg_temp, tap_evil, pg_catalog, dsx')::bigint, n,
           format('attacker on its own path still sees %s rows of %s', n, v))
   FROM (VALUES ('dsx.partner_statements', 2::bigint), ('dsx.partner_usage_daily', 2), ('dsx.usage_events', 2),
@@ -255,8 +259,8 @@ SELECT is(pg_temp.value_as('tap_op', $$SELECT dsx.settle('tap-a1', '2026-03-01')
 SELECT is(pg_temp.value_as('tap_op', $$SELECT count(*) FROM dsx.partner_statements$$, 'tap_evil, pg_catalog, dsx')::bigint,
           (SELECT count(*) FROM dsx.statements), 'and reads the views there');
 SELECT ok(dsx.verify_settlement('tap-a1', '2026-03-01'), 'what it settled verifies');
-SELECT is((SELECT array_agg(fn) FROM tap_evil.called), ARRAY['='],
-          'no dsx function, view or policy called the attacker''s objects: only the control did');
+SELECT is((SELECT array_agg(fn ORDER BY fn) FROM tap_evil.called), ARRAY['=', 'now', 'pg_has_role'],
+          'no dsx function, view or policy called the attacker''s objects: only the controls did, once each');
 
 -- revoking; and granting again after a restore into another cluster brought back the map only
 CREATE ROLE tap_p3 LOGIN;
