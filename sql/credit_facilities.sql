@@ -110,25 +110,47 @@ SELECT facility, next_period, next_due, next_payment, outstanding_principal, rem
   FROM dsx.facility_position WHERE facility IN ('cf-past', 'cf-future') ORDER BY facility;
 
 -- Catalogue: everything documented, the table dumped with user data, the view over
--- built-in types only and with security_invoker.
+-- built-in types only and with security_invoker. The queries that list what is missing
+-- are run again below with the faults planted, to show that they would list them.
+CREATE TEMP VIEW cf_uncommented_columns AS
 SELECT c.relname, a.attname
   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
  WHERE c.oid IN ('dsx.credit_facilities'::regclass, 'dsx.facility_position'::regclass)
    AND a.attnum > 0 AND NOT a.attisdropped
    AND col_description(c.oid, a.attnum) IS NULL;
-SELECT p.oid::regprocedure AS undocumented
-  FROM pg_proc p
- WHERE p.proname IN ('year_fraction', 'day_count', 'interest', 'amortize', 'amortize_check',
-                     'facility_schedule', 'facility_position_at', 'credit_facilities_check_lender')
-   AND p.pronamespace = 'dsx'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL;
+SELECT * FROM cf_uncommented_columns ORDER BY 1, 2;
+-- (a name no function has is listed too)
+CREATE TEMP VIEW cf_undocumented_functions AS
+SELECT coalesce(p.oid::regprocedure::text, 'dsx.' || n || ' (no such function)') AS undocumented
+  FROM unnest(ARRAY['year_fraction', 'day_count', 'interest', 'amortize', 'amortize_check',
+                    'facility_schedule', 'facility_position_at', 'credit_facilities_check_lender']) n
+  LEFT JOIN pg_proc p ON p.proname = n AND p.pronamespace = 'dsx'::regnamespace
+ WHERE p.oid IS NULL OR obj_description(p.oid, 'pg_proc') IS NULL;
+SELECT * FROM cf_undocumented_functions ORDER BY 1;
 SELECT obj_description('dsx.credit_facilities'::regclass, 'pg_class') IS NOT NULL AS table_documented,
        obj_description('dsx.facility_position'::regclass, 'pg_class') IS NOT NULL AS view_documented,
        'dsx.credit_facilities'::regclass = ANY (e.extconfig) AS dumped,
        (SELECT reloptions FROM pg_class WHERE oid = 'dsx.facility_position'::regclass) AS view_options
   FROM pg_extension e WHERE e.extname = 'dsx';
-SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type
-  FROM pg_attribute a
- WHERE a.attrelid = 'dsx.facility_position'::regclass AND a.attnum > 0 AND a.atttypid >= 16384;
+CREATE FUNCTION pg_temp.custom_typed_columns(rel regclass) RETURNS TABLE(attname name, type text)
+LANGUAGE sql AS $$
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+      FROM pg_attribute a
+     WHERE a.attrelid = rel AND a.attnum > 0 AND a.atttypid >= 16384
+     ORDER BY a.attnum
+$$;
+SELECT * FROM pg_temp.custom_typed_columns('dsx.facility_position');
+-- Controls: a column and a function without their comments, a function renamed, and a
+-- table with columns of a dsx type.
+BEGIN;
+COMMENT ON COLUMN dsx.credit_facilities.principal IS NULL;
+COMMENT ON FUNCTION dsx.facility_schedule(text) IS NULL;
+ALTER FUNCTION dsx.amortize_check(numeric, numeric, integer, date, text, text, text, integer, integer)
+    RENAME TO amortize_check_renamed;
+SELECT * FROM cf_uncommented_columns ORDER BY 1, 2;
+SELECT * FROM cf_undocumented_functions ORDER BY 1;
+ROLLBACK;
+SELECT * FROM pg_temp.custom_typed_columns('dsx.price_plans');
 
 DELETE FROM dsx.credit_facilities WHERE facility LIKE 'cf-%';
 DELETE FROM dsx.agreements WHERE agreement LIKE 'cf-%';

@@ -140,25 +140,46 @@ SELECT count(*) AS mismatched_days FROM (
       FROM dsx.usage_events GROUP BY 1, 2, 3, 4) e
   FULL JOIN dsx.usage_daily d USING (factory, customer, model, day)
  WHERE e.u IS NULL OR d.usage IS NULL OR NOT e.u OPERATOR(dsx.=) d.usage;
--- every heap tuple is in the key and in the BRIN index as it should be
+-- every heap tuple is in the key as it should be
 SELECT bt_index_check('dsx.usage_events_pkey', true);
-SELECT brin_summarize_new_values('dsx.usage_events_factory_time') >= 0 AS brin_summarized;
+-- and the bulk step keeps the BRIN index as INSERT does: with every range summarized (the
+-- last, partly filled one too), a later batch goes through the step, some of it into that
+-- last range, whose summary must widen to take it in; a scan through the index finds what
+-- a sequential scan finds (the plans show which is which). Ranges summarized only after
+-- the step wrote them would be right whatever it did.
+SELECT pg_relation_size('dsx.usage_events') / current_setting('block_size')::int AS blocks_summarized \gset
+DO $$ BEGIN PERFORM brin_summarize_new_values('dsx.usage_events_factory_time'); END $$;
+INSERT INTO dsx.usage_inbox
+SELECT 'brin-' || g, timestamptz '2027-03-01 00:00Z' + g * interval '1 minute', 'bulk-c', 'cust1', 'model1', g, g
+  FROM generate_series(1, 1000) g;
+SELECT * FROM dsx.ingest();
+SELECT count(*) AS later_events,
+       count(*) FILTER (WHERE (ctid::text::point)[0] < (:blocks_summarized + 31) / 32 * 32) > 0 AS some_in_a_summarized_range
+  FROM dsx.usage_events WHERE event_id LIKE 'brin-%';
+ANALYZE dsx.usage_events;
 SET enable_seqscan = off;
 SET enable_bitmapscan = on;
-SELECT count(*) AS in_one_hour_via_brin FROM dsx.usage_events
- WHERE factory = 'bulk-c' AND occurred_at >= '2026-10-02 00:00Z' AND occurred_at < '2026-10-02 01:00Z';
+EXPLAIN (COSTS OFF) SELECT count(*) FROM dsx.usage_events
+ WHERE factory = 'bulk-c' AND occurred_at >= '2027-03-01 00:00Z' AND occurred_at < '2027-03-01 06:00Z';
+SELECT count(*) AS later_via_brin FROM dsx.usage_events
+ WHERE factory = 'bulk-c' AND occurred_at >= '2027-03-01 00:00Z' AND occurred_at < '2027-03-01 06:00Z';
 RESET enable_seqscan;
-SELECT count(*) AS in_one_hour FROM dsx.usage_events
- WHERE factory = 'bulk-c' AND occurred_at >= '2026-10-02 00:00Z' AND occurred_at < '2026-10-02 01:00Z';
+SET enable_bitmapscan = off;
+SET enable_indexscan = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM dsx.usage_events
+ WHERE factory = 'bulk-c' AND occurred_at >= '2027-03-01 00:00Z' AND occurred_at < '2027-03-01 06:00Z';
+SELECT count(*) AS later FROM dsx.usage_events
+ WHERE factory = 'bulk-c' AND occurred_at >= '2027-03-01 00:00Z' AND occurred_at < '2027-03-01 06:00Z';
+RESET enable_bitmapscan;
+RESET enable_indexscan;
 
--- all-new mode: a key repeated far into the batch raises unique_violation, having written
--- nothing that survives; a stored key among the first rows raises it before writing
+-- all-new mode: a key repeated far into the batch raises unique_violation (what was written
+-- before goes with the transaction); a stored key among the first rows raises it before writing
 INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-c', 9) WHERE event_id <> 'p-64001';
 INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-c', 9) WHERE event_id = 'p-64005';
 BEGIN;
 SELECT * FROM dsx.ingest_rows('dsx.usage_inbox', 0, false);
 ROLLBACK;
-SELECT count(*) AS stored_of_batch_9 FROM dsx.usage_events WHERE event_id = 'p-64005';
 TRUNCATE dsx.usage_inbox;
 INSERT INTO dsx.usage_inbox SELECT * FROM pg_temp.batch_rows('bulk-c', 5) LIMIT 5;
 BEGIN;

@@ -249,7 +249,8 @@ SELECT count(*) AS shares_off
           FROM prop_split p
           JOIN (SELECT x.tier, min(x.starts) AS starts, lead(min(x.starts)) OVER (ORDER BY x.tier) AS ends
                   FROM prop_split x WHERE x.i = s.i GROUP BY x.tier) b USING (tier)
-         WHERE p.i = s.i AND dsx.agreement_party(p.party, a.vendor, a.partner) = h.party) e ON true
+         WHERE p.i = s.i AND CASE p.party WHEN 'vendor' THEN a.vendor WHEN 'partner' THEN a.partner
+                                          ELSE p.party END = h.party) e ON true
  WHERE s.agreement IS NULL OR e.exact IS NULL OR abs(h.amount - e.exact) >= power(10::numeric, -s.mu);
 
 -- The reference. Charges per million tokens, read from the price texts: flat, graduated
@@ -344,7 +345,8 @@ WITH RECURSIVE st AS (
            LATERAL pg_temp.ref_waterfall(g.revenue + g.adjustments, g.due, w.closing, y.interest) x
 )
 SELECT * FROM w;
-SELECT count(*) = (SELECT count(*) FROM prop_st) AS reference_covers_every_statement,
+CREATE TEMP VIEW prop_vs_ref AS
+SELECT count(r.i) = (SELECT count(*) FROM prop_st) AS reference_covers_every_statement,
        count(*) FILTER (WHERE (s.revenue, s.adjustments, s.gross, s.debt_service_due, s.debt_service_paid,
                                s.support_opening, s.support_drawn, s.support_interest, s.support_repaid,
                                s.support_balance, s.distributable)
@@ -352,6 +354,15 @@ SELECT count(*) = (SELECT count(*) FROM prop_st) AS reference_covers_every_state
                               (r.revenue, r.adjustments, r.revenue + r.adjustments, r.due, r.paid,
                                r.opening, r.drawn, r.interest, r.repaid, r.closing, r.distributable)) AS differ_from_reference
   FROM prop_st s LEFT JOIN prop_ref r USING (i, period_start);
+SELECT * FROM prop_vs_ref;
+-- control: with one statement's reference gone and another's distributable a cent off, the
+-- same comparison says so
+BEGIN;
+DELETE FROM prop_ref WHERE (i, period_start) = (SELECT i, period_start FROM prop_ref ORDER BY i, period_start LIMIT 1);
+UPDATE prop_ref SET distributable = distributable + 0.01
+ WHERE (i, period_start) = (SELECT i, period_start FROM prop_ref ORDER BY i DESC, period_start LIMIT 1);
+SELECT * FROM prop_vs_ref;
+ROLLBACK;
 -- Totals over all statements, stored and recomputed.
 SELECT sum(s.gross) = sum(r.revenue + r.adjustments) AS gross_total_agrees,
        sum(s.debt_service_paid + s.support_drawn) = sum(r.due) AS debt_service_total_agrees,

@@ -2,9 +2,10 @@
 -- and an attacker; for each role, each view and each table: the rows it sees; each write
 -- refused (42501); settlement, ingest and the role maps closed to partners; a search_path
 -- attack; and the catalogue checks (security_invoker views, built-in column types,
--- comments, row-level security, pinned search_path, config dump registration).
+-- comments, row-level security, pinned search_path, config dump registration), each with
+-- a control that plants the fault it looks for and shows the same query catching it.
 BEGIN;
-SELECT plan(219);
+SELECT plan(238);
 SET LOCAL timezone = 'UTC';
 
 -- Run q as role r and return its single value; sqlstate_as returns the SQLSTATE q raised,
@@ -249,6 +250,10 @@ RESET ROLE;
 GRANT SELECT ON pg_temp.partner_roles TO PUBLIC;
 SELECT is(pg_temp.value_as('tap_evil', $$SELECT ('a' = 'b')::text$$, 'tap_evil, pg_catalog'), 'true',
           'control: on the attacker''s path, its = is the one a query uses');
+SELECT is(pg_temp.value_as('tap_evil', $$SELECT pg_has_role('dsx_operator'::regrole::oid, 'USAGE')::text$$, 'tap_evil, pg_catalog'),
+          'true', 'control: on the attacker''s path, its pg_has_role is the one a query uses');
+SELECT is(pg_temp.value_as('tap_evil', $$SELECT (now() IS NOT NULL)::text$$, 'tap_evil, pg_catalog'), 'true',
+          'control: on the attacker''s path, its now() is the one a query uses');
 SELECT is(pg_temp.value_as('tap_evil', 'SELECT count(*) FROM ' || v, 'pg_temp, tap_evil, pg_catalog, dsx')::bigint, n,
           format('attacker on its own path still sees %s rows of %s', n, v))
   FROM (VALUES ('dsx.partner_statements', 2::bigint), ('dsx.partner_usage_daily', 2), ('dsx.usage_events', 2),
@@ -261,8 +266,8 @@ SELECT is(pg_temp.value_as('tap_op', $$SELECT dsx.settle('tap-a1', '2026-03-01')
 SELECT is(pg_temp.value_as('tap_op', $$SELECT count(*) FROM dsx.partner_statements$$, 'tap_evil, pg_catalog, dsx')::bigint,
           (SELECT count(*) FROM dsx.statements), 'and reads the views there');
 SELECT ok(dsx.verify_settlement('tap-a1', '2026-03-01'), 'what it settled verifies');
-SELECT is((SELECT array_agg(fn) FROM tap_evil.called), ARRAY['='],
-          'no dsx function, view or policy called the attacker''s objects: only the control did');
+SELECT is((SELECT array_agg(fn ORDER BY fn) FROM tap_evil.called), ARRAY['=', 'now', 'pg_has_role'],
+          'no dsx function, view or policy called the attacker''s objects: only the controls did, once each');
 
 -- revoking; and granting again after a restore into another cluster brought back the map only
 CREATE ROLE tap_p3 LOGIN;
@@ -275,57 +280,165 @@ REVOKE dsx_partner FROM tap_p2;
 SELECT ok(NOT dsx.grant_partner('tap_p2', 'tap-p2'), 'granting a mapped role again: not newly mapped');
 SELECT ok(pg_has_role('tap_p2', 'dsx_partner', 'MEMBER'), 'but its dsx_partner membership is back');
 
--- the catalogue
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'dsx'::regnamespace AND prosecdef
-              AND NOT EXISTS (SELECT 1 FROM unnest(proconfig) c WHERE c LIKE 'search\_path=%')),
-          0::bigint, 'every SECURITY DEFINER function in dsx pins its search_path');
-SELECT is((SELECT count(*) FROM pg_proc WHERE pronamespace = 'dsx'::regnamespace
-              AND proname IN ('current_partners', 'current_vendors', 'current_factories', 'current_agreements',
-                              'grant_partner', 'revoke_partner', 'grant_vendor', 'revoke_vendor', 'grant_role_check',
-                              'map_role', 'unmap_role', 'rate_lines')
-              AND (prosecdef OR NOT EXISTS (SELECT 1 FROM unnest(proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp'))),
-          0::bigint, 'the row-level security helpers and role maps run with the caller''s rights and a pinned search_path');
-SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'dsx'::regnamespace
-              AND p.proname IN ('settle', 'run_due_settlements', 'ingest', 'ingest_rows', 'schedule_settlements', 'unschedule_settlements',
-                                'grant_partner', 'revoke_partner', 'grant_vendor', 'revoke_vendor',
-                                'map_role', 'unmap_role')
-              AND has_function_privilege('public', p.oid, 'EXECUTE')),
+-- The catalogue. Each check is a query in a function, asserted on dsx as installed and then,
+-- as a control, with the fault it looks for planted (and at once undone), to show that it
+-- sees the fault: a check that could never count anything would pass all the same.
+
+-- The dsx functions a list names that do not exist: a check over a list of names says
+-- nothing of a name no function has.
+CREATE FUNCTION pg_temp.missing(fns name[]) RETURNS name[] LANGUAGE sql AS $$
+    SELECT array_agg(f ORDER BY f) FROM unnest(fns) f
+     WHERE NOT EXISTS (SELECT 1 FROM pg_proc p WHERE p.pronamespace = 'dsx'::regnamespace AND p.proname = f)
+$$;
+SELECT is(pg_temp.missing(ARRAY['settle', 'tap_nosuch']), '{tap_nosuch}', 'control: a name no dsx function has is missing');
+
+-- SECURITY DEFINER functions in dsx without a search_path.
+CREATE FUNCTION pg_temp.definers_unpinned() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM pg_proc WHERE pronamespace = 'dsx'::regnamespace AND prosecdef
+       AND NOT EXISTS (SELECT 1 FROM unnest(proconfig) c WHERE c LIKE 'search\_path=%')
+$$;
+SELECT is(pg_temp.definers_unpinned(), 0::bigint, 'every SECURITY DEFINER function in dsx pins its search_path');
+CREATE FUNCTION dsx.tap_definer() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
+SELECT is(pg_temp.definers_unpinned(), 1::bigint, 'control: a SECURITY DEFINER function without a search_path is counted');
+ALTER FUNCTION dsx.tap_definer() SET search_path = pg_catalog, pg_temp;
+SELECT is(pg_temp.definers_unpinned(), 0::bigint, 'control: and not once it pins one');
+DROP FUNCTION dsx.tap_definer();
+
+-- Of the functions named, those that run with their owner's rights or without the
+-- search_path pg_catalog, pg_temp.
+CREATE FUNCTION pg_temp.callers_rights_functions() RETURNS name[] LANGUAGE sql AS $$
+    SELECT ARRAY['current_partners', 'current_vendors', 'current_factories', 'current_agreements',
+                 'grant_partner', 'revoke_partner', 'grant_vendor', 'revoke_vendor', 'grant_role_check',
+                 'map_role', 'unmap_role', 'rate_lines']::name[]
+$$;
+CREATE FUNCTION pg_temp.definers_or_unpinned(fns name[]) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM pg_proc WHERE pronamespace = 'dsx'::regnamespace AND proname = ANY (fns)
+       AND (prosecdef OR NOT EXISTS (SELECT 1 FROM unnest(proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp'))
+$$;
+SELECT is(pg_temp.missing(pg_temp.callers_rights_functions()), NULL,
+          'the row-level security helpers, role maps and rating functions all exist');
+SELECT is(pg_temp.definers_or_unpinned(pg_temp.callers_rights_functions()),
+          0::bigint, 'the row-level security helpers, role maps and rating run with the caller''s rights and a pinned search_path');
+ALTER FUNCTION dsx.rate_lines(text, timestamptz, timestamptz) SECURITY DEFINER;
+SELECT is(pg_temp.definers_or_unpinned(pg_temp.callers_rights_functions()), 1::bigint,
+          'control: dsx.rate_lines running with its owner''s rights is counted');
+ALTER FUNCTION dsx.rate_lines(text, timestamptz, timestamptz) SECURITY INVOKER RESET search_path;
+SELECT is(pg_temp.definers_or_unpinned(pg_temp.callers_rights_functions()), 1::bigint,
+          'control: dsx.rate_lines without its search_path is counted');
+ALTER FUNCTION dsx.rate_lines(text, timestamptz, timestamptz) SET search_path = pg_catalog, pg_temp;
+
+-- Of the functions named, those PUBLIC may execute.
+CREATE FUNCTION pg_temp.closed_functions() RETURNS name[] LANGUAGE sql AS $$
+    SELECT ARRAY['settle', 'run_due_settlements', 'ingest', 'ingest_rows', 'schedule_settlements', 'unschedule_settlements',
+                 'grant_partner', 'revoke_partner', 'grant_vendor', 'revoke_vendor',
+                 'map_role', 'unmap_role']::name[]
+$$;
+CREATE FUNCTION pg_temp.public_executes(fns name[]) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'dsx'::regnamespace AND p.proname = ANY (fns)
+       AND has_function_privilege('public', p.oid, 'EXECUTE')
+$$;
+SELECT is(pg_temp.missing(pg_temp.closed_functions()), NULL,
+          'ingest, settlement, scheduling and the role maps all exist');
+SELECT is(pg_temp.public_executes(pg_temp.closed_functions()),
           0::bigint, 'PUBLIC cannot execute ingest, settlement, scheduling or the role maps');
-SELECT is((SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind IN ('r', 'p')
-              AND c.relname <> 'currencies' AND has_table_privilege('dsx_partner', c.oid, 'SELECT') AND NOT c.relrowsecurity),
-          0::bigint, 'every table a partner can read (but currencies) has row-level security');
+GRANT EXECUTE ON FUNCTION dsx.settle(text, date) TO PUBLIC;
+SELECT is(pg_temp.public_executes(pg_temp.closed_functions()), 1::bigint, 'control: dsx.settle granted to PUBLIC is counted');
+REVOKE EXECUTE ON FUNCTION dsx.settle(text, date) FROM PUBLIC;
+
+-- Tables (but currencies) a partner can read without row-level security.
+CREATE FUNCTION pg_temp.readable_without_rls() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind IN ('r', 'p')
+       AND c.relname <> 'currencies' AND has_table_privilege('dsx_partner', c.oid, 'SELECT') AND NOT c.relrowsecurity
+$$;
+SELECT is(pg_temp.readable_without_rls(), 0::bigint, 'every table a partner can read (but currencies) has row-level security');
+ALTER TABLE dsx.statements DISABLE ROW LEVEL SECURITY;
+SELECT is(pg_temp.readable_without_rls(), 1::bigint, 'control: dsx.statements without row-level security is counted');
+ALTER TABLE dsx.statements ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON dsx.usage_inbox TO dsx_partner;
+SELECT is(pg_temp.readable_without_rls(), 1::bigint, 'control: dsx.usage_inbox (no row-level security) granted to partners is counted');
+REVOKE SELECT ON dsx.usage_inbox FROM dsx_partner;
 SELECT cmp_ok((SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind = 'r'
                   AND has_table_privilege('dsx_partner', c.oid, 'SELECT') AND c.relrowsecurity),
               '>=', 15::bigint, 'fifteen tables or more under row-level security');
-SELECT is((SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'dsx'::regnamespace AND c.relforcerowsecurity),
-          0::bigint, 'no table forces row-level security on its owner (settlement)');
-SELECT is((SELECT count(*) FROM pg_class c, unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) priv
-            WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind IN ('r', 'p', 'v')
-              AND (has_table_privilege('dsx_partner', c.oid, priv) OR has_table_privilege('dsx_vendor', c.oid, priv))),
-          0::bigint, 'dsx_partner and dsx_vendor can write no table');
-SELECT is((SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind = 'v'
-              AND NOT coalesce('security_invoker=true' = ANY (c.reloptions), false)),
-          0::bigint, 'every dsx view is security_invoker');
-SELECT is((SELECT array_agg(format('%s.%s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod)) ORDER BY 1)
-             FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-             JOIN pg_type t ON t.oid = a.atttypid
-            WHERE c.oid IN ('dsx.partner_statements'::regclass, 'dsx.partner_usage_daily'::regclass,
-                            'dsx.credit_support_position'::regclass, 'dsx.vendor_portfolio'::regclass)
-              AND (t.typnamespace <> 'pg_catalog'::regnamespace
-                   OR t.typname NOT IN ('text', 'numeric', 'int8', 'date', 'timestamptz'))),
+
+-- Tables that force row-level security on their owner.
+CREATE FUNCTION pg_temp.forcing_rls() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'dsx'::regnamespace AND c.relforcerowsecurity
+$$;
+SELECT is(pg_temp.forcing_rls(), 0::bigint, 'no table forces row-level security on its owner (settlement)');
+ALTER TABLE dsx.statements FORCE ROW LEVEL SECURITY;
+SELECT is(pg_temp.forcing_rls(), 1::bigint, 'control: dsx.statements forcing row-level security is counted');
+ALTER TABLE dsx.statements NO FORCE ROW LEVEL SECURITY;
+
+-- Writes dsx_partner or dsx_vendor may make, one per relation and privilege.
+CREATE FUNCTION pg_temp.party_writes() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM pg_class c, unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) priv
+     WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind IN ('r', 'p', 'v')
+       AND (has_table_privilege('dsx_partner', c.oid, priv) OR has_table_privilege('dsx_vendor', c.oid, priv))
+$$;
+SELECT is(pg_temp.party_writes(), 0::bigint, 'dsx_partner and dsx_vendor can write no table');
+GRANT UPDATE ON dsx.statements TO dsx_vendor;
+SELECT is(pg_temp.party_writes(), 1::bigint, 'control: UPDATE on dsx.statements granted to vendors is counted');
+REVOKE UPDATE ON dsx.statements FROM dsx_vendor;
+
+-- Views that are not security_invoker.
+CREATE FUNCTION pg_temp.definer_views() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind = 'v'
+       AND NOT coalesce('security_invoker=true' = ANY (c.reloptions), false)
+$$;
+SELECT is(pg_temp.definer_views(), 0::bigint, 'every dsx view is security_invoker');
+ALTER VIEW dsx.vendor_portfolio RESET (security_invoker);
+SELECT is(pg_temp.definer_views(), 1::bigint, 'control: dsx.vendor_portfolio without security_invoker is counted');
+ALTER VIEW dsx.vendor_portfolio SET (security_invoker = true);
+
+-- Columns of the relations given whose type is not text, numeric, bigint, date or timestamptz.
+CREATE FUNCTION pg_temp.odd_columns(rels regclass[]) RETURNS text[] LANGUAGE sql AS $$
+    SELECT array_agg(format('%s.%s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod)) ORDER BY c.relname, a.attnum)
+      FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      JOIN pg_type t ON t.oid = a.atttypid
+     WHERE c.oid = ANY (rels)
+       AND (t.typnamespace <> 'pg_catalog'::regnamespace
+            OR t.typname NOT IN ('text', 'numeric', 'int8', 'date', 'timestamptz'))
+$$;
+SELECT is(pg_temp.odd_columns(ARRAY['dsx.partner_statements', 'dsx.partner_usage_daily',
+                                    'dsx.credit_support_position', 'dsx.vendor_portfolio']::regclass[]),
           NULL, 'the party views have only text, numeric, bigint, date and timestamptz columns');
-SELECT is((SELECT array_agg(format('%s.%s', c.relname, coalesce(a.attname, '(view)')) ORDER BY 1)
-             FROM pg_class c LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-            WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind = 'v'
-              AND (obj_description(c.oid, 'pg_class') IS NULL OR col_description(c.oid, a.attnum) IS NULL)),
-          NULL, 'every dsx view and view column has a comment');
+SELECT is(pg_temp.odd_columns(ARRAY['dsx.factories', 'dsx.usage_daily']::regclass[]),
+          ARRAY['factories.gpus integer', 'usage_daily.usage dsx.usage'],
+          'control: an integer and a dsx.usage column are listed');
+
+-- Views and view columns without a comment.
+CREATE FUNCTION pg_temp.uncommented_views() RETURNS text[] LANGUAGE sql AS $$
+    SELECT array_agg(format('%s.%s', c.relname, coalesce(a.attname, '(view)')) ORDER BY c.relname, a.attnum)
+      FROM pg_class c LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind = 'v'
+       AND (obj_description(c.oid, 'pg_class') IS NULL OR col_description(c.oid, a.attnum) IS NULL)
+$$;
+SELECT is(pg_temp.uncommented_views(), NULL, 'every dsx view and view column has a comment');
+CREATE VIEW dsx.tap_view WITH (security_invoker = true) AS SELECT 1 AS x;
+COMMENT ON VIEW dsx.tap_view IS 'a view';
+SELECT is(pg_temp.uncommented_views(), '{tap_view.x}', 'control: a view column without a comment is listed');
+COMMENT ON COLUMN dsx.tap_view.x IS 'a column';
+COMMENT ON VIEW dsx.tap_view IS NULL;
+SELECT is(pg_temp.uncommented_views(), '{tap_view.x}', 'control: a view without a comment is listed');
+DROP VIEW dsx.tap_view;
+
 SELECT ok((SELECT bool_and(EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = v::regclass AND a.attname = 'partner')) FROM
            unnest(ARRAY['dsx.partner_statements', 'dsx.partner_usage_daily', 'dsx.credit_support_position', 'dsx.vendor_portfolio']) v),
           'every party view has a partner column');
-SELECT is((SELECT array_agg(c.oid::regclass::text ORDER BY 1) FROM pg_class c
-            WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind IN ('r', 'S')
-              AND c.oid <> ALL ((SELECT extconfig FROM pg_extension WHERE extname = 'dsx')::oid[])),
-          NULL, 'every dsx table and sequence is registered with pg_extension_config_dump');
+
+-- Tables and sequences of dsx not registered with pg_extension_config_dump.
+CREATE FUNCTION pg_temp.undumped() RETURNS text[] LANGUAGE sql AS $$
+    SELECT array_agg(c.oid::regclass::text ORDER BY c.oid::regclass::text) FROM pg_class c
+     WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind IN ('r', 'S')
+       AND c.oid <> ALL ((SELECT extconfig FROM pg_extension WHERE extname = 'dsx')::oid[])
+$$;
+SELECT is(pg_temp.undumped(), NULL, 'every dsx table and sequence is registered with pg_extension_config_dump');
+CREATE TABLE dsx.tap_table (x int);
+ALTER EXTENSION dsx ADD TABLE dsx.tap_table;
+SELECT is(pg_temp.undumped(), '{dsx.tap_table}', 'control: a table of the extension not registered is listed');
+ALTER EXTENSION dsx DROP TABLE dsx.tap_table;
+DROP TABLE dsx.tap_table;
 
 SELECT * FROM finish();
 ROLLBACK;

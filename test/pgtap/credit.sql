@@ -2,7 +2,7 @@
 -- exact signatures, defaults, volatility, strictness and parallel safety; the
 -- credit_facilities table's keys and columns; the facility_position view.
 BEGIN;
-SELECT plan(53);
+SELECT plan(54);
 
 -- Checks one function: exists, return type, volatility, STRICT, PARALLEL SAFE.
 CREATE FUNCTION pg_temp.fn(name text, args text[], returns text, volatility text)
@@ -67,9 +67,12 @@ SELECT columns_are('dsx', 'facility_position',
                          'next_payment', 'next_interest', 'next_principal', 'outstanding_principal',
                          'remaining_periods', 'maturity'],
                    'dsx.facility_position columns');
-SELECT is((SELECT count(*)::int FROM pg_attribute
-            WHERE attrelid = 'dsx.facility_position'::regclass AND attnum > 0 AND atttypid >= 16384),
-          0, 'dsx.facility_position has only built-in column types');
+-- Columns of a relation whose type is not built in (its oid is past the built-in range).
+CREATE FUNCTION pg_temp.non_builtin_columns(rel regclass) RETURNS int LANGUAGE sql AS $$
+    SELECT count(*)::int FROM pg_attribute WHERE attrelid = rel AND attnum > 0 AND atttypid >= 16384
+$$;
+SELECT is(pg_temp.non_builtin_columns('dsx.facility_position'), 0, 'dsx.facility_position has only built-in column types');
+SELECT is(pg_temp.non_builtin_columns('dsx.price_plans'), 2, 'control: the two dsx.price columns of dsx.price_plans are counted');
 
 SELECT * FROM finish();
 ROLLBACK;

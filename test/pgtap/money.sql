@@ -29,7 +29,7 @@ INSERT INTO money_functions VALUES
     ('rate', '{dsx.usage,dsx.price,dsx.price,integer}', 'numeric', 'immutable', true),
     ('rate_lines', '{text,"timestamp with time zone","timestamp with time zone"}', 'setof record', 'stable', true);
 
-SELECT plan((SELECT count(*)::int * 6 FROM money_functions) + 36);
+SELECT plan((SELECT count(*)::int * 6 FROM money_functions) + 37);
 
 -- Types.
 SELECT has_type('dsx', 'split', 'type dsx.split exists');
@@ -86,10 +86,15 @@ SELECT col_type_is('dsx', 'price_plans', 'output_price', 'dsx', 'price', 'price_
 SELECT fk_ok('dsx', 'customer_plans', 'factory', 'dsx', 'factories', 'factory', 'customer_plans.factory references factories');
 SELECT ok(obj_description('dsx.price_plans'::regclass, 'pg_class') IS NOT NULL, 'price_plans has a comment');
 SELECT ok(obj_description('dsx.customer_plans'::regclass, 'pg_class') IS NOT NULL, 'customer_plans has a comment');
-SELECT is((SELECT count(*)::int FROM pg_attribute
-            WHERE attrelid IN ('dsx.price_plans'::regclass, 'dsx.customer_plans'::regclass) AND attnum > 0
-              AND NOT attisdropped AND col_description(attrelid, attnum) IS NULL), 0,
-          'every column of the pricing tables has a comment');
+CREATE FUNCTION pg_temp.uncommented_pricing_columns() RETURNS int LANGUAGE sql AS $$
+    SELECT count(*)::int FROM pg_attribute
+     WHERE attrelid IN ('dsx.price_plans'::regclass, 'dsx.customer_plans'::regclass) AND attnum > 0
+       AND NOT attisdropped AND col_description(attrelid, attnum) IS NULL
+$$;
+SELECT is(pg_temp.uncommented_pricing_columns(), 0, 'every column of the pricing tables has a comment');
+ALTER TABLE dsx.customer_plans ADD COLUMN tap_note text;
+SELECT is(pg_temp.uncommented_pricing_columns(), 1, 'control: a column added without a comment is counted');
+ALTER TABLE dsx.customer_plans DROP COLUMN tap_note;
 SELECT ok((SELECT 'dsx.price_plans'::regclass = ANY (extconfig) AND 'dsx.customer_plans'::regclass = ANY (extconfig)
              FROM pg_extension WHERE extname = 'dsx'),
           'the pricing tables are registered with pg_extension_config_dump');
