@@ -141,3 +141,62 @@ SELECT * FROM pg_temp.fuzz_binary('dsx.split', ARRAY[
 SELECT * FROM pg_temp.fuzz_binary('dsx.price', ARRAY[
     dsx.price_send('graduated: 0: 3, 1000000000: 2.5, 10000000000: 2'),
     dsx.price_send('2.5')], 2000);
+
+-- The functions of integrity and corrections, called with generated hostile arguments:
+-- NULLs, empty and blank strings, quotes, long and non-ASCII names, arrays with NULLs and
+-- repeats, names that exist and names that do not. Every call either succeeds or fails
+-- with a promised SQLSTATE (22004 a NULL argument, 22023 a bad value, 23503 an unknown
+-- party or factory, 42704 an unknown role, P0002 no such statement); never an internal
+-- error. A call that fails writes nothing (each runs in its own subtransaction and the
+-- voids, maps and history are compared before and after the failures).
+INSERT INTO dsx.parties VALUES ('hi-vendor', 'vendor', 'V'), ('hi-p', 'partner', 'P');
+INSERT INTO dsx.factories VALUES ('hi-f', 'hi-p', 'USD', 'x', 1, 1);
+INSERT INTO dsx.usage_inbox VALUES ('hi-e1', '2026-01-02Z', 'hi-f', 'c', 'm', 1, 1), ('hi-e2', '2026-01-02Z', 'hi-f', 'c', 'm', 2, 2);
+SELECT inserted AS hi_ingested FROM dsx.ingest();
+CREATE ROLE regress_hi_role;
+CREATE FUNCTION pg_temp.hostile_name() RETURNS text LANGUAGE sql AS $$
+    SELECT (ARRAY[NULL, '', ' ', 'hi-f', 'hi-e1', 'hi-e2', 'regress_hi_role', 'dsx_loader', 'dsx_operator',
+                  'x''; DROP TABLE dsx.usage_events; --', repeat('é', 300), repeat('z', 70), 'hi-f ', 'HI-F',
+                  E'\t', '"quoted"', 'nosuch', 'postgres', '2026-01-01', 'public'])[1 + floor(random() * 20)::int]
+$$;
+CREATE FUNCTION pg_temp.fuzz_calls(n int) RETURNS TABLE(fn text, outcome text, cases bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    f text;
+    o text;
+    ids text[];
+    tally jsonb := '{}';
+BEGIN
+    FOR i IN 1 .. n LOOP
+        f := (ARRAY['void_events', 'grant_loader', 'revoke_loader', 'verify_settlement', 'void_events'])[1 + floor(random() * 5)::int];
+        ids := CASE WHEN random() < 0.1 THEN NULL
+                    ELSE ARRAY(SELECT pg_temp.hostile_name() FROM generate_series(0, floor(random() * 4)::int)) END;
+        BEGIN
+            CASE f
+                WHEN 'void_events' THEN
+                    -- voids are real: keep the events, undo the void
+                    PERFORM dsx.void_events(pg_temp.hostile_name(), ids, pg_temp.hostile_name());
+                    RAISE EXCEPTION USING ERRCODE = 'P0099';
+                WHEN 'grant_loader' THEN
+                    PERFORM dsx.grant_loader(pg_temp.hostile_name(), pg_temp.hostile_name());
+                    RAISE EXCEPTION USING ERRCODE = 'P0099';
+                WHEN 'revoke_loader' THEN
+                    PERFORM dsx.revoke_loader(pg_temp.hostile_name(), pg_temp.hostile_name());
+                ELSE
+                    PERFORM dsx.verify_settlement(pg_temp.hostile_name(), CASE WHEN random() < 0.2 THEN NULL ELSE date '2026-01-01' END);
+            END CASE;
+            o := 'ok';
+        EXCEPTION WHEN OTHERS THEN
+            o := CASE WHEN SQLSTATE = 'P0099' THEN 'ok' ELSE SQLSTATE END;
+        END;
+        tally := jsonb_set(tally, ARRAY[f || ' ' || o], to_jsonb(coalesce((tally ->> (f || ' ' || o))::bigint, 0) + 1));
+    END LOOP;
+    RETURN QUERY SELECT split_part(key, ' ', 1), split_part(key, ' ', 2), value::bigint FROM jsonb_each_text(tally) ORDER BY key;
+END $$;
+SET client_min_messages = error;
+SELECT count(*) AS history_before FROM dsx.config_history \gset
+SELECT fn, outcome, outcome IN ('ok', '22004', '22023', '23503', '42704', 'P0002') AS promised
+  FROM pg_temp.fuzz_calls(3000) ORDER BY fn, outcome;
+SELECT (SELECT count(*) FROM dsx.usage_voids) AS voids_left, (SELECT count(*) FROM dsx.loader_roles) AS maps_left,
+       (SELECT count(*) FROM dsx.config_history) = :history_before AS history_unchanged;
+DROP ROLE regress_hi_role;
