@@ -149,6 +149,7 @@ SELECT * FROM pg_temp.fuzz_binary('dsx.price', ARRAY[
 -- party or factory, 42704 an unknown role, P0002 no such statement); never an internal
 -- error. A call that fails writes nothing (each runs in its own subtransaction and the
 -- voids, maps and history are compared before and after the failures).
+SELECT last_value AS hi_seq, is_called AS hi_called FROM dsx.ingest_batch_seq \gset
 INSERT INTO dsx.parties VALUES ('hi-vendor', 'vendor', 'V'), ('hi-p', 'partner', 'P');
 INSERT INTO dsx.factories VALUES ('hi-f', 'hi-p', 'USD', 'x', 1, 1);
 INSERT INTO dsx.usage_inbox VALUES ('hi-e1', '2026-01-02Z', 'hi-f', 'c', 'm', 1, 1), ('hi-e2', '2026-01-02Z', 'hi-f', 'c', 'm', 2, 2);
@@ -200,3 +201,8 @@ SELECT fn, outcome, outcome IN ('ok', '22004', '22023', '23503', '42704', 'P0002
 SELECT (SELECT count(*) FROM dsx.usage_voids) AS voids_left, (SELECT count(*) FROM dsx.loader_roles) AS maps_left,
        (SELECT count(*) FROM dsx.config_history) = :history_before AS history_unchanged;
 DROP ROLE regress_hi_role;
+-- leave the database as the files after this one expect it (batch numbers included)
+TRUNCATE dsx.usage_events, dsx.usage_daily, dsx.ingest_log;
+DELETE FROM dsx.factories WHERE factory = 'hi-f';
+DELETE FROM dsx.parties WHERE party IN ('hi-vendor', 'hi-p');
+SELECT setval('dsx.ingest_batch_seq', :hi_seq, :'hi_called'::boolean) IS NOT NULL AS batch_numbers_restored;
