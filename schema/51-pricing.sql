@@ -9,20 +9,35 @@
  * written OPERATOR(pg_catalog.=), so that no object of the caller's can stand in for ours.
  */
 
--- The price in force for a customer and model at a factory: the customer's plan there and
--- that plan's prices for the model. No row when the customer has no plan at the factory;
--- NULL prices when the plan does not price the model.
+-- The prices in force: for every customer at every factory, the plan it is on and that
+-- plan's prices for each model the plan prices. One row per factory, customer and priced
+-- model; usage of a model without a row is usage no plan prices. Rating, settlement,
+-- verification and the views join it on (factory, customer, model), which the planner
+-- can hash; dsx.price_in_force is the same rule for one customer and model.
+CREATE OR REPLACE VIEW dsx.prices_in_force WITH (security_invoker = true) AS
+SELECT cp.factory, cp.customer, pp.model, cp.plan, pp.input_price, pp.output_price
+  FROM dsx.customer_plans cp
+  JOIN dsx.price_plans pp ON pp.plan = cp.plan;
+COMMENT ON VIEW dsx.prices_in_force IS 'The prices in force: one row per factory, customer and model its plan prices, with the plan and the input and output prices; usage with no row here is usage no plan prices';
+COMMENT ON COLUMN dsx.prices_in_force.factory IS 'Factory';
+COMMENT ON COLUMN dsx.prices_in_force.customer IS 'Customer';
+COMMENT ON COLUMN dsx.prices_in_force.model IS 'Model the plan prices';
+COMMENT ON COLUMN dsx.prices_in_force.plan IS 'The customer''s plan at the factory';
+COMMENT ON COLUMN dsx.prices_in_force.input_price IS 'Price per million input tokens';
+COMMENT ON COLUMN dsx.prices_in_force.output_price IS 'Price per million output tokens';
+
+-- The price in force for one customer and model at a factory (a row of
+-- dsx.prices_in_force); no row when no plan prices the usage.
 CREATE OR REPLACE FUNCTION dsx.price_in_force(factory text, customer text, model text)
 RETURNS TABLE(plan text, input_price dsx.price, output_price dsx.price)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT cp.plan, pp.input_price, pp.output_price
-      FROM dsx.customer_plans cp
-      LEFT JOIN dsx.price_plans pp ON pp.plan OPERATOR(pg_catalog.=) cp.plan
-                                  AND pp.model OPERATOR(pg_catalog.=) $3
-     WHERE cp.factory OPERATOR(pg_catalog.=) $1 AND cp.customer OPERATOR(pg_catalog.=) $2
+    SELECT p.plan, p.input_price, p.output_price
+      FROM dsx.prices_in_force p
+     WHERE p.factory OPERATOR(pg_catalog.=) $1 AND p.customer OPERATOR(pg_catalog.=) $2
+       AND p.model OPERATOR(pg_catalog.=) $3
 $$;
-COMMENT ON FUNCTION dsx.price_in_force(text, text, text) IS 'The customer''s plan at the factory and its prices for the model: no row without a plan, NULL prices when the plan does not price the model';
+COMMENT ON FUNCTION dsx.price_in_force(text, text, text) IS 'The plan and prices in force for a customer and model at a factory (its row of dsx.prices_in_force); no row when no plan prices the usage';
 
 -- The price a period was booked with for a customer and model: that of the first statement
 -- (up to the one settling period `through`) with a line of the period for them. No row
@@ -43,15 +58,14 @@ COMMENT ON FUNCTION dsx.booked_price(text, date, text, text, date) IS 'The plan 
 
 -- The price a line of an agreement's period is rated with: the price the period was booked
 -- with for the customer and model, whatever the plans say now; the price in force only
--- where nothing was booked. priced is false when neither gives a price (plan is then the
--- customer's plan, or NULL without one).
+-- where nothing was booked. priced is false when neither gives a price.
 CREATE OR REPLACE FUNCTION dsx.line_price(agreement text, factory text, for_period date, customer text, model text,
                                           through date)
 RETURNS TABLE(plan text, input_price dsx.price, output_price dsx.price, priced boolean)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT COALESCE(b.plan, f.plan), COALESCE(b.input_price, f.input_price),
-           COALESCE(b.output_price, f.output_price), b.plan IS NOT NULL OR f.input_price IS NOT NULL
+           COALESCE(b.output_price, f.output_price), b.plan IS NOT NULL OR f.plan IS NOT NULL
       FROM (SELECT) one
       LEFT JOIN LATERAL dsx.booked_price($1, $3, $4, $5, $6) b ON true
       LEFT JOIN LATERAL dsx.price_in_force($2, $4, $5) f ON b.plan IS NULL
@@ -60,27 +74,30 @@ COMMENT ON FUNCTION dsx.line_price(text, text, date, text, text, date) IS 'The p
 
 -- The error for usage nobody priced (P0002): the customer has no plan at the factory, or
 -- its plan has no price for the model.
-CREATE OR REPLACE FUNCTION dsx.raise_unpriced(factory text, customer text, model text, plan text,
+CREATE OR REPLACE FUNCTION dsx.raise_unpriced(factory text, customer text, model text,
                                               period_start date, period_end date) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_period text := format('[%s, %s)', to_char(period_start, 'YYYY-MM-DD'), to_char(period_end, 'YYYY-MM-DD'));
+    v_plan   text;
 BEGIN
-    IF plan IS NULL THEN
+    SELECT cp.plan INTO v_plan FROM dsx.customer_plans cp
+     WHERE cp.factory = raise_unpriced.factory AND cp.customer = raise_unpriced.customer;
+    IF v_plan IS NULL THEN
         RAISE EXCEPTION 'customer "%" has no price plan at factory "%"', customer, factory
             USING ERRCODE = 'no_data_found',
                   DETAIL = format('The customer used model "%s" in the period %s.', model, v_period),
                   HINT = 'Add the customer to dsx.customer_plans.';
     END IF;
-    RAISE EXCEPTION 'plan "%" of customer "%" has no price for model "%"', plan, customer, model
+    RAISE EXCEPTION 'plan "%" of customer "%" has no price for model "%"', v_plan, customer, model
         USING ERRCODE = 'no_data_found',
               DETAIL = format('The customer used the model at factory "%s" in the period %s.', factory, v_period),
               HINT = 'Add the model to the plan in dsx.price_plans.';
 END
 $$;
-COMMENT ON FUNCTION dsx.raise_unpriced(text, text, text, text, date, date) IS 'Raises the error (P0002) for usage of a customer and model at a factory in a period that no plan prices: without a plan (plan NULL), or a plan without a price for the model';
+COMMENT ON FUNCTION dsx.raise_unpriced(text, text, text, date, date) IS 'Raises the error (P0002) for usage of a customer and model at a factory in a period that no plan prices: the customer has no plan there, or its plan has no price for the model';
 
 CREATE OR REPLACE FUNCTION dsx.rate_lines(factory text, period_start timestamptz, period_end timestamptz)
 RETURNS TABLE(customer text, model text, input_tokens bigint, output_tokens bigint, amount numeric)
@@ -94,7 +111,6 @@ DECLARE
     v_start      date;
     v_end        date;
     v_period     text;
-    v_plan       text;
     v_priced     boolean;
 BEGIN
     SELECT c.minor_units INTO v_minor
@@ -127,19 +143,18 @@ BEGIN
 
     -- One line per customer and model: tiers count that customer's volume of that model
     -- in the period; the exact charge is rounded once, half away from zero.
-    FOR customer, model, input_tokens, output_tokens, amount, v_plan, v_priced IN
+    FOR customer, model, input_tokens, output_tokens, amount, v_priced IN
         SELECT l.customer, l.model, dsx.input_tokens(l.u), dsx.output_tokens(l.u),
-               dsx.rate(l.u, p.input_price, p.output_price, v_minor),
-               p.plan, p.input_price IS NOT NULL
+               dsx.rate(l.u, p.input_price, p.output_price, v_minor), p.plan IS NOT NULL
           FROM (SELECT d.customer, d.model, dsx.rollup(d.usage) AS u
                   FROM dsx.usage_daily d
                  WHERE d.factory = v_factory AND d.day >= v_start AND d.day < v_end
                  GROUP BY d.customer, d.model) l
-          LEFT JOIN LATERAL dsx.price_in_force(v_factory, l.customer, l.model) p ON true
+          LEFT JOIN dsx.prices_in_force p ON p.factory = v_factory AND p.customer = l.customer AND p.model = l.model
          ORDER BY l.customer, l.model
     LOOP
         IF NOT v_priced THEN
-            PERFORM dsx.raise_unpriced(v_factory, customer, model, v_plan, v_start, v_end);
+            PERFORM dsx.raise_unpriced(v_factory, customer, model, v_start, v_end);
         END IF;
         RETURN NEXT;
     END LOOP;

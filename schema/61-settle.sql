@@ -115,31 +115,30 @@ DECLARE
     bad_factory text;
     bad_customer text;
     bad_model   text;
-    bad_plan    text;
 BEGIN
     SELECT array_agg(g.factory) INTO v_factories FROM dsx.agreements g WHERE g.agreement = ANY (period_lines.agreements);
     EXECUTE $q$
     WITH l AS MATERIALIZED (
         SELECT g.agreement, g.factory, r.customer, r.model, r.u, c.minor_units AS mu,
-               p.plan, p.input_price, p.output_price, p.input_price IS NOT NULL AS priced
+               p.plan, p.input_price, p.output_price, p.plan IS NOT NULL AS priced
           FROM dsx.period_rollups($1, $2, $3) r
           JOIN dsx.agreements g ON g.factory = r.factory
           JOIN dsx.factories f ON f.factory = g.factory
           JOIN dsx.currencies c ON c.currency = f.currency
-          LEFT JOIN LATERAL dsx.price_in_force(r.factory, r.customer, r.model) p ON true
+          LEFT JOIN dsx.prices_in_force p ON p.factory = r.factory AND p.customer = r.customer AND p.model = r.model
     )
     SELECT (SELECT array_agg(ROW(l.agreement, $2, $2, l.customer, l.model, dsx.input_tokens(l.u),
                                  dsx.output_tokens(l.u), dsx.rate(l.u, l.input_price, l.output_price, l.mu),
                                  l.plan, l.input_price, l.output_price)::dsx.statement_lines
                              ORDER BY l.agreement, l.customer, l.model)
               FROM l WHERE l.priced),
-           u.factory, u.customer, u.model, u.plan
+           u.factory, u.customer, u.model
       FROM (SELECT) one
-      LEFT JOIN LATERAL (SELECT l.factory, l.customer, l.model, l.plan FROM l WHERE NOT l.priced
+      LEFT JOIN LATERAL (SELECT l.factory, l.customer, l.model FROM l WHERE NOT l.priced
                           ORDER BY l.agreement, l.customer, l.model LIMIT 1) u ON true
-    $q$ INTO v_lines, bad_factory, bad_customer, bad_model, bad_plan USING v_factories, v_start, v_end;
+    $q$ INTO v_lines, bad_factory, bad_customer, bad_model USING v_factories, v_start, v_end;
     IF bad_factory IS NOT NULL THEN
-        PERFORM dsx.raise_unpriced(bad_factory, bad_customer, bad_model, bad_plan, v_start, v_end);
+        PERFORM dsx.raise_unpriced(bad_factory, bad_customer, bad_model, v_start, v_end);
     END IF;
     RETURN QUERY SELECT * FROM unnest(v_lines);
 END
@@ -152,24 +151,27 @@ COMMENT ON FUNCTION dsx.period_lines(text[], date) IS 'Settlement step 2, rate t
 CREATE OR REPLACE FUNCTION dsx.line_difference(period_start date, known dsx.statement_lines[],
                                                booked dsx.statement_lines[])
 RETURNS SETOF dsx.statement_lines
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT ROW(COALESCE(n.agreement, b.agreement), $1, COALESCE(n.for_period, b.for_period),
+BEGIN
+    RETURN QUERY
+    SELECT (ROW(COALESCE(n.agreement, b.agreement), line_difference.period_start, COALESCE(n.for_period, b.for_period),
                COALESCE(n.customer, b.customer), COALESCE(n.model, b.model),
                COALESCE(n.input_tokens, 0) - COALESCE(b.input_tokens, 0),
                COALESCE(n.output_tokens, 0) - COALESCE(b.output_tokens, 0),
                COALESCE(n.amount, 0) - COALESCE(b.amount, 0),
                COALESCE(n.plan, b.plan), COALESCE(n.input_price, b.input_price),
-               COALESCE(n.output_price, b.output_price))::dsx.statement_lines
-      FROM unnest($2) n
-      FULL JOIN unnest($3) b ON b.agreement = n.agreement AND b.for_period = n.for_period
+               COALESCE(n.output_price, b.output_price))::dsx.statement_lines).*
+      FROM unnest(line_difference.known) n
+      FULL JOIN unnest(line_difference.booked) b ON b.agreement = n.agreement AND b.for_period = n.for_period
                             AND b.customer = n.customer AND b.model = n.model
      WHERE COALESCE(n.input_tokens, 0) <> COALESCE(b.input_tokens, 0)
         OR COALESCE(n.output_tokens, 0) <> COALESCE(b.output_tokens, 0)
         OR COALESCE(n.amount, 0) IS DISTINCT FROM COALESCE(b.amount, 0)
      ORDER BY COALESCE(n.agreement, b.agreement), COALESCE(n.for_period, b.for_period),
-              COALESCE(n.customer, b.customer), COALESCE(n.model, b.model)
+              COALESCE(n.customer, b.customer), COALESCE(n.model, b.model);
+END
 $$;
 COMMENT ON FUNCTION dsx.line_difference(date, dsx.statement_lines[], dsx.statement_lines[]) IS 'Lines known now minus lines booked, matched by agreement, period, customer and model: one line (dated period_start) for each whose tokens or amount differ';
 
@@ -191,7 +193,6 @@ DECLARE
     bad_factory  text;
     bad_customer text;
     bad_model    text;
-    bad_plan     text;
     bad_period   date;
 BEGIN
     SELECT array_agg(s.agreement ORDER BY s.agreement, s.period_start),
@@ -239,13 +240,13 @@ BEGIN
                       FROM dsx.statement_lines x
                       JOIN late ON x.agreement = late.a AND x.for_period = late.p
                      GROUP BY x.agreement, x.for_period, x.customer, x.model) b),
-           u.factory, u.customer, u.model, u.plan, u.p
-      INTO v_known, v_booked, bad_factory, bad_customer, bad_model, bad_plan, bad_period
+           u.factory, u.customer, u.model, u.p
+      INTO v_known, v_booked, bad_factory, bad_customer, bad_model, bad_period
       FROM (SELECT) one
-      LEFT JOIN LATERAL (SELECT l.factory, l.customer, l.model, l.plan, l.p FROM l WHERE NOT l.priced
+      LEFT JOIN LATERAL (SELECT l.factory, l.customer, l.model, l.p FROM l WHERE NOT l.priced
                           ORDER BY l.a, l.p, l.customer, l.model LIMIT 1) u ON true;
     IF bad_factory IS NOT NULL THEN
-        PERFORM dsx.raise_unpriced(bad_factory, bad_customer, bad_model, bad_plan, bad_period, dsx.period_end(bad_period));
+        PERFORM dsx.raise_unpriced(bad_factory, bad_customer, bad_model, bad_period, dsx.period_end(bad_period));
     END IF;
     RETURN QUERY SELECT * FROM dsx.line_difference(v_start, v_known, v_booked);
 END
@@ -258,41 +259,47 @@ COMMENT ON FUNCTION dsx.late_lines(text[], date) IS 'Settlement step 3, re-rate 
 CREATE OR REPLACE FUNCTION dsx.settle_waterfall(agreements text[], period_start date, lines dsx.statement_lines[],
                                                 through_batch bigint)
 RETURNS SETOF dsx.statements
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
+DECLARE
+    v_start date := settle_waterfall.period_start;
+BEGIN
+    RETURN QUERY
     WITH tot AS (
         SELECT ln.agreement,
-               sum(ln.amount) FILTER (WHERE ln.for_period = $2) AS rev,
-               sum(ln.amount) FILTER (WHERE ln.for_period < $2) AS adj,
-               sum(ln.input_tokens) FILTER (WHERE ln.for_period = $2) AS input_tokens,
-               sum(ln.output_tokens) FILTER (WHERE ln.for_period = $2) AS output_tokens
-          FROM unnest($3) ln GROUP BY ln.agreement
+               sum(ln.amount) FILTER (WHERE ln.for_period = v_start) AS rev,
+               sum(ln.amount) FILTER (WHERE ln.for_period < v_start) AS adj,
+               sum(ln.input_tokens) FILTER (WHERE ln.for_period = v_start)::bigint AS input_tokens,
+               sum(ln.output_tokens) FILTER (WHERE ln.for_period = v_start)::bigint AS output_tokens
+          FROM unnest(settle_waterfall.lines) ln GROUP BY ln.agreement
     ), ag AS MATERIALIZED (
         SELECT g.agreement, g.vendor, g.partner, f.currency, c.minor_units AS mu,
                COALESCE(pr.support_balance, 0) AS opening,
                COALESCE(tot.rev, 0) AS rev, COALESCE(tot.adj, 0) AS adj,
                COALESCE(tot.input_tokens, 0) AS input_tokens, COALESCE(tot.output_tokens, 0) AS output_tokens,
-               dsx.debt_service_due(g.agreement, $2, c.minor_units) AS due,
-               dsx.support_interest(g.agreement, COALESCE(pr.support_balance, 0), $2, c.minor_units) AS interest
+               dsx.debt_service_due(g.agreement, v_start, c.minor_units) AS due,
+               dsx.support_interest(g.agreement, COALESCE(pr.support_balance, 0), v_start, c.minor_units) AS interest
           FROM dsx.agreements g
           JOIN dsx.factories f ON f.factory = g.factory
           JOIN dsx.currencies c ON c.currency = f.currency
-          LEFT JOIN dsx.statements pr ON $2 > g.starts AND pr.agreement = g.agreement
-                                     AND pr.period_start = ($2 - interval '1 month')::date
+          LEFT JOIN dsx.statements pr ON v_start > g.starts AND pr.agreement = g.agreement
+                                     AND pr.period_start = (v_start - interval '1 month')::date
           LEFT JOIN tot ON tot.agreement = g.agreement
-         WHERE g.agreement = ANY ($1)
+         WHERE g.agreement = ANY (settle_waterfall.agreements)
     )
-    SELECT ag.agreement, $2, dsx.period_end($2), ag.currency, ag.input_tokens, ag.output_tokens,
+    SELECT ag.agreement, v_start, dsx.period_end(v_start), ag.currency, ag.input_tokens, ag.output_tokens,
            ag.rev, ag.adj, ag.rev + ag.adj, ag.due, w.debt_service_paid, ag.opening, w.support_drawn,
            ag.interest, w.support_repaid, w.support_balance, w.distributable,
-           COALESCE(sh.vendor_share, 0), COALESCE(sh.partner_share, 0), $4, pg_catalog.now()
+           COALESCE(sh.vendor_share, 0), COALESCE(sh.partner_share, 0), settle_waterfall.through_batch, pg_catalog.now()
       FROM ag
      CROSS JOIN LATERAL dsx.waterfall(ag.rev + ag.adj, ag.due, ag.opening, ag.interest) w
       LEFT JOIN LATERAL (SELECT sum(x.amount) FILTER (WHERE x.party = ag.vendor) AS vendor_share,
                                 sum(x.amount) FILTER (WHERE x.party = ag.partner) AS partner_share
                            FROM dsx.agreement_shares(ag.agreement, w.distributable, ag.mu) x) sh ON true
-     ORDER BY ag.agreement
+     ORDER BY ag.agreement;
+END
 $$;
 COMMENT ON FUNCTION dsx.settle_waterfall(text[], date, dsx.statement_lines[], bigint) IS 'Settlement step 4, the waterfall: each agreement''s statement for the period from its lines (revenue, adjustments, debt service paid, credit support drawn, interest and repaid, distributable and the vendor''s and partner''s shares), not yet written';
 

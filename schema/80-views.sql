@@ -74,7 +74,7 @@ SELECT f.partner, d.factory, d.customer, d.model, d.day, f.currency,
         WINDOW w AS (PARTITION BY u.factory, u.customer, u.model, pg_catalog.date_trunc('month', u.day::timestamp)
                      ORDER BY u.day)) d
   JOIN dsx.factories f ON f.factory = d.factory
-  LEFT JOIN LATERAL dsx.price_in_force(d.factory, d.customer, d.model) p ON true;
+  LEFT JOIN dsx.prices_in_force p ON p.factory = d.factory AND p.customer = d.customer AND p.model = d.model;
 COMMENT ON VIEW dsx.partner_usage_daily IS 'One row per factory, customer, model and UTC day of usage, with the revenue the day added to the month; live: late usage shows as soon as it is ingested. Settled figures are in dsx.partner_statements';
 COMMENT ON COLUMN dsx.partner_usage_daily.partner IS 'The capital partner running the factory';
 COMMENT ON COLUMN dsx.partner_usage_daily.factory IS 'Factory that served the tokens';
@@ -175,7 +175,7 @@ COMMENT ON COLUMN dsx.vendor_portfolio.utilisation IS 'Tokens served per GPU-hou
 
 -- What blocks a settlement: usage no plan prices, per factory, customer, model and month.
 CREATE OR REPLACE VIEW dsx.unpriced_usage WITH (security_invoker = true) AS
-SELECT u.factory, f.partner, a.agreement, u.customer, u.model, u.period_start, p.plan,
+SELECT u.factory, f.partner, a.agreement, u.customer, u.model, u.period_start, cp.plan,
        u.events, u.input_tokens, u.output_tokens
   FROM (SELECT d.factory, d.customer, d.model, pg_catalog.date_trunc('month', d.day::timestamp)::date AS period_start,
                pg_catalog.sum(dsx.events(d.usage))::bigint AS events,
@@ -185,6 +185,7 @@ SELECT u.factory, f.partner, a.agreement, u.customer, u.model, u.period_start, p
          GROUP BY 1, 2, 3, 4) u
   JOIN dsx.factories f ON f.factory = u.factory
   LEFT JOIN dsx.agreements a ON a.factory = u.factory
+  LEFT JOIN dsx.customer_plans cp ON cp.factory = u.factory AND cp.customer = u.customer
   LEFT JOIN LATERAL dsx.line_price(a.agreement, u.factory, u.period_start, u.customer, u.model, 'infinity') p ON true
  WHERE NOT p.priced;
 COMMENT ON VIEW dsx.unpriced_usage IS 'Usage no plan prices, per factory, customer, model and month: what makes a settlement fail with P0002 (a customer without a plan at the factory, or a plan without a price for the model). For operators and auditors';

@@ -38,7 +38,7 @@ GRANT USAGE ON SCHEMA dsx TO dsx_operator, dsx_loader, dsx_partner, dsx_vendor, 
 GRANT SELECT ON dsx.currencies, dsx.parties, dsx.factories, dsx.price_plans, dsx.customer_plans,
     dsx.agreements, dsx.credit_facilities, dsx.usage_events, dsx.usage_daily, dsx.usage_conflicts,
     dsx.usage_voids, dsx.statements, dsx.statement_lines, dsx.statement_shares, dsx.ledger_entries,
-    dsx.partner_roles, dsx.vendor_roles, dsx.facility_position,
+    dsx.partner_roles, dsx.vendor_roles, dsx.facility_position, dsx.prices_in_force,
     dsx.partner_statements, dsx.partner_usage_daily, dsx.credit_support_position, dsx.vendor_portfolio
     TO dsx_partner, dsx_vendor;
 GRANT EXECUTE ON FUNCTION dsx.verify_settlement(text, date) TO dsx_partner, dsx_vendor;

@@ -37,6 +37,7 @@ INSERT INTO expected_table VALUES
     ('config_history',    'S',    '',  '',  '',  'S'),
     -- views
     ('facility_position',       'S', '', 'S', 'S', 'S'),
+    ('prices_in_force',         'S', '', 'S', 'S', 'S'),
     ('partner_statements',      'S', '', 'S', 'S', 'S'),
     ('partner_usage_daily',     'S', '', 'S', 'S', 'S'),
     ('credit_support_position', 'S', '', 'S', 'S', 'S'),
