@@ -65,5 +65,22 @@ SELECT w.view, COALESCE(string_agg(v.partner || ': ' || v.n, ', ' ORDER BY v.par
              UNION ALL SELECT 'vendor_portfolio', partner, count(*) FROM dsx.vendor_portfolio GROUP BY partner) v
     USING (view)
  GROUP BY w.view ORDER BY w.view;
+\echo '-- it verifies every statement it sees from the raw events, which it may not read itself'
+SELECT agreement, period_start, dsx.verify_settlement(agreement, period_start) AS verified
+  FROM dsx.partner_statements ORDER BY agreement, period_start;
+RESET ROLE;
+
+\echo
+\echo '== As audit_team (auditor) =='
+SET ROLE audit_team;
+\echo '-- the configuration history: every change to the configuration, by whom'
+SELECT table_name, operation, count(*) AS changes, string_agg(DISTINCT changed_by, ', ') AS by
+  FROM dsx.config_history GROUP BY 1, 2 ORDER BY 1, 2;
+\echo '-- what a meter may not do: load another partner''s factory (refused, nothing stored)'
+RESET ROLE;
+SET ROLE firmus_meter;
+\set ON_ERROR_STOP 0
+INSERT INTO dsx.usage_inbox VALUES ('demo-x', '2026-10-31 12:00Z', 'sharon-ai-gb300', 'atlas-models', 'open-70b', 1, 1);
+\set ON_ERROR_STOP 1
 RESET ROLE;
 \endif
