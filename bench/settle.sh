@@ -6,7 +6,9 @@
 #      settlement reads the rollups, so the ratio should stay near 1 (target <= 1.2);
 #  (b) 1,000 agreements (half with a credit facility, three-party splits) settled by one
 #      dsx.run_due_settlements(): statements per second and ledger postings (rows written
-#      to dsx.ledger_entries) per second (target >= 10,000).
+#      to dsx.ledger_entries) per second (target >= 10,000);
+#  (c) the (b) run against a database created at the oldest released version (the code the
+#      current settlement replaced), alternately, three times each: the ratio of medians.
 # BENCH_SETTLE_SMALL=1 scales (a) down to 100,000 vs 1,000,000 events for a quick run.
 # Needs a cluster with dsx installed (PG* variables); `bash bench/run.sh settle` runs it on a
 # throwaway cluster. Takes about 5 minutes at full size on 2 cores.
@@ -92,7 +94,8 @@ printf '  %-52s %8s s  ratio %s (target <= 1.2: %s)\n' "dsx.settle, $LARGE event
 printf '  %-52s %8s s / %s s  verified: %s\n' "committed settlements (small / large), client-timed" "$c_s" "$c_l" "$ok"
 
 # (b) one run settles AGREEMENTS agreements: 8 customers x 2 models x 31 days of usage each.
-sql "
+# the (b) scenario, for any database that has the parties and plans above
+read -r -d '' SCENARIO_B <<SQL
 INSERT INTO dsx.factories SELECT 'b_g' || k, 'b_p' || (1 + k % 50), 'USD', 'bench', 100, 1 FROM generate_series(1, $AGREEMENTS) k;
 INSERT INTO dsx.customer_plans SELECT 'cust-' || c, 'b_g' || k, 'b_std' FROM generate_series(1, $AGREEMENTS) k, generate_series(0, 7) c;
 INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts)
@@ -106,7 +109,9 @@ INSERT INTO dsx.usage_inbox
 SELECT 'g-' || k || '-' || c || '-' || m || '-' || d, timestamptz '2026-10-01 06:00Z' + d * interval '1 day', 'b_g' || k,
        'cust-' || c, 'model-' || m, 1000000 + k * 1000 + d, 100000 + c * 10
   FROM generate_series(1, $AGREEMENTS) k, generate_series(0, 7) c, generate_series(0, 1) m, generate_series(0, 30) d;
-SELECT * FROM dsx.ingest();" >/dev/null
+SELECT * FROM dsx.ingest();
+SQL
+sql "$SCENARIO_B" >/dev/null
 q "$DB" -c "VACUUM ANALYZE"
 t_run=$(secs "SELECT dsx.run_due_settlements()")
 read -r n_st n_le n_ln <<<"$(sql "SELECT count(*), (SELECT count(*) FROM dsx.ledger_entries WHERE agreement LIKE 'b_g%'),
@@ -118,3 +123,35 @@ echo "one dsx.run_due_settlements() over $AGREEMENTS agreements (one month each)
 printf '  %-52s %8s s\n' "run ($n_st statements, $n_ln lines, $n_le ledger postings)" "$t_run"
 printf '  %-52s %8s /s\n' "statements" "$(echo "$n_st / $t_run" | bc)"
 printf '  %-52s %8s /s  (target >= 10000: %s)\n' "ledger postings" "$pps" "$([ "$pps" -ge 10000 ] && echo met || echo MISSED)"
+
+# (c) the same run against the code it replaced, in the same run: two more databases with
+# the (b) scenario, one at the default version and one created at the oldest released
+# version, settled alternately three times each (each run rolled back); the ratio of the
+# medians is what the current code costs against the old.
+oldest=$(cd "$("$PGBIN/pg_config" --sharedir)/extension" && ls dsx--*.sql | sed -n 's/^dsx--\([^-]*\)\.sql$/\1/p' | sort -V | head -n1)
+setup_c() {  # setup_c DB VERSION
+  q postgres -c "CREATE DATABASE $1" >/dev/null
+  q "$1" -c "SET client_min_messages = warning" -c "CREATE EXTENSION dsx VERSION '$2'" -c "
+INSERT INTO dsx.parties VALUES ('b_vendor', 'vendor', 'Vendor'), ('b_bank', 'lender', 'Bank'), ('b_fund', 'partner', 'Fund');
+INSERT INTO dsx.parties SELECT 'b_p' || k, 'partner', 'Partner ' || k FROM generate_series(1, 50) k;
+INSERT INTO dsx.price_plans SELECT 'b_std', 'model-' || m, '2.5', 'graduated: 0: 10, 1000000000000: 8.5' FROM generate_series(0, 5) m;" \
+    -c "$SCENARIO_B" -c "VACUUM ANALYZE" >/dev/null
+}
+DB_NEW=${DB}_new DB_OLD=${DB}_old
+trap 'cleanup; q postgres -c "DROP DATABASE IF EXISTS $DB_NEW WITH (FORCE)" -c "DROP DATABASE IF EXISTS $DB_OLD WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+setup_c "$DB_NEW" "$(sed -n "s/^default_version *= *'\(.*\)'.*/\1/p" "$("$PGBIN/pg_config" --sharedir)/extension/dsx.control")"
+setup_c "$DB_OLD" "$oldest"
+run_c() {  # run_c DB: seconds of one run_due_settlements(), rolled back
+  local t0 t1; t0=$(date +%s%N)
+  q "$1" -c "BEGIN; SELECT dsx.run_due_settlements(); ROLLBACK;" >/dev/null
+  t1=$(date +%s%N); echo "scale=3; ($t1 - $t0) / 1000000000" | bc
+}
+new_t=() old_t=()
+for i in 1 2 3; do new_t+=("$(run_c "$DB_NEW")"); old_t+=("$(run_c "$DB_OLD")"); done
+median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+m_new=$(median "${new_t[@]}") m_old=$(median "${old_t[@]}")
+echo
+echo "the same run against the code it replaced (dsx $oldest), alternately, three times each, rolled back"
+printf '  %-52s %8s s  (runs %s)\n' "current version" "$m_new" "${new_t[*]}"
+printf '  %-52s %8s s  (runs %s)\n' "dsx $oldest" "$m_old" "${old_t[*]}"
+printf '  %-52s %8s\n' "ratio current / $oldest (median)" "$(ratio "$m_new" "$m_old")"
