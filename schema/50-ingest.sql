@@ -62,13 +62,14 @@ BEGIN
         -- transaction can see move out of the inbox into a private copy, exactly those,
         -- whatever others load meanwhile.
         PERFORM pg_catalog.pg_advisory_xact_lock('dsx.usage_inbox'::regclass::oid::bigint);
-        IF pg_catalog.to_regclass('pg_temp.dsx_ingest_rows') IS NULL THEN
-            CREATE TEMP TABLE dsx_ingest_rows (LIKE dsx.usage_inbox) ON COMMIT DELETE ROWS;
-        END IF;
-        TRUNCATE pg_temp.dsx_ingest_rows;
-        WITH moved AS (DELETE FROM dsx.usage_inbox i WHERE scope IS NULL OR i.factory = ANY (scope) RETURNING i.*)
-        INSERT INTO pg_temp.dsx_ingest_rows SELECT * FROM moved;
-        src := 'pg_temp.dsx_ingest_rows';
+        -- The copy is a new table of this call's own, under a name nobody can guess: the
+        -- session's temporary schema is also the caller's, and a table the caller made
+        -- there beforehand (with a trigger of its own) would run the caller's code with the
+        -- owner's rights. CREATE without IF NOT EXISTS fails rather than use another's.
+        src := pg_catalog.format('pg_temp.%I', 'dsx_ingest_' || pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''));
+        EXECUTE pg_catalog.format('CREATE TEMP TABLE %s (LIKE dsx.usage_inbox) ON COMMIT DROP', src);
+        EXECUTE pg_catalog.format('WITH moved AS (DELETE FROM dsx.usage_inbox i WHERE $1 IS NULL OR i.factory = ANY ($1) RETURNING i.*)
+                                   INSERT INTO %s SELECT * FROM moved', src) USING scope;
     ELSE
         -- Loaders take ROW EXCLUSIVE: this waits for open loads and keeps new ones out until
         -- we commit, so the TRUNCATE below empties exactly the rows moved here.
@@ -177,7 +178,7 @@ BEGIN
     END IF;
 
     IF in_load THEN
-        TRUNCATE pg_temp.dsx_ingest_rows;
+        EXECUTE pg_catalog.format('DROP TABLE %s', src);
     ELSE
         TRUNCATE dsx.usage_inbox;
     END IF;

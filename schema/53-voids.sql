@@ -32,6 +32,9 @@ DECLARE
     v_n       bigint;
     v_skipped text;
     v_voided  text[];
+    v_customers text[];
+    v_models  text[];
+    v_days    date[];
 BEGIN
     IF v_factory IS NULL OR event_ids IS NULL OR reason IS NULL THEN
         RAISE EXCEPTION 'dsx.void_events needs a factory, event ids and a reason' USING ERRCODE = 'null_value_not_allowed';
@@ -64,17 +67,19 @@ BEGIN
     v_n := COALESCE(cardinality(v_voided), 0);
     IF v_n > 0 THEN
         -- the rollup rows the voided events touched, rolled up again from the events still
-        -- in the books
-        CREATE TEMP TABLE IF NOT EXISTS dsx_void_days (customer text, model text, day date) ON COMMIT DROP;
-        TRUNCATE pg_temp.dsx_void_days;
-        INSERT INTO pg_temp.dsx_void_days
-        SELECT DISTINCT e.customer, e.model, dsx.usage_day(e.occurred_at)
-          FROM dsx.usage_events e WHERE e.factory = v_factory AND e.event_id = ANY (v_voided);
-        DELETE FROM dsx.usage_daily d USING pg_temp.dsx_void_days x
+        -- in the books (no temporary table: the session's temporary schema is the caller's
+        -- too, and this runs with the owner's rights)
+        WITH days AS (
+            SELECT DISTINCT e.customer, e.model, dsx.usage_day(e.occurred_at) AS day
+              FROM dsx.usage_events e WHERE e.factory = v_factory AND e.event_id = ANY (v_voided)
+        )
+        SELECT array_agg(days.customer), array_agg(days.model), array_agg(days.day)
+          INTO v_customers, v_models, v_days FROM days;
+        DELETE FROM dsx.usage_daily d USING unnest(v_customers, v_models, v_days) x(customer, model, day)
          WHERE d.factory = v_factory AND d.customer = x.customer AND d.model = x.model AND d.day = x.day;
         INSERT INTO dsx.usage_daily (factory, customer, model, day, usage)
         SELECT v_factory, e.customer, e.model, x.day, dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at)
-          FROM pg_temp.dsx_void_days x
+          FROM unnest(v_customers, v_models, v_days) x(customer, model, day)
           JOIN dsx.usage_events e ON e.factory = v_factory AND e.customer = x.customer AND e.model = x.model
                                  AND dsx.usage_day(e.occurred_at) = x.day
          WHERE NOT EXISTS (SELECT 1 FROM dsx.usage_voids v WHERE v.factory = e.factory AND v.event_id = e.event_id)

@@ -175,8 +175,8 @@ END
 $$;
 COMMENT ON FUNCTION dsx.line_difference(date, dsx.statement_lines[], dsx.statement_lines[]) IS 'Lines known now minus lines booked, matched by agreement, period, customer and model: one line (dated period_start) for each whose tokens or amount differ';
 
--- Step 3: late usage. Every closed period of the agreements whose token totals in the
--- rollup differ from what its lines booked is re-rated with everything now known, at the
+-- Step 3: late usage. Every closed period of the agreements whose tokens in the rollup
+-- differ, for any customer and model, from what its lines booked is re-rated with everything now known, at the
 -- prices each line was booked with (dsx.line_price); the difference from what was booked
 -- becomes adjustment lines of this period.
 CREATE OR REPLACE FUNCTION dsx.late_lines(agreements text[], period_start date)
@@ -201,13 +201,18 @@ BEGIN
       FROM dsx.statements s
       JOIN dsx.agreements g ON g.agreement = s.agreement
      WHERE s.agreement = ANY (late_lines.agreements) AND s.period_start < v_start
-       AND (SELECT (COALESCE(sum(dsx.input_tokens(d.usage)), 0), COALESCE(sum(dsx.output_tokens(d.usage)), 0))
-              FROM dsx.usage_daily d
-             WHERE d.factory = g.factory AND d.day >= s.period_start AND d.day < s.period_end)
-           IS DISTINCT FROM
-           (SELECT (COALESCE(sum(l.input_tokens), 0), COALESCE(sum(l.output_tokens), 0))
-              FROM dsx.statement_lines l
-             WHERE l.agreement = s.agreement AND l.for_period = s.period_start);
+       -- per customer and model: a void and its correction under another customer or
+       -- model leave the period's totals as they were, not its lines
+       AND EXISTS (SELECT FROM (SELECT d.customer, d.model, sum(dsx.input_tokens(d.usage)) AS i,
+                                       sum(dsx.output_tokens(d.usage)) AS o
+                                  FROM dsx.usage_daily d
+                                 WHERE d.factory = g.factory AND d.day >= s.period_start AND d.day < s.period_end
+                                 GROUP BY d.customer, d.model) u
+                     FULL JOIN (SELECT l.customer, l.model, sum(l.input_tokens) AS i, sum(l.output_tokens) AS o
+                                  FROM dsx.statement_lines l
+                                 WHERE l.agreement = s.agreement AND l.for_period = s.period_start
+                                 GROUP BY l.customer, l.model) b ON b.customer = u.customer AND b.model = u.model
+                    WHERE (COALESCE(u.i, 0), COALESCE(u.o, 0)) IS DISTINCT FROM (COALESCE(b.i, 0), COALESCE(b.o, 0)));
     IF v_late_a IS NULL THEN
         RETURN;
     END IF;

@@ -74,6 +74,18 @@ SELECT dsx.settle('vo-a', '2026-03-01');
 SELECT count(*) AS march_lines FROM dsx.statement_lines WHERE agreement = 'vo-a' AND period_start = '2026-03-01';
 SELECT period_start, dsx.verify_settlement('vo-a', period_start) FROM dsx.statements WHERE agreement = 'vo-a' ORDER BY 1;
 
+-- a void and its correction under another model: the period's token totals are as they
+-- were, its lines are not; April books both adjustment lines for February (c1/m -7.00,
+-- c1/m2 7,000,000 input tokens at 3 = +21.00)
+INSERT INTO dsx.price_plans VALUES ('vo-plan', 'm2', '3', '4');
+SELECT dsx.void_events('vo-f', ARRAY['f1'], 'wrong model: corrected as f1b');
+INSERT INTO dsx.usage_inbox VALUES ('f1b', '2026-02-03 10:00Z', 'vo-f', 'c1', 'm2', 7000000, 0);
+SELECT * FROM dsx.ingest();
+SELECT dsx.settle('vo-a', '2026-04-01');
+SELECT for_period, customer, model, input_tokens, amount FROM dsx.statement_lines
+ WHERE agreement = 'vo-a' AND period_start = '2026-04-01' ORDER BY for_period, customer, model;
+SELECT period_start, dsx.verify_settlement('vo-a', period_start) FROM dsx.statements WHERE agreement = 'vo-a' ORDER BY 1;
+
 -- refusals, nothing written
 SELECT dsx.void_events(NULL, ARRAY['e1'], 'x');
 SELECT dsx.void_events('vo-f', NULL, 'x');
@@ -101,7 +113,7 @@ SELECT operation, row_key, old_row->>'plan' AS plan, new_row IS NULL AS gone
 CREATE ROLE regress_vo_op;
 GRANT dsx_operator TO regress_vo_op;
 SET ROLE regress_vo_op;
-INSERT INTO dsx.price_plans VALUES ('vo-plan', 'm2', '3', '4');
+INSERT INTO dsx.price_plans VALUES ('vo-plan', 'm3', '3', '4');
 RESET ROLE;
 SELECT table_name, row_key, changed_by = session_user AS by_login, changed_by <> 'regress_vo_op' AS not_the_role
   FROM dsx.config_history ORDER BY change_id DESC LIMIT 1;

@@ -87,6 +87,37 @@ attack "an operator rewrites the rollup" "$op" "UPDATE dsx.usage_daily SET usage
 attack "an operator writes a statement line by hand" "$op" \
   "INSERT INTO dsx.statement_lines SELECT agreement, period_start, for_period, customer || 'x', model, input_tokens, output_tokens, amount, plan, input_price, output_price FROM dsx.statement_lines LIMIT 1"
 
+# The functions that run with the owner's rights must not run the caller's code: a table the
+# caller plants in the session's temporary schema, under a name such a function once used,
+# with a trigger that would make the caller a superuser and forge usage of another factory.
+plant() {  # plant TABLE COLUMNS EVENT: the session's planted table and trigger, as SQL
+  cat <<SQL
+CREATE TEMP TABLE $1 ($2);
+CREATE FUNCTION pg_temp.evil() RETURNS trigger LANGUAGE plpgsql AS \\$f\\$
+BEGIN
+    EXECUTE format('ALTER ROLE %I SUPERUSER', session_user);
+    INSERT INTO dsx.usage_events VALUES ('at-f2', 'forged', '2026-01-05Z', 'c1', 'm', 5, 5, 1);
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN RETURN NULL;
+END \\$f\\$;
+CREATE TRIGGER evil AFTER $3 ON pg_temp.$1 FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.evil();
+SQL
+}
+as_pg env PGUSER="$loader" "$PGBIN/psql" -X -q -d "$cur" >/dev/null 2>&1 <<SQL
+$(plant dsx_ingest_rows "event_id text, occurred_at timestamptz, factory text, customer text, model text, input_tokens bigint, output_tokens bigint" "INSERT OR UPDATE OR DELETE")
+INSERT INTO dsx.usage_inbox VALUES ('pl1', '2026-02-05Z', 'at-f1', 'c1', 'm', 1, 1);
+SELECT * FROM dsx.ingest();
+SQL
+as_pg env PGUSER="$op" "$PGBIN/psql" -X -q -d "$cur" >/dev/null 2>&1 <<SQL
+$(plant dsx_void_days "customer text, model text, day date" "TRUNCATE OR INSERT OR DELETE")
+SELECT dsx.void_events('at-f1', ARRAY['pl1'], 'planted');
+SQL
+is "$(q "$cur" -c "SELECT string_agg(rolname, ',') FROM pg_roles WHERE rolsuper AND rolname IN ('$loader', '$op')")" "" \
+   "a table planted in the session's temporary schema does not run with the owner's rights (ingest, voids)"
+is "$(q "$cur" -c "SELECT count(*) FROM dsx.usage_events WHERE event_id = 'forged'")" 0 "and forges no usage"
+is "$(q "$cur" -c "SELECT count(*) FROM dsx.usage_events WHERE event_id = 'pl1'")|$(q "$cur" -c "SELECT count(*) FROM dsx.usage_voids WHERE event_id = 'pl1'")" "1|1" \
+   "while the loader's ingest and the operator's void did their work"
+
 # what the current version refuses and what it still lets each role do
 is "$(q "$cur" -c "SELECT count(*) FROM dsx.usage_inbox WHERE event_id LIKE 'x%'")" 0 "nothing of the refused loads was stored"
 is "$(try "$cur" "$loader" "INSERT INTO dsx.usage_inbox VALUES ('ok1', '2026-02-03Z', 'at-f1', 'c1', 'm', 1000000, 0)")" ok \
