@@ -12,14 +12,16 @@ AS $$ SELECT pg_catalog.timezone('UTC', $1)::date $$;
 COMMENT ON FUNCTION dsx.usage_day(timestamptz) IS 'The day of dsx.usage_daily an event is rolled up into: the UTC calendar day of occurred_at';
 
 /*
- * dsx.ingest() runs with the owner's rights (SECURITY DEFINER): it is the only way usage
- * enters the events, the rollup, the conflicts and the log, which no other role may write.
- * It decides itself what the caller may ingest: staff (the owner, dsx_operator) every row
- * of the inbox; a loader only the rows of the factories it is mapped to (the real login's,
- * session_user), others' rows staying in the inbox for their own loaders. The log records
- * that login.
+ * dsx.ingest_as(who) runs with the owner's rights (SECURITY DEFINER): it is the only way
+ * usage enters the events, the rollup, the conflicts and the log, which no other role may
+ * write. dsx.ingest(), which runs with the caller's rights, calls it for the role the
+ * caller acts as (CURRENT_USER, after any SET ROLE); it refuses a role the session could
+ * not act as. It decides itself what that role may ingest: staff (the owner, dsx_operator)
+ * every row of the inbox; a loader only the rows of the factories it is mapped to, others'
+ * rows staying in the inbox for their own loaders. The log records the real login
+ * (session_user).
  */
-CREATE OR REPLACE FUNCTION dsx.ingest()
+CREATE OR REPLACE FUNCTION dsx.ingest_as(who name)
 RETURNS TABLE(inserted bigint, duplicates bigint, conflicts bigint)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -33,8 +35,13 @@ DECLARE
     scope   text[];                      -- NULL: every row; else the factories this login may ingest
     src     text := 'dsx.usage_inbox';   -- the rows this call moves: the inbox, or a copy
 BEGIN
-    IF NOT dsx.is_staff(SESSION_USER) THEN
-        scope := dsx.loader_factories(SESSION_USER);
+    IF NOT dsx.session_may_act_as(who) THEN
+        RAISE EXCEPTION 'permission denied to ingest as role "%"', who
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The session''s login "%s" is not a member of that role.', SESSION_USER);
+    END IF;
+    IF NOT dsx.is_staff(who) THEN
+        scope := dsx.loader_factories(who);
     END IF;
     -- A settlement in progress (it holds the rollup in SHARE mode) is waited for first,
     -- without holding the inbox, so loads carry on meanwhile.
@@ -187,4 +194,11 @@ BEGIN
     RETURN NEXT;
 END
 $$;
+COMMENT ON FUNCTION dsx.ingest_as(name) IS 'What dsx.ingest() runs, with the owner''s rights, for the role its caller acts as (which the session must be able to act as): the inbox rows that role may ingest, moved into the books';
+
+CREATE OR REPLACE FUNCTION dsx.ingest()
+RETURNS TABLE(inserted bigint, duplicates bigint, conflicts bigint)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM dsx.ingest_as(CURRENT_USER) $$;
 COMMENT ON FUNCTION dsx.ingest() IS 'Move the rows of dsx.usage_inbox the caller may ingest (every row for the owner and dsx_operator, its factories'' rows for a loader) into dsx.usage_events: new events stored (and rolled up into dsx.usage_daily), duplicates counted, conflicting payloads kept in dsx.usage_conflicts; the batch is logged under the real login';

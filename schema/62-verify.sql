@@ -9,7 +9,7 @@
  * answer although not every one of them may read the usage; a role that may not see it
  * gets the error a missing statement gives.
  */
-CREATE OR REPLACE FUNCTION dsx.verify_settlement(agreement text, period_start date) RETURNS boolean
+CREATE OR REPLACE FUNCTION dsx.verify_settlement_as(who name, agreement text, period_start date) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -29,18 +29,21 @@ DECLARE
     w      record;
     ok     boolean := true;
 BEGIN
-    -- a statement the caller may not see is, to it, a statement that does not exist
+    -- a statement the role may not see (or a role the session may not act as) is, to the
+    -- caller, a statement that does not exist
     SELECT * INTO s FROM dsx.statements t
-     WHERE t.agreement = $1 AND t.period_start = $2 AND dsx.session_sees_agreement($1);
+     WHERE t.agreement = verify_settlement_as.agreement AND t.period_start = verify_settlement_as.period_start
+       AND dsx.session_may_act_as(who) AND dsx.role_sees_agreement(who, verify_settlement_as.agreement);
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'agreement "%" has no statement for period %', $1, $2 USING ERRCODE = 'no_data_found';
+        RAISE EXCEPTION 'agreement "%" has no statement for period %', verify_settlement_as.agreement,
+              verify_settlement_as.period_start USING ERRCODE = 'no_data_found';
     END IF;
-    SELECT * INTO a FROM dsx.agreements g WHERE g.agreement = $1;
+    SELECT * INTO a FROM dsx.agreements g WHERE g.agreement = s.agreement;
     SELECT c.minor_units INTO v_mu FROM dsx.currencies c WHERE c.currency = s.currency;
     SELECT * INTO v_prev FROM dsx.statements t
-     WHERE t.agreement = $1 AND t.period_start = (s.period_start - interval '1 month')::date;
+     WHERE t.agreement = s.agreement AND t.period_start = (s.period_start - interval '1 month')::date;
     v_prev_batch := COALESCE((SELECT max(t.through_batch) FROM dsx.statements t
-                               WHERE t.agreement = $1 AND t.period_start < s.period_start), 0);
+                               WHERE t.agreement = s.agreement AND t.period_start < s.period_start), 0);
 
     -- each period's lines, rated from raw events as of a batch, at the prices the period was
     -- booked with (dsx.line_price): as of the statement's batch (known) and of the previous
@@ -77,7 +80,7 @@ BEGIN
                                    v_booked) x
     ), stored_lines AS (
         SELECT l.for_period, l.customer, l.model, l.input_tokens, l.output_tokens, l.amount
-          FROM dsx.statement_lines l WHERE l.agreement = $1 AND l.period_start = $2
+          FROM dsx.statement_lines l WHERE l.agreement = s.agreement AND l.period_start = s.period_start
     )
     SELECT NOT EXISTS (SELECT * FROM expected_lines EXCEPT SELECT * FROM stored_lines)
        AND NOT EXISTS (SELECT * FROM stored_lines EXCEPT SELECT * FROM expected_lines),
@@ -103,18 +106,24 @@ BEGIN
         RAISE NOTICE 'statement figures differ from the recomputed waterfall';
         ok := false;
     END IF;
-    IF EXISTS (SELECT party, amount FROM dsx.agreement_shares($1, w.distributable, v_mu) WHERE amount <> 0
-               EXCEPT SELECT party, amount FROM dsx.statement_shares t WHERE t.agreement = $1 AND t.period_start = $2 AND amount <> 0)
-       OR EXISTS (SELECT party, amount FROM dsx.statement_shares t WHERE t.agreement = $1 AND t.period_start = $2 AND amount <> 0
-                  EXCEPT SELECT party, amount FROM dsx.agreement_shares($1, w.distributable, v_mu) WHERE amount <> 0) THEN
+    IF EXISTS (SELECT party, amount FROM dsx.agreement_shares(s.agreement, w.distributable, v_mu) WHERE amount <> 0
+               EXCEPT SELECT party, amount FROM dsx.statement_shares t WHERE t.agreement = s.agreement AND t.period_start = s.period_start AND amount <> 0)
+       OR EXISTS (SELECT party, amount FROM dsx.statement_shares t WHERE t.agreement = s.agreement AND t.period_start = s.period_start AND amount <> 0
+                  EXCEPT SELECT party, amount FROM dsx.agreement_shares(s.agreement, w.distributable, v_mu) WHERE amount <> 0) THEN
         RAISE NOTICE 'statement shares differ from the revenue split';
         ok := false;
     END IF;
-    IF (SELECT COALESCE(sum(amount), 0) FROM dsx.ledger_entries l WHERE l.agreement = $1 AND l.period_start = $2) <> 0 THEN
+    IF (SELECT COALESCE(sum(amount), 0) FROM dsx.ledger_entries l WHERE l.agreement = s.agreement AND l.period_start = s.period_start) <> 0 THEN
         RAISE NOTICE 'ledger entries of the statement do not balance';
         ok := false;
     END IF;
     RETURN ok;
 END
 $$;
+COMMENT ON FUNCTION dsx.verify_settlement_as(name, text, date) IS 'What dsx.verify_settlement runs, with the owner''s rights, for the role its caller acts as: the recomputation, or for a statement that role may not see (or a role the session cannot act as) the error a missing statement gives';
+
+CREATE OR REPLACE FUNCTION dsx.verify_settlement(agreement text, period_start date) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT dsx.verify_settlement_as(CURRENT_USER, $1, $2) $$;
 COMMENT ON FUNCTION dsx.verify_settlement(text, date) IS 'Recompute a settled statement from raw usage events (as of the batches it saw), the prices its periods were booked with, the facility and the split, and compare with what was stored: true when every line, figure, share and the ledger agree';

@@ -84,23 +84,35 @@ AS $$
 $$;
 COMMENT ON FUNCTION dsx.is_staff(name) IS 'True for a superuser, the extension''s owner and members of dsx_operator: roles that load and ingest usage of any factory';
 
--- Whether the real login of this session may see an agreement's statements: staff and
--- auditors see every agreement; a partner's or vendor's roles those of their party. What
--- the functions running with the owner's rights (dsx.verify_settlement) ask before they
--- say anything about an agreement.
-CREATE OR REPLACE FUNCTION dsx.session_sees_agreement(agreement text) RETURNS boolean
+-- Whether a role may see an agreement's statements: staff and auditors see every
+-- agreement; a partner's or vendor's roles those of their party. What the functions that
+-- run with the owner's rights (dsx.verify_settlement_as) ask, for the role the caller acts
+-- as, before they say anything about an agreement.
+CREATE OR REPLACE FUNCTION dsx.role_sees_agreement(who name, agreement text) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT dsx.is_staff(SESSION_USER) OR pg_catalog.pg_has_role(SESSION_USER, 'dsx_auditor', 'USAGE')
+    SELECT dsx.is_staff($1) OR pg_catalog.pg_has_role($1, 'dsx_auditor', 'USAGE')
         OR EXISTS (SELECT 1 FROM dsx.agreements a
-                    WHERE a.agreement OPERATOR(pg_catalog.=) $1
+                    WHERE a.agreement OPERATOR(pg_catalog.=) $2
                       AND (EXISTS (SELECT 1 FROM dsx.partner_roles r JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role
-                                    WHERE r.partner OPERATOR(pg_catalog.=) a.partner AND pg_catalog.pg_has_role(SESSION_USER, g.oid, 'USAGE'))
+                                    WHERE r.partner OPERATOR(pg_catalog.=) a.partner AND pg_catalog.pg_has_role($1, g.oid, 'USAGE'))
                            OR EXISTS (SELECT 1 FROM dsx.vendor_roles r JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role
-                                       WHERE r.vendor OPERATOR(pg_catalog.=) a.vendor AND pg_catalog.pg_has_role(SESSION_USER, g.oid, 'USAGE'))))
+                                       WHERE r.vendor OPERATOR(pg_catalog.=) a.vendor AND pg_catalog.pg_has_role($1, g.oid, 'USAGE'))))
 $$;
-COMMENT ON FUNCTION dsx.session_sees_agreement(text) IS 'True when the session''s login may see the agreement''s statements: staff, auditors, and the roles mapped to its partner or vendor';
+COMMENT ON FUNCTION dsx.role_sees_agreement(name, text) IS 'True when the role may see the agreement''s statements: staff, auditors, and the roles mapped to its partner or vendor (or whose privileges they have)';
+
+-- Whether this session may act as a role: its login is the role or a member of it (so it
+-- could SET ROLE to it). The functions that run with the owner's rights take the role the
+-- caller acts as from their caller's-rights wrapper, and check this first.
+CREATE OR REPLACE FUNCTION dsx.session_may_act_as(who name) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT $1 IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname OPERATOR(pg_catalog.=) $1)
+       AND pg_catalog.pg_has_role(SESSION_USER, $1, 'MEMBER')
+$$;
+COMMENT ON FUNCTION dsx.session_may_act_as(name) IS 'True when the session''s login is the role or a member of it, so that it could act as it (SET ROLE)';
 
 /*
  * Mapping roles to parties. Run by the extension owner or a member of dsx_operator (who

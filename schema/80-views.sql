@@ -187,11 +187,12 @@ SELECT u.factory, f.partner, a.agreement, u.customer, u.model, u.period_start, c
   LEFT JOIN dsx.agreements a ON a.factory = u.factory
   LEFT JOIN dsx.customer_plans cp ON cp.factory = u.factory AND cp.customer = u.customer
   LEFT JOIN LATERAL dsx.line_price(a.agreement, u.factory, u.period_start, u.customer, u.model, 'infinity') p ON true
- WHERE NOT p.priced;
+ WHERE NOT p.priced
+   AND (a.agreement IS NULL OR u.period_start >= a.starts);   -- before its start an agreement settles nothing
 COMMENT ON VIEW dsx.unpriced_usage IS 'Usage no plan prices, per factory, customer, model and month: what makes a settlement fail with P0002 (a customer without a plan at the factory, or a plan without a price for the model). For operators and auditors';
 COMMENT ON COLUMN dsx.unpriced_usage.factory IS 'Factory that served the tokens';
 COMMENT ON COLUMN dsx.unpriced_usage.partner IS 'The partner running the factory';
-COMMENT ON COLUMN dsx.unpriced_usage.agreement IS 'The agreement settling the factory (NULL when none does)';
+COMMENT ON COLUMN dsx.unpriced_usage.agreement IS 'The agreement settling the factory (NULL when none does yet: the usage will block its first settlement); usage of months before the agreement starts is not listed, since it is never settled';
 COMMENT ON COLUMN dsx.unpriced_usage.customer IS 'Customer the tokens are billed to';
 COMMENT ON COLUMN dsx.unpriced_usage.model IS 'Model that served them';
 COMMENT ON COLUMN dsx.unpriced_usage.period_start IS 'First day of the month (UTC) of the usage';

@@ -26,6 +26,7 @@ REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_rows(regclass, bigint, boole
     dsx.settle_lock(text[], date), dsx.write_books(dsx.statements[], dsx.statement_lines[]),
     dsx.post_ledger(text[], date), dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.void_events(text, text[], text), dsx.verify_settlement(text, date),
+    dsx.ingest_as(name), dsx.verify_settlement_as(name, text, date),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
     dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text),
     dsx.map_role(name, text, text), dsx.unmap_role(name, text),
@@ -41,14 +42,15 @@ GRANT SELECT ON dsx.currencies, dsx.parties, dsx.factories, dsx.price_plans, dsx
     dsx.partner_roles, dsx.vendor_roles, dsx.facility_position, dsx.prices_in_force,
     dsx.partner_statements, dsx.partner_usage_daily, dsx.credit_support_position, dsx.vendor_portfolio
     TO dsx_partner, dsx_vendor;
-GRANT EXECUTE ON FUNCTION dsx.verify_settlement(text, date) TO dsx_partner, dsx_vendor;
+GRANT EXECUTE ON FUNCTION dsx.verify_settlement(text, date), dsx.verify_settlement_as(name, text, date)
+    TO dsx_partner, dsx_vendor;
 
 -- loaders: insert into the inbox (the rows of their factories: dsx.inbox_check), ingest
 -- them, and read what became of them
 GRANT INSERT ON dsx.usage_inbox TO dsx_loader;
 GRANT SELECT ON dsx.currencies, dsx.factories, dsx.usage_events, dsx.usage_daily, dsx.usage_conflicts,
     dsx.usage_voids, dsx.ingest_log, dsx.loader_roles TO dsx_loader;
-GRANT EXECUTE ON FUNCTION dsx.ingest() TO dsx_loader;
+GRANT EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_as(name) TO dsx_loader;
 
 -- operators: configuration, the inbox, and everything else to read; the derived data
 -- through dsx.ingest(), dsx.void_events() and settlement
@@ -58,7 +60,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON dsx.currencies, dsx.parties, dsx.factori
     TO dsx_operator;
 GRANT SELECT, INSERT, DELETE, TRUNCATE ON dsx.usage_inbox TO dsx_operator;
 GRANT SELECT ON ALL TABLES IN SCHEMA dsx TO dsx_operator;
-GRANT EXECUTE ON FUNCTION dsx.ingest(), dsx.void_events(text, text[], text), dsx.verify_settlement(text, date),
+GRANT EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_as(name), dsx.void_events(text, text[], text),
+    dsx.verify_settlement(text, date), dsx.verify_settlement_as(name, text, date),
     dsx.settle(text, date), dsx.settle_period(text[], date),
     dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
@@ -69,4 +72,4 @@ GRANT EXECUTE ON FUNCTION dsx.ingest(), dsx.void_events(text, text[], text), dsx
 
 -- auditors: read every table and view (the history included) and verify; write nothing
 GRANT SELECT ON ALL TABLES IN SCHEMA dsx TO dsx_auditor;
-GRANT EXECUTE ON FUNCTION dsx.verify_settlement(text, date) TO dsx_auditor;
+GRANT EXECUTE ON FUNCTION dsx.verify_settlement(text, date), dsx.verify_settlement_as(name, text, date) TO dsx_auditor;

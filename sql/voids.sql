@@ -137,3 +137,15 @@ SELECT dsx.void_events('vo-f', ARRAY['e1'], 'an operator may void') AS operator_
 RESET ROLE;
 REVOKE dsx_operator FROM regress_vo_op;
 DROP ROLE regress_vo_op;
+
+-- What blocks a settlement: dsx.unpriced_usage lists usage no plan prices (a customer
+-- without a plan; a plan without the model), from the agreement's start on; a month
+-- already booked keeps its booked prices and is not listed
+INSERT INTO dsx.usage_inbox VALUES
+    ('u9', '2026-05-02Z', 'vo-f', 'c9', 'm', 5, 5),          -- no plan
+    ('u8', '2026-05-02Z', 'vo-f', 'c1', 'm9', 5, 5),         -- plan without the model
+    ('u7', '2025-12-30Z', 'vo-f', 'c9', 'm', 5, 5);          -- before the agreement starts
+SELECT * FROM dsx.ingest();
+SELECT factory, agreement, customer, model, period_start, plan, events FROM dsx.unpriced_usage ORDER BY customer, model;
+DELETE FROM dsx.price_plans WHERE plan = 'vo-plan' AND model = 'm';
+SELECT count(*) AS still_two FROM dsx.unpriced_usage;

@@ -16,8 +16,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/tap.bash"
 tag=$$
 cur=dsx_attack_cur_$tag
 old=dsx_attack_old_$tag
-roles=(att_loader_$tag att_partner_$tag att_vendor_$tag att_op_$tag att_auditor_$tag)
+roles=(att_loader_$tag att_partner_$tag att_vendor_$tag att_op_$tag att_auditor_$tag att_grp_$tag att_m_$tag att_px_$tag)
 loader=${roles[0]} partner=${roles[1]} vendor=${roles[2]} op=${roles[3]} auditor=${roles[4]}
+grp=${roles[5]} member=${roles[6]} px=${roles[7]}
 cleanup() {
   as_pg "$PGBIN/dropdb" --if-exists "$cur" 2>/dev/null
   as_pg "$PGBIN/dropdb" --if-exists "$old" 2>/dev/null
@@ -142,6 +143,21 @@ hidden=$(as_pg env PGUSER="$partner" "$PGBIN/psql" -X -q -At -d "$cur" -c "SELEC
 missing=$(as_pg env PGUSER="$partner" "$PGBIN/psql" -X -q -At -d "$cur" -c "SELECT dsx.verify_settlement('at-a2', '2031-01-01')" 2>&1)
 is "${hidden/2026-01-01/P}" "${missing/2031-01-01/P}" "a partner asking about another partner's statement learns what it would of one that does not exist"
 is "$(try "$cur" "$partner" "SELECT dsx.verify_settlement('at-a1', '2026-01-01')")" ok "a partner verifies its own statement"
+
+# Acting as a role through SET ROLE: a login that does not inherit its memberships gets, once
+# it SETs ROLE, what the role gets, from the row filters and from dsx's functions alike; and
+# nobody acts through dsx's functions as a role it could not SET ROLE to.
+as_pg "$PGBIN/psql" -X -q -d postgres -c "ALTER ROLE $grp NOLOGIN" -c "ALTER ROLE $member NOINHERIT" -c "ALTER ROLE $px NOINHERIT" \
+  -c "GRANT $grp TO $member" -c "GRANT $partner TO $px"
+q "$cur" -c "SELECT dsx.grant_loader('$grp', 'at-f1')" >/dev/null
+is "$(as_pg env PGUSER="$member" "$PGBIN/psql" -X -q -At -d "$cur" -c "SET ROLE $grp" \
+        -c "INSERT INTO dsx.usage_inbox VALUES ('sr1', '2026-02-06Z', 'at-f1', 'c1', 'm', 1, 1)" -c "SELECT inserted FROM dsx.ingest()")" 1 \
+   "a member that SETs ROLE to a mapped loader group loads and ingests as the group"
+is "$(as_pg env PGUSER="$px" "$PGBIN/psql" -X -q -At -d "$cur" -c "SET ROLE $partner" -c "SELECT dsx.verify_settlement('at-a1', '2026-01-01')")" t \
+   "a member that SETs ROLE to a partner's role verifies what the role sees"
+is "$(try "$cur" "$loader" "SELECT * FROM dsx.ingest_as('$op')")" 42501 "a loader cannot ingest as a role it cannot act as"
+is "$(try "$cur" "$partner" "SELECT dsx.verify_settlement_as('$auditor', 'at-a2', '2026-01-01')")" P0002 \
+   "a partner asking as the auditor learns what it would of a missing statement"
 
 # auditors read everything, the history included, and write nothing
 is "$(as_pg env PGUSER="$auditor" "$PGBIN/psql" -X -q -At -d "$cur" -c "SELECT count(*) > 0 FROM dsx.config_history")" t "an auditor reads the configuration history"

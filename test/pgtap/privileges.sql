@@ -102,9 +102,10 @@ INSERT INTO expected_function VALUES
     ('grant_role_check', '{dsx_operator}'), ('map_role', '{dsx_operator}'), ('unmap_role', '{dsx_operator}'),
     ('grant_loader', '{dsx_operator}'), ('revoke_loader', '{dsx_operator}'),
     -- loaders and operators ingest
-    ('ingest', '{dsx_operator,dsx_loader}'),
+    ('ingest', '{dsx_operator,dsx_loader}'), ('ingest_as', '{dsx_operator,dsx_loader}'),
     -- whoever may see a statement verifies it (the function decides which statements)
-    ('verify_settlement', '{dsx_operator,dsx_partner,dsx_vendor,dsx_auditor}');
+    ('verify_settlement', '{dsx_operator,dsx_partner,dsx_vendor,dsx_auditor}'),
+    ('verify_settlement_as', '{dsx_operator,dsx_partner,dsx_vendor,dsx_auditor}');
 CREATE FUNCTION pg_temp.function_matrix_faults() RETURNS SETOF text LANGUAGE sql AS $$
     SELECT format('%s: %s, expected %s', p.oid::regprocedure, a.got, COALESCE(e.grantees, '{public}'))
       FROM pg_proc p
@@ -141,8 +142,8 @@ CREATE FUNCTION pg_temp.definer_faults() RETURNS SETOF text LANGUAGE sql AS $$
     SELECT p.oid::regprocedure::text || CASE WHEN p.prosecdef THEN ' runs as owner' ELSE ' runs as caller' END
       FROM pg_proc p
      WHERE p.pronamespace = 'dsx'::regnamespace
-       AND p.prosecdef IS DISTINCT FROM (p.proname IN ('ingest', 'void_events', 'settle', 'settle_period',
-                                                       'run_due_settlements', 'verify_settlement', 'record_config_change'))
+       AND p.prosecdef IS DISTINCT FROM (p.proname IN ('ingest_as', 'void_events', 'settle', 'settle_period',
+                                                       'run_due_settlements', 'verify_settlement_as', 'record_config_change'))
     UNION ALL
     SELECT p.oid::regprocedure::text || ' does not pin its search_path'
       FROM pg_proc p
