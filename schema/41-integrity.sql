@@ -66,19 +66,22 @@ END
 $$;
 COMMENT ON FUNCTION dsx.record_config_change() IS 'Trigger on every configuration table: appends the change (who, when, table, key, old and new row) to dsx.config_history';
 
+-- The trigger's arguments name the table's primary key columns, read from the catalogue:
+-- a key that changes (a dated plan, say) changes what the history records with it.
 DO $$
 DECLARE
-    t record;
+    t text;
 BEGIN
-    FOR t IN SELECT * FROM (VALUES ('currencies', ARRAY['currency']), ('parties', ARRAY['party']),
-                                   ('factories', ARRAY['factory']), ('price_plans', ARRAY['plan', 'model']),
-                                   ('customer_plans', ARRAY['customer', 'factory']), ('agreements', ARRAY['agreement']),
-                                   ('credit_facilities', ARRAY['facility']), ('partner_roles', ARRAY['role']),
-                                   ('vendor_roles', ARRAY['role']), ('loader_roles', ARRAY['role', 'factory'])) x(tab, keys) LOOP
+    FOREACH t IN ARRAY ARRAY['currencies', 'parties', 'factories', 'price_plans', 'customer_plans', 'agreements',
+                             'credit_facilities', 'partner_roles', 'vendor_roles', 'loader_roles'] LOOP
         EXECUTE pg_catalog.format('CREATE OR REPLACE TRIGGER config_history AFTER INSERT OR UPDATE OR DELETE ON dsx.%I '
-                                  'FOR EACH ROW EXECUTE FUNCTION dsx.record_config_change(%s)',
-                                  t.tab, (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(k), ', ') FROM unnest(t.keys) k));
-        EXECUTE pg_catalog.format('COMMENT ON TRIGGER config_history ON dsx.%I IS %L', t.tab,
+                                  'FOR EACH ROW EXECUTE FUNCTION dsx.record_config_change(%s)', t,
+                                  (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a.attname), ', '
+                                                                ORDER BY pg_catalog.array_position(i.indkey::int2[], a.attnum))
+                                     FROM pg_catalog.pg_index i
+                                     JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                                    WHERE i.indrelid = pg_catalog.format('dsx.%I', t)::regclass AND i.indisprimary));
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER config_history ON dsx.%I IS %L', t,
                                   'Every change is appended to dsx.config_history');
     END LOOP;
 END
