@@ -147,6 +147,8 @@ typedef struct Store
 	Row		   *slot_rows[STORE_HEAP_BATCH];	/* the rows they hold (deduplicating) */
 	int			nslots;
 	TupleDesc	srcdesc;
+	Datum	   *srcvals;		/* a kept src row's columns, deformed (tuple_values) */
+	bool	   *srcnulls;
 	TupleTableSlot *srcslot;	/* a kept src row, back in a slot */
 	/* the sorted run of primary-key entries */
 	MemoryContext keycxt;
@@ -820,11 +822,11 @@ slot_values(Store *st, TupleTableSlot *slot, Datum *v)
 static void
 tuple_values(Store *st, HeapTuple tup, Datum *v)
 {
-	bool		isnull;
-
+	/* one pass over the tuple: heap_getattr would walk it again for every column after
+	 * the first text one (nocachegetattr) */
+	heap_deform_tuple(tup, st->srcdesc, st->srcvals, st->srcnulls);
 	for (int c = 0; c < NCOLS; c++)
-		v[c] = c == C_BATCH ? Int64GetDatum(st->batch)
-			: heap_getattr(tup, st->src_att[c], st->srcdesc, &isnull);
+		v[c] = c == C_BATCH ? Int64GetDatum(st->batch) : st->srcvals[st->src_att[c] - 1];
 }
 
 /* Counts an arrival whose key is stored: a duplicate, or a conflict kept for the run's end. */
@@ -1111,6 +1113,8 @@ move_rows(Store *st, Relation src, bool dedup)
 
 	ordinals_init(&ordinals);
 	st->srcdesc = RelationGetDescr(src);
+	st->srcvals = palloc(Max(st->srcdesc->natts, 1) * sizeof(Datum));
+	st->srcnulls = palloc(Max(st->srcdesc->natts, 1) * sizeof(bool));
 	st->srcslot = table_slot_create(src, &st->estate->es_tupleTable);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, in))
 	{
