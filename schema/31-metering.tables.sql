@@ -46,7 +46,7 @@ COMMENT ON COLUMN dsx.usage_events.output_tokens IS 'Output tokens';
 COMMENT ON COLUMN dsx.usage_events.batch_id IS 'The dsx.ingest() batch that stored the event (dsx.ingest_log), so any statement can be recomputed from exactly the events it saw';
 
 CREATE TABLE dsx.usage_conflicts (
-    conflict_id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    conflict_id            bigint GENERATED ALWAYS AS IDENTITY,
     factory                text NOT NULL,
     event_id               text NOT NULL,
     stored_occurred_at     timestamptz NOT NULL,
@@ -63,10 +63,12 @@ CREATE TABLE dsx.usage_conflicts (
     last_seen              timestamptz NOT NULL DEFAULT pg_catalog.now(),
     times_seen             bigint NOT NULL DEFAULT 1,
     UNIQUE (factory, event_id, incoming_occurred_at, incoming_customer, incoming_model,
-            incoming_input_tokens, incoming_output_tokens)
+            incoming_input_tokens, incoming_output_tokens),
+    -- every key holds the factory: on Citus the table is distributed by it
+    PRIMARY KEY (factory, conflict_id)
 );
 COMMENT ON TABLE dsx.usage_conflicts IS 'Events whose id was already stored with a different payload: both payloads kept, never merged';
-COMMENT ON COLUMN dsx.usage_conflicts.conflict_id IS 'Surrogate key';
+COMMENT ON COLUMN dsx.usage_conflicts.conflict_id IS 'Surrogate key (with the factory: on Citus each worker numbers its own, so only the pair is unique)';
 COMMENT ON COLUMN dsx.usage_conflicts.factory IS 'Factory of the event';
 COMMENT ON COLUMN dsx.usage_conflicts.event_id IS 'The event id both payloads claim';
 COMMENT ON COLUMN dsx.usage_conflicts.stored_occurred_at IS 'occurred_at of the stored (settled) event';

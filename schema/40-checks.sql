@@ -117,6 +117,12 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- dsx.distribute() empties the coordinator's own heap of a table whose rows it has just
+    -- copied into Citus's shards: nothing of the table's contents goes
+    IF TG_OP = 'TRUNCATE' AND current_setting('dsx.distributing', true) = 'on'
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER AND r.rolsuper) THEN
+        RETURN NULL;
+    END IF;
     -- the books by default; another append-only table names itself and its remedy
     RAISE EXCEPTION '% on %.% is refused: %', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME,
           CASE WHEN TG_NARGS > 0 THEN TG_ARGV[0] ELSE 'settled books are append-only' END
@@ -156,6 +162,7 @@ AS $$
 DECLARE
     con    text;   -- the foreign key a row breaks, and how
     detail text;
+    names  text[];
 BEGIN
     SELECT TG_TABLE_NAME || '_agreement_period_start_fkey',
            format('Key (agreement, period_start)=(%s, %s) is not present in table "statements".',
@@ -165,18 +172,23 @@ BEGIN
      WHERE NOT EXISTS (SELECT 1 FROM dsx.statements s
                         WHERE s.agreement = n.agreement AND s.period_start = n.period_start)
      LIMIT 1;
+    -- the names are taken from the new rows first, in a query of their own: on Citus the
+    -- parties and currencies are reference tables, which a query cannot join with the
+    -- statement's new rows
     IF con IS NULL AND TG_TABLE_NAME = 'statement_shares' THEN
+        names := ARRAY(SELECT DISTINCT r.party FROM new_rows r);
         SELECT 'statement_shares_party_fkey',
                format('Key (party)=(%s) is not present in table "parties".', n.party)
           INTO con, detail
-          FROM (SELECT DISTINCT r.party FROM new_rows r) n
+          FROM pg_catalog.unnest(names) n(party)
          WHERE NOT EXISTS (SELECT 1 FROM dsx.parties p WHERE p.party = n.party)
          LIMIT 1;
     ELSIF con IS NULL AND TG_TABLE_NAME = 'ledger_entries' THEN
+        names := ARRAY(SELECT DISTINCT r.currency FROM new_rows r);
         SELECT 'ledger_entries_currency_fkey',
                format('Key (currency)=(%s) is not present in table "currencies".', n.currency)
           INTO con, detail
-          FROM (SELECT DISTINCT r.currency FROM new_rows r) n
+          FROM pg_catalog.unnest(names) n(currency)
          WHERE NOT EXISTS (SELECT 1 FROM dsx.currencies c WHERE c.currency = n.currency)
          LIMIT 1;
     END IF;
@@ -204,3 +216,42 @@ BEGIN
     END LOOP;
 END
 $$;
+
+/*
+ * On Citus the books stay on the coordinator as plain tables while the configuration
+ * becomes reference tables, and Citus keeps no foreign key from a plain table to a
+ * reference table: dsx.distribute() drops the books' keys to the configuration
+ * (statements to agreements and currencies, shares to parties, entries to currencies) and
+ * puts this trigger on the referenced tables in their place. Like the keys' own checks, it
+ * refuses to delete, or change the key of, a row the books name (23503). Its argument is
+ * the key column. On a worker's copy it does nothing: the books are on the coordinator.
+ */
+CREATE OR REPLACE FUNCTION dsx.keep_books() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col  text := TG_ARGV[0];
+    k    text := pg_catalog.to_jsonb(OLD) ->> TG_ARGV[0];
+    tab  name := dsx.table_of_shard(TG_TABLE_NAME);
+    book text;
+BEGIN
+    IF dsx.citus_node() = 'worker'
+       OR (TG_OP = 'UPDATE' AND (pg_catalog.to_jsonb(NEW) ->> col) IS NOT DISTINCT FROM k) THEN
+        RETURN NULL;
+    END IF;
+    book := CASE
+        WHEN tab = 'agreements' AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = k) THEN 'statements'
+        WHEN tab = 'parties' AND EXISTS (SELECT 1 FROM dsx.statement_shares s WHERE s.party = k) THEN 'statement_shares'
+        WHEN tab = 'currencies' AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.currency = k) THEN 'statements'
+        WHEN tab = 'currencies' AND EXISTS (SELECT 1 FROM dsx.ledger_entries e WHERE e.currency = k) THEN 'ledger_entries'
+        END;
+    IF book IS NOT NULL THEN
+        RAISE EXCEPTION 'update or delete on table "%" violates foreign key constraint "%_%_fkey" on table "%"', tab, book, col, book
+            USING ERRCODE = 'foreign_key_violation', SCHEMA = TG_TABLE_SCHEMA, TABLE = tab,
+                  DETAIL = format('Key (%s)=(%s) is still referenced from table "%s".', col, k, book);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION dsx.keep_books() IS 'Trigger dsx.distribute() puts on agreements, parties and currencies on Citus, in place of the books'' foreign keys: a row the books name cannot be deleted or rekeyed (23503)';

@@ -2,6 +2,63 @@
 -- their factories' usage, and every change to the configuration is recorded, append-only.
 
 /*
+ * Where this database stands in a Citus cluster, if it is in one. dsx runs the same code on
+ * every node (Citus installs the extension everywhere); the few places that must act once,
+ * on the coordinator, ask these. Citus's catalogue is read only when it exists.
+ */
+CREATE OR REPLACE FUNCTION dsx.citus_node() RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g integer;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_local_group') IS NULL THEN
+        RETURN 'none';
+    END IF;
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO g;
+    RETURN CASE WHEN g = 0 THEN 'coordinator' ELSE 'worker' END;
+END
+$$;
+COMMENT ON FUNCTION dsx.citus_node() IS 'none without Citus; else coordinator or worker: where this database stands in its Citus cluster';
+
+-- What must run on the coordinator refuses to run on a worker, where Citus sends a function
+-- called in a query that reads one shard of a distributed table (the query and its calls go
+-- to the worker holding the shard).
+CREATE OR REPLACE FUNCTION dsx.refuse_on_worker(what text) RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF dsx.citus_node() = 'worker' THEN
+        RAISE EXCEPTION '% runs on the Citus coordinator, not on a worker', what
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Citus sent the call to a worker, with a query that reads one shard of a distributed table.',
+                  HINT = 'Call it in a statement of its own, its arguments computed first (into a variable, or with \gset in psql).';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION dsx.refuse_on_worker(text) IS 'Raises 0A000 on a Citus worker: what dsx''s entry points (ingest, voids, settlement, verification) call first';
+
+CREATE OR REPLACE FUNCTION dsx.table_of_shard(rel name) RETURNS name
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t name;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_shard') IS NOT NULL THEN
+        EXECUTE 'SELECT l.relname FROM pg_catalog.pg_dist_shard s, pg_catalog.pg_class l
+                  WHERE l.oid = s.logicalrelid AND l.relnamespace = ''dsx''::regnamespace
+                    AND $1 = l.relname || ''_'' || s.shardid'
+           INTO t USING rel;
+    END IF;
+    RETURN COALESCE(t, rel);
+END
+$$;
+COMMENT ON FUNCTION dsx.table_of_shard(name) IS 'The name of a dsx table, given its own name or that of one of its Citus shards';
+
+/*
  * The inbox check. A loader may load only the rows of factories dsx.grant_loader() maps it
  * to; a row of another factory is refused when it is loaded (42501), and the statement
  * stores nothing. Checked once per INSERT or COPY, over all its rows at once (a row-level
@@ -19,9 +76,10 @@ BEGIN
     IF dsx.is_staff(CURRENT_USER) THEN
         RETURN NULL;
     END IF;
-    mine := dsx.current_loader_factories();
-    SELECT n.factory INTO other FROM new_rows n WHERE n.factory <> ALL (mine) LIMIT 1;
+    -- dsx.sees, not a lookup of its own: on Citus this runs on the worker holding the shard
+    SELECT n.factory INTO other FROM new_rows n WHERE NOT dsx.sees('loader_factory', n.factory) LIMIT 1;
     IF FOUND THEN
+        mine := dsx.current_loader_factories();
         RAISE EXCEPTION 'permission denied to load usage of factory "%"', other
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = CASE WHEN cardinality(mine) = 0
@@ -54,12 +112,18 @@ DECLARE
 BEGIN
     -- pg_restore, run by a superuser, brings the history back with the rows: the rows it
     -- restores are not changes (a superuser could disable the trigger anyway)
-    IF current_setting('application_name') = 'pg_restore'
+    -- and neither are the rows dsx.distribute() copies into a table's new shards
+    IF (current_setting('application_name') = 'pg_restore' OR current_setting('dsx.distributing', true) = 'on')
        AND EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = SESSION_USER AND r.rolsuper) THEN
         RETURN NULL;
     END IF;
+    -- On Citus a reference table's trigger fires on every node's copy: the coordinator's
+    -- records the change, once, under the table's own name (the copy is a shard of it).
+    IF dsx.citus_node() = 'worker' THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO dsx.config_history (changed_by, table_name, operation, row_key, old_row, new_row)
-    SELECT SESSION_USER, TG_TABLE_NAME, TG_OP, jsonb_object_agg(k, COALESCE(n, o) -> k), o, n
+    SELECT SESSION_USER, dsx.table_of_shard(TG_TABLE_NAME), TG_OP, jsonb_object_agg(k, COALESCE(n, o) -> k), o, n
       FROM unnest(TG_ARGV) k;
     RETURN NULL;
 END

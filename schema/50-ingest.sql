@@ -34,7 +34,9 @@ DECLARE
     in_load boolean;
     scope   text[];                      -- NULL: every row; else the factories this login may ingest
     src     text := 'dsx.usage_inbox';   -- the rows this call moves: the inbox, or a copy
+    all_new boolean;
 BEGIN
+    PERFORM dsx.refuse_on_worker('dsx.ingest()');
     IF NOT dsx.session_may_act_as(who) THEN
         RAISE EXCEPTION 'permission denied to ingest as role "%"', who
             USING ERRCODE = 'insufficient_privilege',
@@ -103,75 +105,99 @@ BEGIN
         END IF;
     ELSE
         -- The bulk step declined (insert triggers or row-level security on usage_events
-        -- must apply, or the table was changed): the same work in SQL statements.
-        EXECUTE format('SELECT count(*) FROM %s', src) INTO pending;
-        IF pending = 0 THEN
-            RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
-            RETURN;
-        END IF;
-        -- Store what is new; keep the daily rollup current from exactly the rows stored.
-        EXECUTE format($q$
-            WITH stored AS (
-                INSERT INTO dsx.usage_events AS e
-                       (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
-                SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
-                  FROM %s i
-                ON CONFLICT (factory, event_id) DO NOTHING
-                RETURNING e.factory, e.customer, e.model, e.occurred_at, e.input_tokens, e.output_tokens
-            ), days AS (
-                SELECT s.factory, s.customer, s.model, dsx.usage_day(s.occurred_at) AS day,
-                       dsx.usage_agg(s.input_tokens, s.output_tokens, s.occurred_at) AS usage
-                  FROM stored s
-                 GROUP BY 1, 2, 3, 4
-            ), rolled AS (
-                INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
-                SELECT days.factory, days.customer, days.model, days.day, days.usage
-                  FROM days
-                  JOIN dsx.factories f ON f.factory = days.factory
-                ON CONFLICT (factory, day, customer, model)
-                DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage
-            )
-            SELECT COALESCE(sum(dsx.events(days.usage)), 0),
-                   min(days.factory) FILTER (WHERE NOT EXISTS
-                       (SELECT 1 FROM dsx.factories f WHERE f.factory = days.factory))
-              FROM days$q$, src) INTO inserted, unknown USING batch;
-
+        -- must apply, the table was changed, or its rows are not in a local heap: Citus's):
+        -- the same work in SQL statements.
+        -- One statement a step, each a join on (factory, event_id) or grouped by factory:
+        -- on Citus, where the inbox, the events, the rollup and the conflicts are
+        -- distributed by factory and co-located, each runs on the workers, shard by shard.
+        -- The batch's statistics first: the joins below are planned on them.
+        EXECUTE format('ANALYZE %s', src);
+        EXECUTE format('SELECT min(i.factory) FROM %s i WHERE NOT EXISTS (SELECT 1 FROM dsx.factories f WHERE f.factory = i.factory)', src)
+           INTO unknown;
         IF unknown IS NOT NULL THEN
             RAISE EXCEPTION 'usage for unknown factory "%"', unknown
                 USING ERRCODE = 'foreign_key_violation',
                       DETAIL = 'Every event''s factory must exist in dsx.factories; nothing was ingested.',
                       HINT = 'Register the factory, or remove its rows from dsx.usage_inbox, and call dsx.ingest() again.';
         END IF;
+        -- Every row taken as a new event, by a plain INSERT (in a subtransaction, which a key
+        -- already stored or repeated in the batch aborts), rolled up straight from the batch;
+        -- else the deduplicating statements.
+        BEGIN
+            EXECUTE format($q$
+                INSERT INTO dsx.usage_events
+                       (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
+                SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
+                  FROM %s i$q$, src) USING batch;
+            GET DIAGNOSTICS inserted = ROW_COUNT;
+            all_new := true;
+        EXCEPTION WHEN unique_violation THEN
+            all_new := false;
+        END;
+        IF all_new THEN
+            IF inserted = 0 THEN
+                RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
+                RETURN;
+            END IF;
+            pending := inserted;
+            EXECUTE format($q$
+                INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
+                SELECT i.factory, i.customer, i.model, dsx.usage_day(i.occurred_at),
+                       dsx.usage_agg(i.input_tokens, i.output_tokens, i.occurred_at)
+                  FROM %s i
+                 GROUP BY i.factory, i.customer, i.model, dsx.usage_day(i.occurred_at)
+                ON CONFLICT (factory, day, customer, model)
+                DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage$q$, src);
+        ELSE
+            EXECUTE format('SELECT count(*) FROM %s', src) INTO pending;
+            -- Store what is new (a key repeated in the batch: its first arrival) ...
+            EXECUTE format($q$
+                INSERT INTO dsx.usage_events AS e
+                       (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
+                SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
+                  FROM %s i
+                ON CONFLICT (factory, event_id) DO NOTHING$q$, src) USING batch;
+            GET DIAGNOSTICS inserted = ROW_COUNT;
+            -- ... and roll up exactly the events this batch stored.
+            EXECUTE format($q$
+                INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
+                SELECT e.factory, e.customer, e.model, dsx.usage_day(e.occurred_at),
+                       dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at)
+                  FROM dsx.usage_events e
+                 WHERE e.batch_id = $1 AND (e.factory, e.event_id) IN (SELECT i.factory, i.event_id FROM %s i)
+                 GROUP BY e.factory, e.customer, e.model, dsx.usage_day(e.occurred_at)
+                ON CONFLICT (factory, day, customer, model)
+                DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage$q$, src) USING batch;
+        END IF;
 
         IF inserted < pending THEN
             -- Some ids were stored already (before, or earlier in this batch): the same payload
             -- is a duplicate, a different one a conflict, kept aside with both payloads.
             EXECUTE format($q$
-                WITH cmp AS (
-                    SELECT i.*, e.occurred_at AS s_occurred_at, e.customer AS s_customer, e.model AS s_model,
-                           e.input_tokens AS s_input_tokens, e.output_tokens AS s_output_tokens,
-                           (i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens)
-                           IS NOT DISTINCT FROM
-                           (e.occurred_at, e.customer, e.model, e.input_tokens, e.output_tokens) AS same
-                      FROM %s i
-                      JOIN dsx.usage_events e ON e.factory = i.factory AND e.event_id = i.event_id
-                ), kept AS (
-                    INSERT INTO dsx.usage_conflicts AS c
-                           (factory, event_id, stored_occurred_at, stored_customer, stored_model,
-                            stored_input_tokens, stored_output_tokens, incoming_occurred_at,
-                            incoming_customer, incoming_model, incoming_input_tokens,
-                            incoming_output_tokens, times_seen)
-                    SELECT factory, event_id, s_occurred_at, s_customer, s_model, s_input_tokens,
-                           s_output_tokens, occurred_at, customer, model, input_tokens, output_tokens,
-                           count(*)
-                      FROM cmp WHERE NOT cmp.same
-                     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
-                    ON CONFLICT (factory, event_id, incoming_occurred_at, incoming_customer,
-                                 incoming_model, incoming_input_tokens, incoming_output_tokens)
-                    DO UPDATE SET times_seen = c.times_seen + excluded.times_seen, last_seen = now()
-                )
-                SELECT count(*) FILTER (WHERE cmp.same), count(*) FILTER (WHERE NOT cmp.same)
-                  FROM cmp$q$, src) INTO same, conflicts;
+                INSERT INTO dsx.usage_conflicts AS c
+                       (factory, event_id, stored_occurred_at, stored_customer, stored_model,
+                        stored_input_tokens, stored_output_tokens, incoming_occurred_at,
+                        incoming_customer, incoming_model, incoming_input_tokens,
+                        incoming_output_tokens, first_seen, last_seen, times_seen)
+                SELECT i.factory, i.event_id, e.occurred_at, e.customer, e.model, e.input_tokens, e.output_tokens,
+                       i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1, $1, count(*)
+                  FROM %s i
+                  JOIN dsx.usage_events e ON e.factory = i.factory AND e.event_id = i.event_id
+                 WHERE (i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens)
+                       IS DISTINCT FROM (e.occurred_at, e.customer, e.model, e.input_tokens, e.output_tokens)
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
+                ON CONFLICT (factory, event_id, incoming_occurred_at, incoming_customer,
+                             incoming_model, incoming_input_tokens, incoming_output_tokens)
+                DO UPDATE SET times_seen = c.times_seen + excluded.times_seen, last_seen = excluded.last_seen$q$, src)
+              USING pg_catalog.now();
+            EXECUTE format($q$
+                SELECT count(*) FILTER (WHERE s.same), count(*) FILTER (WHERE NOT s.same)
+                  FROM (SELECT (i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens)
+                               IS NOT DISTINCT FROM
+                               (e.occurred_at, e.customer, e.model, e.input_tokens, e.output_tokens) AS same
+                          FROM %s i
+                          JOIN dsx.usage_events e ON e.factory = i.factory AND e.event_id = i.event_id) s$q$, src)
+               INTO same, conflicts;
             duplicates := same - inserted;
         ELSE
             duplicates := 0;

@@ -3,10 +3,14 @@
 -- priced, and the revenue lines of a factory's period (dsx.rate_lines).
 
 /*
- * The lookups below are plain SQL functions without a SET clause, so that the planner
- * inlines them into the query that calls them (a join, not a call per row). An inlined body
- * is parsed on the caller's search_path: every table is schema-qualified and every operator
- * written OPERATOR(pg_catalog.=), so that no object of the caller's can stand in for ours.
+ * The lookups below are plain SQL functions. dsx.booked_price has no SET clause, so that the
+ * planner inlines it into the query that calls it (a join, not a call per row); an inlined
+ * body is parsed on the caller's search_path, so every table is schema-qualified and every
+ * operator written OPERATOR(pg_catalog.=), so that no object of the caller's can stand in
+ * for ours. dsx.price_in_force and dsx.line_price read the plans, which on Citus are
+ * reference tables: Citus cannot plan a query into which a function reading its tables was
+ * inlined, so they pin their search_path, which keeps them from being inlined (the views,
+ * expanded before any planner sees them, are joined directly).
  */
 
 -- The prices in force: for every customer at every factory, the plan it is on and that
@@ -31,6 +35,7 @@ COMMENT ON COLUMN dsx.prices_in_force.output_price IS 'Price per million output 
 CREATE OR REPLACE FUNCTION dsx.price_in_force(factory text, customer text, model text)
 RETURNS TABLE(plan text, input_price dsx.price, output_price dsx.price)
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT p.plan, p.input_price, p.output_price
       FROM dsx.prices_in_force p
@@ -63,6 +68,7 @@ CREATE OR REPLACE FUNCTION dsx.line_price(agreement text, factory text, for_peri
                                           through date)
 RETURNS TABLE(plan text, input_price dsx.price, output_price dsx.price, priced boolean)
 LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT COALESCE(b.plan, f.plan), COALESCE(b.input_price, f.input_price),
            COALESCE(b.output_price, f.output_price), b.plan IS NOT NULL OR f.plan IS NOT NULL

@@ -26,7 +26,11 @@ CREATE OR REPLACE FUNCTION dsx.facility_position_at(as_of date)
                   next_period integer, next_due date, next_payment numeric,
                   next_interest numeric, next_principal numeric,
                   outstanding_principal numeric, remaining_periods integer, maturity date)
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    -- pinned, which also keeps it from being inlined: on Citus the facilities are a
+    -- reference table, which Citus cannot plan inside an inlined function
+    SET search_path = pg_catalog, pg_temp
+    AS $$
     SELECT f.facility, f.agreement, f.lender, $1,
            n.period, n.due, n.payment, n.interest, n.principal,
            COALESCE(n.opening, 0::numeric),

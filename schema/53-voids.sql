@@ -36,6 +36,7 @@ DECLARE
     v_models  text[];
     v_days    date[];
 BEGIN
+    PERFORM dsx.refuse_on_worker('dsx.void_events()');
     IF v_factory IS NULL OR event_ids IS NULL OR reason IS NULL THEN
         RAISE EXCEPTION 'dsx.void_events needs a factory, event ids and a reason' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -51,19 +52,17 @@ BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock('dsx.usage_inbox'::regclass::oid::bigint);
     v_batch := nextval('dsx.ingest_batch_seq');
 
-    WITH ids AS (
-        SELECT DISTINCT u.id FROM unnest(event_ids) u(id) WHERE u.id IS NOT NULL
-    ), voided AS (
-        INSERT INTO dsx.usage_voids (factory, event_id, batch_id, voided_by, reason)
-        SELECT e.factory, e.event_id, v_batch, SESSION_USER, void_events.reason
-          FROM dsx.usage_events e JOIN ids ON e.factory = v_factory AND e.event_id = ids.id
-         WHERE NOT EXISTS (SELECT 1 FROM dsx.usage_voids v WHERE v.factory = e.factory AND v.event_id = e.event_id)
-        RETURNING event_id
-    )
-    SELECT (SELECT array_agg(v.event_id) FROM voided v),
-           (SELECT string_agg(ids.id, ', ' ORDER BY ids.id) FROM ids
-             WHERE NOT EXISTS (SELECT 1 FROM voided v WHERE v.event_id = ids.id))
-      INTO v_voided, v_skipped;
+    -- the ids stored and not voided yet, then their voids (two statements: on Citus each
+    -- reads or writes the one shard of the factory)
+    SELECT array_agg(e.event_id ORDER BY e.event_id) INTO v_voided
+      FROM dsx.usage_events e
+     WHERE e.factory = v_factory AND e.event_id = ANY (event_ids)
+       AND NOT EXISTS (SELECT 1 FROM dsx.usage_voids v WHERE v.factory = e.factory AND v.event_id = e.event_id);
+    INSERT INTO dsx.usage_voids (factory, event_id, batch_id, voided_by, reason)
+    SELECT v_factory, u.id, v_batch, SESSION_USER, void_events.reason FROM unnest(v_voided) u(id);
+    SELECT string_agg(DISTINCT u.id, ', ' ORDER BY u.id) INTO v_skipped
+      FROM unnest(event_ids) u(id)
+     WHERE u.id IS NOT NULL AND u.id <> ALL (COALESCE(v_voided, '{}'));
     v_n := COALESCE(cardinality(v_voided), 0);
     IF v_n > 0 THEN
         -- the rollup rows the voided events touched, rolled up again from the events still

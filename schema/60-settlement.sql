@@ -7,6 +7,12 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT (period_start + interval '1 month')::date $$;
 COMMENT ON FUNCTION dsx.period_end(date) IS 'End (exclusive) of the monthly settlement period starting at period_start';
 
+-- The month a day belongs to (its first day): the settlement period of a day's usage.
+CREATE OR REPLACE FUNCTION dsx.month_of(day date) RETURNS date
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.date_trunc('month', $1::timestamp)::date $$;
+COMMENT ON FUNCTION dsx.month_of(date) IS 'The first day of the month of a day: the period a day''s usage settles in';
+
 /*
  * The waterfall of one period, as a pure function of its inputs: everything settle()
  * and verify_settlement() compute past rating. Amounts in the currency's minor units.
@@ -53,18 +59,17 @@ AS $$
 $$;
 COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round(B x facility rate x year fraction of the period in the facility''s day count), exact until that one rounding, half away from zero; 0 without a facility';
 
--- Shares of the distributable amount, with vendor and partner resolved. Plain SQL without a
--- SET clause, so that settlement's queries inline it (see schema/51-pricing.sql): every
--- table is qualified and the one operator written OPERATOR(pg_catalog.=).
-CREATE OR REPLACE FUNCTION dsx.agreement_shares(agreement text, distributable numeric, minor_units integer)
+-- Shares of the distributable amount by an agreement's split, with the names vendor and
+-- partner resolved to its parties. Pure (the caller reads the agreement): a function that
+-- read a table could not be inlined into settlement's queries on Citus.
+CREATE OR REPLACE FUNCTION dsx.agreement_shares(revenue_split dsx.split, vendor text, partner text,
+                                                distributable numeric, minor_units integer)
 RETURNS TABLE(party text, amount numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT dsx.agreement_party(s.party, a.vendor, a.partner), s.amount
-      FROM dsx.agreements a, LATERAL dsx.allocate($2, a.revenue_split, $3) s
-     WHERE a.agreement OPERATOR(pg_catalog.=) $1
+    SELECT dsx.agreement_party(s.party, $2, $3), s.amount FROM dsx.allocate($4, $1, $5) s
 $$;
-COMMENT ON FUNCTION dsx.agreement_shares(text, numeric, integer) IS 'dsx.allocate of an amount by the agreement''s revenue split, with vendor and partner resolved to its parties';
+COMMENT ON FUNCTION dsx.agreement_shares(dsx.split, text, text, numeric, integer) IS 'dsx.allocate of an amount by an agreement''s revenue split, with vendor and partner resolved to the agreement''s parties';
 
 -- The usage of a period per factory, customer and model, summed from the daily rollups, for
 -- a set of factories. Planned for each call (EXECUTE, the factories a constant): one

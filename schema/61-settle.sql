@@ -176,9 +176,12 @@ $$;
 COMMENT ON FUNCTION dsx.line_difference(date, dsx.statement_lines[], dsx.statement_lines[]) IS 'Lines known now minus lines booked, matched by agreement, period, customer and model: one line (dated period_start) for each whose tokens or amount differ';
 
 -- Step 3: late usage. Every closed period of the agreements whose tokens in the rollup
--- differ, for any customer and model, from what its lines booked is re-rated with everything now known, at the
--- prices each line was booked with (dsx.line_price); the difference from what was booked
--- becomes adjustment lines of this period.
+-- differ, for any customer and model, from what its lines booked is re-rated with
+-- everything now known, at the prices each line was booked with (dsx.line_price); the
+-- difference from what was booked becomes adjustment lines of this period. The rollup is
+-- read first, in a statement of its own (on Citus it runs on the workers): the usage of the
+-- agreements' factories before this period, per month, customer and model; the comparison
+-- with the books and the pricing follow on the coordinator.
 CREATE OR REPLACE FUNCTION dsx.late_lines(agreements text[], period_start date)
 RETURNS SETOF dsx.statement_lines
 LANGUAGE plpgsql STABLE
@@ -186,6 +189,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_start  date := late_lines.period_start;
+    v_ags    text[];
+    v_facs   text[];
+    v_mus    integer[];
+    v_spans  dsx.usage_span[];
     v_late_a text[];
     v_late_p date[];
     v_known  dsx.statement_lines[];
@@ -195,41 +202,62 @@ DECLARE
     bad_model    text;
     bad_period   date;
 BEGIN
-    SELECT array_agg(s.agreement ORDER BY s.agreement, s.period_start),
-           array_agg(s.period_start ORDER BY s.agreement, s.period_start)
+    SELECT array_agg(g.agreement), array_agg(g.factory), array_agg(c.minor_units)
+      INTO v_ags, v_facs, v_mus
+      FROM dsx.agreements g
+      JOIN dsx.factories f ON f.factory = g.factory
+      JOIN dsx.currencies c ON c.currency = f.currency
+     WHERE g.agreement = ANY (late_lines.agreements);
+    IF NOT EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = ANY (v_ags) AND s.period_start < v_start) THEN
+        RETURN;   -- a first period has nothing closed before it
+    END IF;
+    SELECT array_agg(x.span) INTO v_spans
+      FROM (SELECT ROW(d.factory, dsx.month_of(d.day), d.customer, d.model, dsx.rollup(d.usage))::dsx.usage_span AS span
+              FROM dsx.usage_daily d
+             WHERE d.factory = ANY (v_facs) AND d.day < v_start
+             GROUP BY d.factory, dsx.month_of(d.day), d.customer, d.model) x;
+
+    -- The closed periods whose usage differs from their lines, per customer and model: a
+    -- void and its correction under another customer or model leave the period's totals as
+    -- they were, not its lines.
+    WITH ag AS (
+        SELECT * FROM unnest(v_ags, v_facs) g(agreement, factory)
+    ), closed AS (
+        SELECT s.agreement, s.period_start FROM dsx.statements s
+         WHERE s.agreement = ANY (v_ags) AND s.period_start < v_start
+    ), used AS (
+        SELECT c.agreement, c.period_start, u.customer, u.model,
+               dsx.input_tokens(u.usage) AS i, dsx.output_tokens(u.usage) AS o
+          FROM unnest(v_spans) u
+          JOIN ag ON ag.factory = u.factory
+          JOIN closed c ON c.agreement = ag.agreement AND c.period_start = u.period_start
+    ), booked AS (
+        SELECT l.agreement, l.for_period AS period_start, l.customer, l.model,
+               sum(l.input_tokens) AS i, sum(l.output_tokens) AS o
+          FROM dsx.statement_lines l
+          JOIN closed c ON c.agreement = l.agreement AND c.period_start = l.for_period
+         GROUP BY 1, 2, 3, 4
+    )
+    SELECT array_agg(x.a ORDER BY x.a, x.p), array_agg(x.p ORDER BY x.a, x.p)
       INTO v_late_a, v_late_p
-      FROM dsx.statements s
-      JOIN dsx.agreements g ON g.agreement = s.agreement
-     WHERE s.agreement = ANY (late_lines.agreements) AND s.period_start < v_start
-       -- per customer and model: a void and its correction under another customer or
-       -- model leave the period's totals as they were, not its lines
-       AND EXISTS (SELECT FROM (SELECT d.customer, d.model, sum(dsx.input_tokens(d.usage)) AS i,
-                                       sum(dsx.output_tokens(d.usage)) AS o
-                                  FROM dsx.usage_daily d
-                                 WHERE d.factory = g.factory AND d.day >= s.period_start AND d.day < s.period_end
-                                 GROUP BY d.customer, d.model) u
-                     FULL JOIN (SELECT l.customer, l.model, sum(l.input_tokens) AS i, sum(l.output_tokens) AS o
-                                  FROM dsx.statement_lines l
-                                 WHERE l.agreement = s.agreement AND l.for_period = s.period_start
-                                 GROUP BY l.customer, l.model) b ON b.customer = u.customer AND b.model = u.model
-                    WHERE (COALESCE(u.i, 0), COALESCE(u.o, 0)) IS DISTINCT FROM (COALESCE(b.i, 0), COALESCE(b.o, 0)));
+      FROM (SELECT DISTINCT COALESCE(u.agreement, b.agreement) AS a, COALESCE(u.period_start, b.period_start) AS p
+              FROM used u
+              FULL JOIN booked b ON b.agreement = u.agreement AND b.period_start = u.period_start
+                                AND b.customer = u.customer AND b.model = u.model
+             WHERE (COALESCE(u.i, 0), COALESCE(u.o, 0)) IS DISTINCT FROM (COALESCE(b.i, 0), COALESCE(b.o, 0))) x;
     IF v_late_a IS NULL THEN
         RETURN;
     END IF;
+
     WITH late AS (
         SELECT u.a, u.p FROM unnest(v_late_a, v_late_p) u(a, p)
     ), l AS MATERIALIZED (
-        SELECT r.a, r.p, r.factory, r.customer, r.model, r.u, r.mu, lp.plan, lp.input_price, lp.output_price, lp.priced
-          FROM (SELECT late.a, late.p, g.factory, d.customer, d.model, c.minor_units AS mu,
-                       dsx.rollup(d.usage) AS u
-                  FROM late
-                  JOIN dsx.agreements g ON g.agreement = late.a
-                  JOIN dsx.factories f ON f.factory = g.factory
-                  JOIN dsx.currencies c ON c.currency = f.currency
-                  JOIN dsx.usage_daily d ON d.factory = g.factory AND d.day >= late.p
-                                        AND d.day < dsx.period_end(late.p)
-                 GROUP BY late.a, late.p, g.factory, d.customer, d.model, c.minor_units) r
-          LEFT JOIN LATERAL dsx.line_price(r.a, r.factory, r.p, r.customer, r.model, v_start) lp ON true
+        SELECT late.a, late.p, g.factory, u.customer, u.model, u.usage AS u, g.mu,
+               lp.plan, lp.input_price, lp.output_price, lp.priced
+          FROM late
+          JOIN unnest(v_ags, v_facs, v_mus) g(agreement, factory, mu) ON g.agreement = late.a
+          JOIN unnest(v_spans) u ON u.factory = g.factory AND u.period_start = late.p
+          LEFT JOIN LATERAL dsx.line_price(late.a, g.factory, late.p, u.customer, u.model, v_start) lp ON true
     )
     SELECT (SELECT array_agg(ROW(l.a, v_start, l.p, l.customer, l.model, dsx.input_tokens(l.u),
                                  dsx.output_tokens(l.u), dsx.rate(l.u, l.input_price, l.output_price, l.mu),
@@ -280,7 +308,7 @@ BEGIN
                sum(ln.output_tokens) FILTER (WHERE ln.for_period = v_start)::bigint AS output_tokens
           FROM unnest(settle_waterfall.lines) ln GROUP BY ln.agreement
     ), ag AS MATERIALIZED (
-        SELECT g.agreement, g.vendor, g.partner, f.currency, c.minor_units AS mu,
+        SELECT g.agreement, g.vendor, g.partner, g.revenue_split, f.currency, c.minor_units AS mu,
                COALESCE(pr.support_balance, 0) AS opening,
                COALESCE(tot.rev, 0) AS rev, COALESCE(tot.adj, 0) AS adj,
                COALESCE(tot.input_tokens, 0) AS input_tokens, COALESCE(tot.output_tokens, 0) AS output_tokens,
@@ -302,7 +330,7 @@ BEGIN
      CROSS JOIN LATERAL dsx.waterfall(ag.rev + ag.adj, ag.due, ag.opening, ag.interest) w
       LEFT JOIN LATERAL (SELECT sum(x.amount) FILTER (WHERE x.party = ag.vendor) AS vendor_share,
                                 sum(x.amount) FILTER (WHERE x.party = ag.partner) AS partner_share
-                           FROM dsx.agreement_shares(ag.agreement, w.distributable, ag.mu) x) sh ON true
+                           FROM dsx.agreement_shares(ag.revenue_split, ag.vendor, ag.partner, w.distributable, ag.mu) x) sh ON true
      ORDER BY ag.agreement;
 END
 $$;
@@ -327,7 +355,8 @@ BEGIN
         SELECT s.agreement, s.period_start, x.party, x.amount
           FROM unnest(write_books.statements) s
           JOIN dsx.currencies c ON c.currency = s.currency
-         CROSS JOIN LATERAL dsx.agreement_shares(s.agreement, s.distributable, c.minor_units) x
+          JOIN dsx.agreements a ON a.agreement = s.agreement
+         CROSS JOIN LATERAL dsx.agreement_shares(a.revenue_split, a.vendor, a.partner, s.distributable, c.minor_units) x
          ORDER BY s.agreement
         RETURNING agreement, amount
     )
@@ -420,6 +449,7 @@ DECLARE
     v_lines      dsx.statement_lines[];
     v_statements dsx.statements[];
 BEGIN
+    PERFORM dsx.refuse_on_worker('dsx.settle()');
     v_ags := dsx.settle_lock(settle_period.agreements, settle_period.period_start);
     IF cardinality(v_ags) = 0 THEN
         RETURN 0;
@@ -467,6 +497,7 @@ DECLARE
     msg      text;
     state    text;
 BEGIN
+    PERFORM dsx.refuse_on_worker('dsx.run_due_settlements()');
     -- the agreements with a due period, in agreement order
     SELECT array_agg(g.agreement ORDER BY g.agreement) INTO v_todo
       FROM dsx.agreements g

@@ -24,11 +24,14 @@ DECLARE
     v_in   bigint;
     v_out  bigint;
     v_int  numeric;
+    v_now    dsx.usage_span[];
+    v_before dsx.usage_span[];
     v_known  dsx.statement_lines[];
     v_booked dsx.statement_lines[];
     w      record;
     ok     boolean := true;
 BEGIN
+    PERFORM dsx.refuse_on_worker('dsx.verify_settlement()');
     -- a statement the role may not see (or a role the session may not act as) is, to the
     -- caller, a statement that does not exist
     SELECT * INTO s FROM dsx.statements t
@@ -48,27 +51,34 @@ BEGIN
     -- each period's lines, rated from raw events as of a batch, at the prices the period was
     -- booked with (dsx.line_price): as of the statement's batch (known) and of the previous
     -- statement's (booked); the statement's lines are its period's known lines plus the
-    -- difference for earlier periods (dsx.line_difference), as settlement books them
+    -- difference for earlier periods (dsx.line_difference), as settlement books them. The
+    -- raw events are read first, in a statement of their own (on Citus it runs on the
+    -- workers), then priced from the books (on the coordinator).
+    SELECT array_agg(x.span) FILTER (WHERE x.asof = 'now'), array_agg(x.span) FILTER (WHERE x.asof = 'before')
+      INTO v_now, v_before
+      FROM (SELECT b.asof,
+                   ROW(e.factory, date_trunc('month', e.occurred_at AT TIME ZONE 'UTC')::date, e.customer, e.model,
+                       dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at))::dsx.usage_span AS span
+              FROM dsx.usage_events e
+             CROSS JOIN (VALUES ('now', s.through_batch), ('before', v_prev_batch)) b(asof, batch)
+             WHERE e.factory = a.factory AND e.batch_id <= b.batch
+               AND NOT EXISTS (SELECT 1 FROM dsx.usage_voids v
+                                WHERE v.factory = e.factory AND v.event_id = e.event_id AND v.batch_id <= b.batch)
+               AND e.occurred_at >= (a.starts::timestamp AT TIME ZONE 'UTC')
+               AND e.occurred_at < (s.period_end::timestamp AT TIME ZONE 'UTC')
+             GROUP BY b.asof, e.factory, date_trunc('month', e.occurred_at AT TIME ZONE 'UTC'), e.customer, e.model) x;
     SELECT array_agg(x.line) FILTER (WHERE x.asof = 'now'),
            array_agg(x.line) FILTER (WHERE x.asof = 'before' AND (x.line).for_period < s.period_start)
       INTO v_known, v_booked
       FROM (SELECT l.asof,
-                   ROW(a.agreement, s.period_start, l.for_period, l.customer, l.model,
-                       dsx.input_tokens(l.u), dsx.output_tokens(l.u),
-                       dsx.rate(l.u, p.input_price, p.output_price, v_mu),
+                   ROW(a.agreement, s.period_start, l.period_start, l.customer, l.model,
+                       dsx.input_tokens(l.usage), dsx.output_tokens(l.usage),
+                       dsx.rate(l.usage, p.input_price, p.output_price, v_mu),
                        p.plan, p.input_price, p.output_price)::dsx.statement_lines AS line
-              FROM (SELECT date_trunc('month', e.occurred_at AT TIME ZONE 'UTC')::date AS for_period,
-                           e.customer, e.model, b.asof,
-                           dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at) AS u
-                      FROM dsx.usage_events e
-                     CROSS JOIN (VALUES ('now', s.through_batch), ('before', v_prev_batch)) b(asof, batch)
-                     WHERE e.factory = a.factory AND e.batch_id <= b.batch
-                       AND NOT EXISTS (SELECT 1 FROM dsx.usage_voids v
-                                        WHERE v.factory = e.factory AND v.event_id = e.event_id AND v.batch_id <= b.batch)
-                       AND e.occurred_at >= (a.starts::timestamp AT TIME ZONE 'UTC')
-                       AND e.occurred_at < (s.period_end::timestamp AT TIME ZONE 'UTC')
-                     GROUP BY 1, 2, 3, 4) l
-              LEFT JOIN LATERAL dsx.line_price(a.agreement, a.factory, l.for_period, l.customer, l.model,
+              FROM (SELECT 'now' AS asof, n.* FROM unnest(v_now) n
+                    UNION ALL
+                    SELECT 'before', b.* FROM unnest(v_before) b) l
+              LEFT JOIN LATERAL dsx.line_price(a.agreement, a.factory, l.period_start, l.customer, l.model,
                                                s.period_start) p ON true) x;
     WITH expected_lines AS (
         SELECT x.for_period, x.customer, x.model, x.input_tokens, x.output_tokens, x.amount
@@ -106,10 +116,10 @@ BEGIN
         RAISE NOTICE 'statement figures differ from the recomputed waterfall';
         ok := false;
     END IF;
-    IF EXISTS (SELECT party, amount FROM dsx.agreement_shares(s.agreement, w.distributable, v_mu) WHERE amount <> 0
+    IF EXISTS (SELECT party, amount FROM dsx.agreement_shares(a.revenue_split, a.vendor, a.partner, w.distributable, v_mu) WHERE amount <> 0
                EXCEPT SELECT party, amount FROM dsx.statement_shares t WHERE t.agreement = s.agreement AND t.period_start = s.period_start AND amount <> 0)
        OR EXISTS (SELECT party, amount FROM dsx.statement_shares t WHERE t.agreement = s.agreement AND t.period_start = s.period_start AND amount <> 0
-                  EXCEPT SELECT party, amount FROM dsx.agreement_shares(s.agreement, w.distributable, v_mu) WHERE amount <> 0) THEN
+                  EXCEPT SELECT party, amount FROM dsx.agreement_shares(a.revenue_split, a.vendor, a.partner, w.distributable, v_mu) WHERE amount <> 0) THEN
         RAISE NOTICE 'statement shares differ from the revenue split';
         ok := false;
     END IF;

@@ -2,52 +2,30 @@
 -- (dsx.grant_partner, dsx.grant_vendor and their revokes).
 
 /*
- * Whose rows the current role sees. These run with the caller's rights (a policy is
- * evaluated as the querying role) and decide from the maps and pg_has_role alone: a
- * caller's search_path, temporary objects or own rows change nothing, since every name is
- * qualified and the search_path pinned. Policies call them as (SELECT f()): once a query.
+ * Whose rows the current role sees: the parties, factories and agreements the policies
+ * let it read (dsx.sees, below, is what the policies call). In C, reading the maps through
+ * dsx.visible_keys with the owner's rights, once per query: a caller's search_path,
+ * temporary objects or own rows change nothing, and they run on a Citus worker too, inside
+ * a query on a shard. The keys come in byte order.
  */
 CREATE OR REPLACE FUNCTION dsx.current_partners() RETURNS text[]
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.partner), '{}'::text[])
-      FROM dsx.partner_roles r
-      JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role
-     WHERE pg_catalog.pg_has_role(g.oid, 'USAGE')
-$$;
+    AS 'MODULE_PATHNAME', 'dsx_current_partners' LANGUAGE C STABLE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION dsx.current_partners() IS 'Partners whose rows the current role sees: those dsx.partner_roles maps to a role whose privileges it has (itself, or a group it inherits from)';
 
 CREATE OR REPLACE FUNCTION dsx.current_vendors() RETURNS text[]
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.vendor), '{}'::text[])
-      FROM dsx.vendor_roles r
-      JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role
-     WHERE pg_catalog.pg_has_role(g.oid, 'USAGE')
-$$;
+    AS 'MODULE_PATHNAME', 'dsx_current_vendors' LANGUAGE C STABLE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION dsx.current_vendors() IS 'Vendors whose agreements the current role sees: those dsx.vendor_roles maps to a role whose privileges it has';
 
 CREATE OR REPLACE FUNCTION dsx.current_factories() RETURNS text[]
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT COALESCE(pg_catalog.array_agg(f.factory), '{}'::text[])
-      FROM dsx.factories f
-     WHERE f.partner OPERATOR(pg_catalog.=) ANY ((SELECT dsx.current_partners())::text[])
-$$;
+    AS 'MODULE_PATHNAME', 'dsx_current_factories' LANGUAGE C STABLE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION dsx.current_factories() IS 'Factories of the current role''s partners: whose usage, customers and plans it sees';
 
 CREATE OR REPLACE FUNCTION dsx.current_agreements(with_vendor boolean DEFAULT true) RETURNS text[]
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT COALESCE(pg_catalog.array_agg(a.agreement), '{}'::text[])
-      FROM dsx.agreements a
-     WHERE a.partner OPERATOR(pg_catalog.=) ANY ((SELECT dsx.current_partners())::text[])
-        OR (with_vendor AND a.vendor OPERATOR(pg_catalog.=) ANY ((SELECT dsx.current_vendors())::text[]))
-$$;
+    AS 'MODULE_PATHNAME', 'dsx_current_agreements' LANGUAGE C STABLE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION dsx.current_agreements(boolean) IS 'Agreements the current role sees: those of its partners and, when with_vendor, those of its vendors';
 
 -- Factories a role may load, see and ingest: those dsx.loader_roles maps to a role whose
@@ -66,10 +44,9 @@ $$;
 COMMENT ON FUNCTION dsx.loader_factories(name) IS 'Factories a role may load: those dsx.loader_roles maps to a role whose privileges it has (itself, or a group it inherits from)';
 
 CREATE OR REPLACE FUNCTION dsx.current_loader_factories() RETURNS text[]
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT dsx.loader_factories(CURRENT_USER) $$;
-COMMENT ON FUNCTION dsx.current_loader_factories() IS 'Factories the current role may load, see and ingest (dsx.loader_factories of CURRENT_USER)';
+    AS 'MODULE_PATHNAME', 'dsx_current_loader_factories' LANGUAGE C STABLE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION dsx.current_loader_factories() IS 'Factories the current role may load, see and ingest (what dsx.loader_factories says of CURRENT_USER)';
 
 -- Whether a role acts for dsx as a whole: the extension's owner (or a superuser), or a
 -- member of dsx_operator. Such a role loads and ingests any factory.
@@ -113,6 +90,73 @@ AS $$
        AND pg_catalog.pg_has_role(SESSION_USER, $1, 'MEMBER')
 $$;
 COMMENT ON FUNCTION dsx.session_may_act_as(name) IS 'True when the session''s login is the role or a member of it, so that it could act as it (SET ROLE)';
+
+/*
+ * What the row-level security policies ask: dsx.sees(kind, key), in C, is true when the
+ * current role may see the rows of that key. A policy cannot hold a subquery on Citus (its
+ * expression is evaluated on the worker that holds each shard), so it calls dsx.sees on
+ * each row; the function computes the role's keys of the kind once per query, from
+ * dsx.visible_keys run with the owner's rights (the tables it reads then apply no policy
+ * that would call back), and answers the other rows from memory. dsx.visible_keys is the
+ * owner's alone: it answers for any role.
+ *
+ *   kind               keys the role sees
+ *   role               roles whose privileges it has (itself, the groups it inherits from)
+ *   partner, vendor    the parties dsx.partner_roles / dsx.vendor_roles map those roles to
+ *   factory            its partners' factories (their usage, customers and plans)
+ *   seen_factory       those, and the factories of its vendors' agreements
+ *   agreement          its partners' and vendors' agreements
+ *   partner_agreement  its partners' agreements (the customer lines of their statements)
+ *   plan               the plans its partners' customers are on
+ *   party              its parties, their counterparties, lenders, customers and sharers
+ *   loader_factory     the factories dsx.loader_roles maps its roles to
+ */
+CREATE OR REPLACE FUNCTION dsx.visible_keys(who oid, kind text) RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    roles     name[];
+    partners  text[];
+    vendors   text[];
+    factories text[];
+    agrs      text[];
+BEGIN
+    roles := ARRAY(SELECT g.rolname FROM pg_catalog.pg_roles g WHERE pg_catalog.pg_has_role(who, g.oid, 'USAGE'));
+    IF kind = 'role' THEN
+        RETURN roles::text[];
+    ELSIF kind = 'loader_factory' THEN
+        RETURN ARRAY(SELECT DISTINCT r.factory FROM dsx.loader_roles r WHERE r.role = ANY (roles));
+    END IF;
+    partners := ARRAY(SELECT DISTINCT r.partner FROM dsx.partner_roles r WHERE r.role = ANY (roles));
+    vendors := ARRAY(SELECT DISTINCT r.vendor FROM dsx.vendor_roles r WHERE r.role = ANY (roles));
+    IF kind = 'partner' THEN
+        RETURN partners;
+    ELSIF kind = 'vendor' THEN
+        RETURN vendors;
+    END IF;
+    factories := ARRAY(SELECT f.factory FROM dsx.factories f WHERE f.partner = ANY (partners));
+    agrs := ARRAY(SELECT a.agreement FROM dsx.agreements a WHERE a.partner = ANY (partners) OR a.vendor = ANY (vendors));
+    RETURN CASE kind
+        WHEN 'factory' THEN factories
+        WHEN 'seen_factory' THEN factories || ARRAY(SELECT a.factory FROM dsx.agreements a WHERE a.vendor = ANY (vendors))
+        WHEN 'agreement' THEN agrs
+        WHEN 'partner_agreement' THEN ARRAY(SELECT a.agreement FROM dsx.agreements a WHERE a.partner = ANY (partners))
+        WHEN 'plan' THEN ARRAY(SELECT DISTINCT c.plan FROM dsx.customer_plans c WHERE c.factory = ANY (factories))
+        WHEN 'party' THEN partners || vendors
+            || ARRAY(SELECT p FROM dsx.agreements a, LATERAL (VALUES (a.partner), (a.vendor)) v(p) WHERE a.agreement = ANY (agrs))
+            || ARRAY(SELECT f.lender FROM dsx.credit_facilities f WHERE f.agreement = ANY (agrs))
+            || ARRAY(SELECT c.customer FROM dsx.customer_plans c WHERE c.factory = ANY (factories))
+            || ARRAY(SELECT s.party FROM dsx.statement_shares s WHERE s.agreement = ANY (agrs))
+        END;
+    -- an unknown kind sees nothing (NULL)
+END
+$$;
+COMMENT ON FUNCTION dsx.visible_keys(oid, text) IS 'The keys of a kind (role, partner, vendor, factory, seen_factory, agreement, partner_agreement, plan, party, loader_factory) whose rows a role sees; what dsx.sees computes once per query, with the owner''s rights. The owner''s alone';
+
+CREATE OR REPLACE FUNCTION dsx.sees(kind text, key text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'dsx_sees' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dsx.sees(text, text) IS 'True when the current role may see the rows of key (a party, factory, agreement, plan or role, by kind: see dsx.visible_keys); the test every row-level security policy makes, computed once per query';
 
 /*
  * Mapping roles to parties. Run by the extension owner or a member of dsx_operator (who
@@ -172,10 +216,12 @@ BEGIN
         EXECUTE pg_catalog.format('INSERT INTO dsx.%I (role, %I) VALUES ($1, $2)', kind || '_roles', kind)
           USING role, party;
     END IF;
-    -- also when already mapped: after a restore into another cluster only the map came back
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
-                    WHERE m.roleid = grp::regrole
-                      AND m.member = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = role)) THEN
+    -- also when already mapped: after a restore into another cluster only the map came back;
+    -- and always on a Citus coordinator, which passes the grant on to workers that may lack it
+    IF dsx.citus_node() = 'coordinator' OR NOT EXISTS (
+           SELECT 1 FROM pg_catalog.pg_auth_members m
+            WHERE m.roleid = grp::regrole
+              AND m.member = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = role)) THEN
         EXECUTE pg_catalog.format('GRANT %I TO %I', grp, role);
     END IF;
     RETURN mapped IS NULL;
@@ -255,7 +301,7 @@ BEGIN
     INSERT INTO dsx.loader_roles (role, factory) VALUES (grant_loader.role, grant_loader.factory)
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS added = ROW_COUNT;
-    IF NOT pg_catalog.pg_has_role(role, 'dsx_loader', 'MEMBER') THEN
+    IF NOT pg_catalog.pg_has_role(role, 'dsx_loader', 'MEMBER') OR dsx.citus_node() = 'coordinator' THEN
         EXECUTE pg_catalog.format('GRANT dsx_loader TO %I', role);
     END IF;
     RETURN added = 1;

@@ -66,61 +66,39 @@ BEGIN
     -- loaders: the usage of their factories, and the batches they ingested
     FOREACH t IN ARRAY ARRAY['factories', 'usage_events', 'usage_daily', 'usage_conflicts', 'usage_voids'] LOOP
         EXECUTE pg_catalog.format(
-            'CREATE POLICY dsx_load ON dsx.%I FOR SELECT TO dsx_loader '
-            'USING (factory = ANY ((SELECT dsx.current_loader_factories())::text[]))', t);
+            'CREATE POLICY dsx_load ON dsx.%I FOR SELECT TO dsx_loader USING (dsx.sees(''loader_factory'', factory))', t);
         EXECUTE pg_catalog.format('COMMENT ON POLICY dsx_load ON dsx.%I IS %L', t,
                                   'Loaders see the rows of the factories they are mapped to');
     END LOOP;
+    -- partners and vendors: the usage of their partners' factories
+    FOREACH t IN ARRAY ARRAY['customer_plans', 'usage_events', 'usage_daily', 'usage_voids', 'usage_conflicts'] LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY dsx_read ON dsx.%I FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees(''factory'', factory))', t);
+    END LOOP;
+    -- and the books of their agreements
+    FOREACH t IN ARRAY ARRAY['credit_facilities', 'statements', 'statement_shares', 'ledger_entries'] LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY dsx_read ON dsx.%I FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees(''agreement'', agreement))', t);
+    END LOOP;
 END
 $$;
+-- No policy holds a subquery: each calls dsx.sees, which a Citus worker can evaluate on
+-- the shard it holds (and which computes the role's keys once per query).
 CREATE POLICY dsx_load ON dsx.ingest_log FOR SELECT TO dsx_loader USING (ingested_by = SESSION_USER);
 COMMENT ON POLICY dsx_load ON dsx.ingest_log IS 'Loaders see the batches their login ingested';
-CREATE POLICY dsx_load ON dsx.loader_roles FOR SELECT TO dsx_loader
-    USING (role IN (SELECT g.rolname FROM pg_catalog.pg_roles g WHERE pg_catalog.pg_has_role(g.oid, 'USAGE')));
+CREATE POLICY dsx_load ON dsx.loader_roles FOR SELECT TO dsx_loader USING (dsx.sees('role', role));
 COMMENT ON POLICY dsx_load ON dsx.loader_roles IS 'A role sees its own mappings';
 
 -- a partner sees itself, its counterparties and its customers; a vendor the parties of its agreements
-CREATE POLICY dsx_read ON dsx.parties FOR SELECT TO dsx_partner, dsx_vendor USING (
-    parties.party = ANY ((SELECT dsx.current_partners())::text[])
-    OR parties.party = ANY ((SELECT dsx.current_vendors())::text[])
-    OR EXISTS (SELECT 1 FROM dsx.agreements a WHERE parties.party IN (a.partner, a.vendor))
-    OR EXISTS (SELECT 1 FROM dsx.credit_facilities f WHERE f.lender = parties.party)
-    OR EXISTS (SELECT 1 FROM dsx.customer_plans c WHERE c.customer = parties.party)
-    OR EXISTS (SELECT 1 FROM dsx.statement_shares s WHERE s.party = parties.party));
-CREATE POLICY dsx_read ON dsx.factories FOR SELECT TO dsx_partner, dsx_vendor USING (
-    factories.partner = ANY ((SELECT dsx.current_partners())::text[])
-    OR EXISTS (SELECT 1 FROM dsx.agreements a
-                WHERE a.factory = factories.factory AND a.vendor = ANY ((SELECT dsx.current_vendors())::text[])));
-CREATE POLICY dsx_read ON dsx.price_plans FOR SELECT TO dsx_partner, dsx_vendor USING (
-    EXISTS (SELECT 1 FROM dsx.customer_plans c
-             WHERE c.plan = price_plans.plan AND c.factory = ANY ((SELECT dsx.current_factories())::text[])));
-CREATE POLICY dsx_read ON dsx.customer_plans FOR SELECT TO dsx_partner, dsx_vendor
-    USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
-CREATE POLICY dsx_read ON dsx.usage_events FOR SELECT TO dsx_partner, dsx_vendor
-    USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
-CREATE POLICY dsx_read ON dsx.usage_daily FOR SELECT TO dsx_partner, dsx_vendor
-    USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
-CREATE POLICY dsx_read ON dsx.usage_voids FOR SELECT TO dsx_partner, dsx_vendor
-    USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
-COMMENT ON POLICY dsx_read ON dsx.usage_voids IS 'Partners see the voided events of their factories; vendors see no customer-level usage';
-CREATE POLICY dsx_read ON dsx.usage_conflicts FOR SELECT TO dsx_partner, dsx_vendor
-    USING (factory = ANY ((SELECT dsx.current_factories())::text[]));
+CREATE POLICY dsx_read ON dsx.parties FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees('party', party));
+CREATE POLICY dsx_read ON dsx.factories FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees('seen_factory', factory));
+CREATE POLICY dsx_read ON dsx.price_plans FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees('plan', plan));
 CREATE POLICY dsx_read ON dsx.agreements FOR SELECT TO dsx_partner, dsx_vendor
-    USING (partner = ANY ((SELECT dsx.current_partners())::text[]) OR vendor = ANY ((SELECT dsx.current_vendors())::text[]));
-CREATE POLICY dsx_read ON dsx.credit_facilities FOR SELECT TO dsx_partner, dsx_vendor
-    USING (agreement = ANY ((SELECT dsx.current_agreements())::text[]));
-CREATE POLICY dsx_read ON dsx.statements FOR SELECT TO dsx_partner, dsx_vendor
-    USING (agreement = ANY ((SELECT dsx.current_agreements())::text[]));
+    USING (dsx.sees('partner', partner) OR dsx.sees('vendor', vendor));
 CREATE POLICY dsx_read ON dsx.statement_lines FOR SELECT TO dsx_partner, dsx_vendor
-    USING (agreement = ANY ((SELECT dsx.current_agreements(false))::text[]));
-CREATE POLICY dsx_read ON dsx.statement_shares FOR SELECT TO dsx_partner, dsx_vendor
-    USING (agreement = ANY ((SELECT dsx.current_agreements())::text[]));
-CREATE POLICY dsx_read ON dsx.ledger_entries FOR SELECT TO dsx_partner, dsx_vendor
-    USING (agreement = ANY ((SELECT dsx.current_agreements())::text[]));
-CREATE POLICY dsx_read ON dsx.partner_roles FOR SELECT TO dsx_partner, dsx_vendor
-    USING (role IN (SELECT g.rolname FROM pg_catalog.pg_roles g WHERE pg_catalog.pg_has_role(g.oid, 'USAGE')));
-CREATE POLICY dsx_read ON dsx.vendor_roles FOR SELECT TO dsx_partner, dsx_vendor
-    USING (role IN (SELECT g.rolname FROM pg_catalog.pg_roles g WHERE pg_catalog.pg_has_role(g.oid, 'USAGE')));
+    USING (dsx.sees('partner_agreement', agreement));
+CREATE POLICY dsx_read ON dsx.partner_roles FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees('role', role));
+CREATE POLICY dsx_read ON dsx.vendor_roles FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees('role', role));
 
 COMMENT ON POLICY dsx_read ON dsx.parties IS 'Partners and vendors see their own party, the parties of their agreements, their lenders, their customers and the parties sharing their revenue';
 COMMENT ON POLICY dsx_read ON dsx.factories IS 'Partners see their factories; vendors the factories of their agreements';
@@ -137,3 +115,4 @@ COMMENT ON POLICY dsx_read ON dsx.statement_shares IS 'Partners and vendors see 
 COMMENT ON POLICY dsx_read ON dsx.ledger_entries IS 'Partners and vendors see the ledger of their agreements';
 COMMENT ON POLICY dsx_read ON dsx.partner_roles IS 'A role sees its own mappings';
 COMMENT ON POLICY dsx_read ON dsx.vendor_roles IS 'A role sees its own mappings';
+COMMENT ON POLICY dsx_read ON dsx.usage_voids IS 'Partners see the voided events of their factories; vendors see no customer-level usage';

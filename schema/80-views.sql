@@ -186,8 +186,12 @@ SELECT u.factory, f.partner, a.agreement, u.customer, u.model, u.period_start, c
   JOIN dsx.factories f ON f.factory = u.factory
   LEFT JOIN dsx.agreements a ON a.factory = u.factory
   LEFT JOIN dsx.customer_plans cp ON cp.factory = u.factory AND cp.customer = u.customer
-  LEFT JOIN LATERAL dsx.line_price(a.agreement, u.factory, u.period_start, u.customer, u.model, 'infinity') p ON true
- WHERE NOT p.priced
+  -- priced is what dsx.line_price says: a price the period was booked with, else one in
+  -- force; written as joins (a function reading the books could be sent to a Citus worker)
+  LEFT JOIN dsx.prices_in_force p ON p.factory = u.factory AND p.customer = u.customer AND p.model = u.model
+  LEFT JOIN (SELECT DISTINCT l.agreement, l.for_period, l.customer, l.model FROM dsx.statement_lines l) b
+         ON b.agreement = a.agreement AND b.for_period = u.period_start AND b.customer = u.customer AND b.model = u.model
+ WHERE p.plan IS NULL AND b.agreement IS NULL
    AND (a.agreement IS NULL OR u.period_start >= a.starts);   -- before its start an agreement settles nothing
 COMMENT ON VIEW dsx.unpriced_usage IS 'Usage no plan prices, per factory, customer, model and month: what makes a settlement fail with P0002 (a customer without a plan at the factory, or a plan without a price for the model). For operators and auditors';
 COMMENT ON COLUMN dsx.unpriced_usage.factory IS 'Factory that served the tokens';

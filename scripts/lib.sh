@@ -66,8 +66,11 @@ grant_tree_access() {
 
 # cluster_start NAME PORT DB [CRON_DB]: a fresh cluster in .dsx/NAME, database DB created,
 # pg_cron preloaded and living in CRON_DB (default DB). Sets PGHOST, PGPORT, PGDATA, PGUSER.
+# DSX_PRELOAD (default pg_cron) and DSX_LISTEN (default none: the socket only) change what
+# is preloaded and where it listens (citus_start uses them).
 cluster_start() {
   local name=$1 port=$2 db=$3 crondb=${4:-$3}
+  local preload=${DSX_PRELOAD:-pg_cron} listen=${DSX_LISTEN:-}
   local base=$DSX_ROOT/.dsx
   mkdir -p "$base"
   grant_tree_access "$DSX_ROOT"
@@ -90,10 +93,10 @@ cluster_start() {
   as_pg "$PGBIN/initdb" -D "$PGDATA" -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
   cat >>"$PGDATA/postgresql.conf" <<CONF
 # throwaway dsx cluster
-listen_addresses = ''
+listen_addresses = '$listen'
 unix_socket_directories = '$PGHOST'
 port = $PGPORT
-shared_preload_libraries = 'pg_cron'
+shared_preload_libraries = '$preload'
 cron.database_name = '$crondb'
 cron.use_background_workers = on
 max_worker_processes = 32
@@ -123,6 +126,56 @@ detached() {
     done
     "$@"
   )
+}
+
+# citus_installed: whether Citus is installed into this PostgreSQL (from Citus's own
+# packages, or built from source).
+citus_installed() {
+  [ -f "$("$PG_CONFIG" --pkglibdir)/citus.so" ] && [ -f "$("$PG_CONFIG" --sharedir)/extension/citus.control" ]
+}
+
+# citus_start NAME PORT DB: a throwaway Citus cluster on loopback: a coordinator in
+# .dsx/NAME-c on PORT (pg_cron preloaded, living in DB) and two workers in .dsx/NAME-w1 and
+# .dsx/NAME-w2 on PORT+1 and PORT+2, each with database DB and the citus extension, the
+# workers added to the coordinator. Leaves PGHOST/PGPORT/PGDATA on the coordinator;
+# CITUS_DATA lists the three data directories (citus_stop stops them).
+citus_start() {
+  local name=$1 port=$2 db=$3 i
+  CITUS_DATA=()
+  for i in 2 1; do
+    DSX_PRELOAD=citus DSX_LISTEN=127.0.0.1 cluster_start "$name-w$i" $((port + i)) "$db"
+    CITUS_DATA+=("$PGDATA")
+    psql_q -c 'CREATE EXTENSION citus'
+  done
+  DSX_PRELOAD=citus,pg_cron DSX_LISTEN=127.0.0.1 cluster_start "$name-c" "$port" "$db"
+  CITUS_DATA+=("$PGDATA")
+  psql_q -c 'CREATE EXTENSION citus' \
+    -c "SELECT citus_set_coordinator_host('127.0.0.1', $port)" \
+    -c "SELECT citus_add_node('127.0.0.1', $((port + 1)))" \
+    -c "SELECT citus_add_node('127.0.0.1', $((port + 2)))" >/dev/null
+}
+
+# citus_db DB: another database on the cluster citus_start started: created on every node
+# with the citus extension, the workers added to it on the coordinator (Citus keeps its
+# metadata per database).
+citus_db() {
+  local db=$1 d port
+  for d in "${CITUS_DATA[@]}"; do
+    port=$(sed -n 's/^port = //p' "$d/postgresql.conf" | tail -n1)
+    as_pg env PGHOST="$(sed -n "s/^unix_socket_directories = '\(.*\)'/\1/p" "$d/postgresql.conf" | tail -n1)" \
+      PGPORT="$port" "$PGBIN/createdb" "$db"
+    as_pg env PGHOST="$(sed -n "s/^unix_socket_directories = '\(.*\)'/\1/p" "$d/postgresql.conf" | tail -n1)" \
+      PGPORT="$port" "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" -c 'CREATE EXTENSION citus'
+  done
+  psql_q -d "$db" -c "SELECT citus_set_coordinator_host('127.0.0.1', $PGPORT)" \
+    -c "SELECT citus_add_node('127.0.0.1', $((PGPORT + 1)))" \
+    -c "SELECT citus_add_node('127.0.0.1', $((PGPORT + 2)))" >/dev/null
+}
+
+# citus_stop: stop the three nodes citus_start started.
+citus_stop() {
+  local d
+  for d in "${CITUS_DATA[@]}"; do as_pg "$PGBIN/pg_ctl" -D "$d" -m fast -w stop >/dev/null 2>&1 || true; done
 }
 
 # cluster_stop: stop the cluster cluster_start started.

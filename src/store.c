@@ -28,7 +28,8 @@
  * step writes as faithfully as INSERT would: insert triggers (foreign keys included),
  * row-level security that might refuse a row, generated columns, columns or a key other
  * than dsx's, a deferrable or non-btree key, a nondeterministic collation, privileges
- * granted per column. dsx.ingest() then uses its
+ * granted per column; or when a table is not a plain local heap (another access method, or
+ * a Citus table, whose rows live in shards on other nodes). dsx.ingest() then uses its
  * SQL statements, which apply all of those. Table privileges are checked as INSERT does.
  */
 #include "postgres.h"
@@ -44,6 +45,7 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "port/pg_bswap.h"
@@ -58,6 +60,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/fmgroids.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -256,6 +259,39 @@ column_of(TupleDesc desc, const char *name, Oid type)
 	return 0;
 }
 
+/* Is the relation known to Citus (distributed, reference or Citus local)? Its rows are
+ * then in shards, not in this heap. Read from Citus's catalogue when it exists, without
+ * depending on Citus. */
+static bool
+citus_table(Oid relid)
+{
+	Oid			dist = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	Relation	cat;
+	SysScanDesc scan;
+	ScanKeyData key;
+	bool		found;
+
+	if (!OidIsValid(dist))
+		return false;
+	cat = table_open(dist, AccessShareLock);
+	/* its first column is logicalrelid */
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(cat, InvalidOid, false, NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(cat, AccessShareLock);
+	return found;
+}
+
+/* Is the relation a plain table whose rows live in its own local heap? */
+static bool
+local_heap(Relation rel)
+{
+	return rel->rd_rel->relkind == RELKIND_RELATION &&
+		rel->rd_tableam == GetHeapamTableAmRoutine() &&
+		!citus_table(RelationGetRelid(rel));
+}
+
 /* Can this step write usage_events from src in place of INSERT ... SELECT? Fills in the
  * column numbers. (see the header comment) */
 static bool
@@ -265,8 +301,9 @@ plain_target(Store *st, Relation src)
 	TriggerDesc *trig = rel->trigdesc;
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			nlive = 0;
+	Oid			daily = get_relname_relid("usage_daily", RelationGetNamespace(rel));
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION || src->rd_rel->relkind != RELKIND_RELATION)
+	if (!local_heap(rel) || !local_heap(src) || !OidIsValid(daily) || citus_table(daily))
 		return false;
 	if (trig != NULL &&
 		(trig->trig_insert_before_row || trig->trig_insert_after_row ||

@@ -30,3 +30,13 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Every key of a usage table holds the factory, by which Citus distributes them
+-- (dsx.distribute): the conflicts' surrogate key becomes (factory, conflict_id).
+ALTER TABLE dsx.usage_conflicts DROP CONSTRAINT usage_conflicts_pkey,
+    ADD CONSTRAINT usage_conflicts_pkey PRIMARY KEY (factory, conflict_id);
+COMMENT ON COLUMN dsx.usage_conflicts.conflict_id IS 'Surrogate key (with the factory: on Citus each worker numbers its own, so only the pair is unique)';
+
+-- The shares of a split are a pure function of the agreement's terms, which its callers
+-- read (on Citus a function that reads a table cannot be inlined into their queries).
+DROP FUNCTION dsx.agreement_shares(text, numeric, integer);

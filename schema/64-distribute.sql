@@ -1,0 +1,197 @@
+-- schema/64-distribute.sql — dsx.distribute(): dsx's tables laid out on a Citus cluster.
+
+/*
+ * The layout, and why:
+ *   distributed by factory, co-located   the usage tables (inbox, events, daily rollup,
+ *       conflicts, voids): they grow with every event. Every key and every query of them
+ *       holds the factory, so each factory's rows live on one worker, and ingest
+ *       (deduplication, conflicts, the rollup) and the aggregates run on the workers in
+ *       parallel, shard by shard, without moving rows between nodes.
+ *   reference                            the configuration (currencies, parties, factories,
+ *       plans, agreements, facilities, the role maps): small, read by every settlement and
+ *       policy, joined with the usage on the workers, so each node keeps a copy.
+ *   local (on the coordinator)           the books (statements, lines, shares, ledger):
+ *       one row set per agreement and month, written in one transaction with its ledger
+ *       and checked as a whole (dsx.books_check), read by partners through row-level
+ *       security; and the ingest log and the configuration history, written with the
+ *       batch sequence. PostgreSQL joins them with the reference tables' copy on the
+ *       coordinator; Citus joins them with distributed tables by sending their rows.
+ * Returns one row for every table of dsx. Idempotent: a table already in its place is
+ * left as it is.
+ */
+CREATE OR REPLACE FUNCTION dsx.distribute() RETURNS TABLE(table_name regclass, layout text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t       text;
+    placed  text;
+    fk      record;
+    readd   text[] := '{}';
+    books   regclass[] := ARRAY['dsx.statements', 'dsx.statement_lines', 'dsx.statement_shares', 'dsx.ledger_entries'];
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RAISE EXCEPTION 'dsx.distribute() needs Citus'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The citus extension is not installed in this database.',
+                  HINT = 'Install Citus on every node, CREATE EXTENSION citus, add the workers, then call dsx.distribute() on the coordinator.';
+    END IF;
+    IF dsx.citus_node() <> 'coordinator' THEN
+        RAISE EXCEPTION 'dsx.distribute() runs on the coordinator' USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_node n WHERE n.groupid = 0) THEN
+        RAISE EXCEPTION 'the coordinator is not in the Citus metadata'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The books stay on the coordinator and join the reference tables there, so it keeps a copy of them.',
+                  HINT = 'Run SELECT citus_set_coordinator_host(''<host>'', <port>) first.';
+    END IF;
+    -- dsx's triggers (the configuration history, the inbox check, the checks) move to the
+    -- shards with their tables; they are written to run there (see dsx.citus_node)
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    -- the rows Citus copies into the new shards are not changes: the history skips them
+    -- (for a superuser, who could disable its trigger anyway)
+    PERFORM pg_catalog.set_config('dsx.distributing', 'on', true);
+    -- one connection per worker: the foreign keys added back to reference tables at the end
+    -- may not follow parallel work on the shards in one transaction
+    PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+    -- Foreign keys to the tables that move are dropped first (Citus converts the tables a
+    -- key joins, one by one, and cannot convert an extension's tables with views on them),
+    -- then added back between the moved tables. The books' keys to the configuration stay
+    -- dropped (Citus keeps no key from a plain table to a reference table): dsx.keep_books
+    -- checks what they checked.
+    FOR fk IN SELECT c.conrelid::regclass AS tab, c.conname, pg_catalog.pg_get_constraintdef(c.oid) AS def,
+                     c.conrelid = ANY (books) AS of_books
+                FROM pg_catalog.pg_constraint c
+               WHERE c.contype = 'f' AND c.connamespace = 'dsx'::regnamespace
+                 AND NOT c.confrelid = ANY (books) AND NOT dsx.citus_placed(c.confrelid::regclass)
+               ORDER BY 1, 2 LOOP
+        -- on every node: a worker's own copy of dsx's tables becomes the table's shell there
+        PERFORM dsx.on_every_node(pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', fk.tab, fk.conname));
+        IF NOT fk.of_books THEN
+            readd := readd || pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.tab, fk.conname, fk.def);
+        END IF;
+    END LOOP;
+    -- the configuration, referenced tables before the tables that reference them
+    FOREACH t IN ARRAY ARRAY['currencies', 'parties', 'factories', 'price_plans', 'customer_plans', 'agreements',
+                             'credit_facilities', 'partner_roles', 'vendor_roles', 'loader_roles'] LOOP
+        SELECT p.repmodel INTO placed FROM pg_catalog.pg_dist_partition p
+         WHERE p.logicalrelid = pg_catalog.format('dsx.%I', t)::regclass;
+        IF placed IS DISTINCT FROM 't' THEN
+            PERFORM dsx.citus_move(pg_catalog.format('dsx.%I', t)::regclass, NULL);
+        END IF;
+    END LOOP;
+    -- the usage, by factory, co-located with the events
+    FOREACH t IN ARRAY ARRAY['usage_events', 'usage_inbox', 'usage_daily', 'usage_conflicts', 'usage_voids'] LOOP
+        IF NOT dsx.citus_placed(pg_catalog.format('dsx.%I', t)::regclass) THEN
+            PERFORM dsx.citus_move(pg_catalog.format('dsx.%I', t)::regclass,
+                                   CASE WHEN t = 'usage_events' THEN 'default' ELSE 'dsx.usage_events' END);
+        END IF;
+    END LOOP;
+
+    FOREACH t IN ARRAY readd LOOP
+        EXECUTE t;
+    END LOOP;
+    FOR fk IN SELECT * FROM (VALUES ('agreements', 'agreement'), ('parties', 'party'), ('currencies', 'currency')) v(tab, col)
+               WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                                  WHERE g.tgrelid = pg_catalog.format('dsx.%I', v.tab)::regclass AND g.tgname = 'keep_books') LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER keep_books AFTER UPDATE OR DELETE ON dsx.%I '
+                                  'FOR EACH ROW EXECUTE FUNCTION dsx.keep_books(%L)', fk.tab, fk.col);
+    END LOOP;
+
+    RETURN QUERY SELECT * FROM dsx.layout();
+END
+$$;
+COMMENT ON FUNCTION dsx.distribute() IS 'On a Citus coordinator, lay dsx out for Citus: the usage tables distributed by factory and co-located, the configuration as reference tables, the books, the ingest log and the history local on the coordinator; returns every dsx table and its layout (dsx.layout()). Idempotent; 0A000 without Citus. For the extension owner';
+
+-- A command run here and on every worker (each in its own transaction there): for dsx's
+-- tables before they are Citus's, whose copies on the workers Citus then takes as the
+-- tables' shells.
+CREATE OR REPLACE FUNCTION dsx.on_every_node(command text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    failed text;
+BEGIN
+    EXECUTE command;
+    EXECUTE 'SELECT pg_catalog.string_agg(w.nodename || '':'' || w.nodeport || '': '' || w.result, ''; '')
+               FROM pg_catalog.run_command_on_workers($1) w WHERE NOT w.success'
+       INTO failed USING command;
+    IF failed IS NOT NULL THEN
+        RAISE EXCEPTION 'a worker refused: %', failed
+            USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = 'The command was: ' || command;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION dsx.on_every_node(text) IS 'dsx.distribute()''s step: a command run on the coordinator and on every worker';
+
+-- One table into Citus: a reference table (colocate_with NULL), or distributed by factory
+-- and co-located as named. The rows Citus copies into the shards stay in the coordinator's
+-- own heap, unseen: they are dropped there.
+CREATE OR REPLACE FUNCTION dsx.citus_move(rel regclass, colocate_with text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    had_rows boolean;
+BEGIN
+    EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s)', rel) INTO had_rows;
+    IF colocate_with IS NULL THEN
+        PERFORM pg_catalog.create_reference_table(rel);
+    ELSE
+        PERFORM pg_catalog.create_distributed_table(rel, 'factory', colocate_with => colocate_with);
+    END IF;
+    IF had_rows THEN
+        PERFORM pg_catalog.truncate_local_data_after_distributing_table(rel);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION dsx.citus_move(regclass, text) IS 'dsx.distribute()''s step for one table: into Citus as a reference table (colocate_with NULL) or distributed by factory, co-located with colocate_with; the coordinator''s copy of its rows dropped';
+
+CREATE OR REPLACE FUNCTION dsx.citus_placed(rel regclass) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found boolean := false;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+           INTO found USING rel;
+    END IF;
+    RETURN found;
+END
+$$;
+COMMENT ON FUNCTION dsx.citus_placed(regclass) IS 'Whether the table is in Citus''s metadata (distributed, reference or Citus local)';
+
+-- Every table of dsx and where it lives: distributed by <column>, reference, local (Citus
+-- local table, on the coordinator) or local (not in Citus's metadata; every table, without
+-- Citus).
+CREATE OR REPLACE FUNCTION dsx.layout() RETURNS TABLE(table_name regclass, layout text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN QUERY SELECT c.oid::regclass, 'local'::text
+                       FROM pg_catalog.pg_class c
+                      WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind = 'r'
+                      ORDER BY c.relname;
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE $q$
+        SELECT c.oid::regclass,
+               CASE WHEN p.partmethod = 'h'
+                    THEN 'distributed by ' || pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+                    WHEN p.repmodel = 't' THEN 'reference'
+                    WHEN p.logicalrelid IS NOT NULL THEN 'local (Citus local table)'
+                    ELSE 'local' END
+          FROM pg_catalog.pg_class c
+          LEFT JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid = c.oid
+         WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind = 'r'
+           AND NOT pg_catalog.relation_is_a_known_shard(c.oid)
+         ORDER BY c.relname$q$;
+END
+$$;
+COMMENT ON FUNCTION dsx.layout() IS 'Every table of dsx and where it lives: distributed by factory, reference, local (Citus local table, on the coordinator) or local; without Citus, every table is local';
