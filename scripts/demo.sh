@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # scripts/demo.sh — the README's first command: the seed scenario on a throwaway cluster.
+# `bash scripts/demo.sh citus` runs the same demo on a throwaway three-node Citus cluster
+# (.dsx/demo-citus-*) where Citus is installed.
 #
 # Installs what is missing, builds and installs dsx, starts PostgreSQL 15 in .dsx/demo as an
 # unprivileged user, creates the extension, loads the seed scenario through the real ingest
@@ -8,11 +10,23 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 install_packages
 build_install
-cluster_start demo "${DSX_DEMO_PORT:-54328}" dsx
 seed=$DSX_ROOT/scripts/seed
 run() { psql_q -d dsx "$@"; }
-
-run -c 'CREATE EXTENSION dsx; CREATE EXTENSION pg_cron;'
+if [ "${1:-}" = citus ]; then
+  # The same demo on a three-node Citus cluster: a coordinator and two workers on loopback.
+  if ! citus_installed; then
+    say "Citus is not installed: install it from Citus's packages (postgresql-15-citus-13.2) and run this again"
+    exit 1
+  fi
+  citus_start demo-citus "${DSX_DEMO_CITUS_PORT:-54345}" dsx
+  say "dsx on Citus: dsx.distribute() lays its tables out over the workers"
+  run -c 'CREATE EXTENSION dsx' -c 'SET client_min_messages = warning' -c 'SELECT * FROM dsx.distribute()'
+  # pg_cron lives on the coordinator alone
+  run -c 'SET citus.enable_ddl_propagation = off' -c 'CREATE EXTENSION pg_cron'
+else
+  cluster_start demo "${DSX_DEMO_PORT:-54328}" dsx
+  run -c 'CREATE EXTENSION dsx; CREATE EXTENSION pg_cron;'
+fi
 say "seed: the vendor, two partners, their factories, customers, price plans, agreements and"
 say "credit facilities; three months of per-minute meter readings per customer and model,"
 say "loaded through dsx.usage_inbox and dsx.ingest() (August is a ramp-up at 20 % load)"
@@ -46,3 +60,6 @@ The demo cluster is still running.
   connect:  $( [ "$(id -u)" = 0 ] && printf 'runuser -u postgres -- ' )$PGBIN/psql -h $PGHOST -p $PGPORT -d dsx
   stop:     $( [ "$(id -u)" = 0 ] && printf 'runuser -u postgres -- ' )$PGBIN/pg_ctl -D $PGDATA stop
 TXT
+if [ "${1:-}" = citus ]; then
+  echo "  (the workers: $( [ "$(id -u)" = 0 ] && printf 'runuser -u postgres -- ' )$PGBIN/pg_ctl -D $DSX_ROOT/.dsx/demo-citus-w1 stop, and -w2)"
+fi
