@@ -224,7 +224,8 @@ $$;
  * (statements to agreements and currencies, shares to parties, entries to currencies) and
  * puts this trigger on the referenced tables in their place. Like the keys' own checks, it
  * refuses to delete, or change the key of, a row the books name (23503). Its argument is
- * the key column. On a worker's copy it does nothing: the books are on the coordinator.
+ * the key column. A TRUNCATE is refused while the books name any row. On a worker's copy it
+ * does nothing: the books are on the coordinator.
  */
 CREATE OR REPLACE FUNCTION dsx.keep_books() RETURNS trigger
 LANGUAGE plpgsql
@@ -236,8 +237,26 @@ DECLARE
     tab  name := dsx.table_of_shard(TG_TABLE_NAME);
     book text;
 BEGIN
-    IF dsx.citus_node() = 'worker'
-       OR (TG_OP = 'UPDATE' AND (pg_catalog.to_jsonb(NEW) ->> col) IS NOT DISTINCT FROM k) THEN
+    IF dsx.citus_node() = 'worker' THEN
+        RETURN NULL;
+    END IF;
+    -- a TRUNCATE (also one cascading from another table) while the books name any row, as
+    -- the keys refused it
+    IF TG_OP = 'TRUNCATE' THEN
+        book := CASE
+            WHEN tab = 'agreements' AND EXISTS (SELECT 1 FROM dsx.statements) THEN 'statements'
+            WHEN tab = 'parties' AND EXISTS (SELECT 1 FROM dsx.statement_shares) THEN 'statement_shares'
+            WHEN tab = 'currencies' AND EXISTS (SELECT 1 FROM dsx.statements) THEN 'statements'
+            END;
+        IF book IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot truncate a table referenced in a foreign key constraint'
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = format('Table "%s" references "%s".', book, tab),
+                      HINT = 'The books are append-only: what they name stays.';
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' AND (pg_catalog.to_jsonb(NEW) ->> col) IS NOT DISTINCT FROM k THEN
         RETURN NULL;
     END IF;
     book := CASE
@@ -254,4 +273,4 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION dsx.keep_books() IS 'Trigger dsx.distribute() puts on agreements, parties and currencies on Citus, in place of the books'' foreign keys: a row the books name cannot be deleted or rekeyed (23503)';
+COMMENT ON FUNCTION dsx.keep_books() IS 'Trigger dsx.distribute() puts on agreements, parties and currencies on Citus, in place of the books'' foreign keys: a row the books name cannot be deleted or rekeyed (23503), nor the table truncated while they name any (0A000)';

@@ -3,14 +3,13 @@
 -- priced, and the revenue lines of a factory's period (dsx.rate_lines).
 
 /*
- * The lookups below are plain SQL functions. dsx.booked_price has no SET clause, so that the
- * planner inlines it into the query that calls it (a join, not a call per row); an inlined
- * body is parsed on the caller's search_path, so every table is schema-qualified and every
- * operator written OPERATOR(pg_catalog.=), so that no object of the caller's can stand in
- * for ours. dsx.price_in_force and dsx.line_price read the plans, which on Citus are
- * reference tables: Citus cannot plan a query into which a function reading its tables was
- * inlined, so they pin their search_path, which keeps them from being inlined (the views,
- * expanded before any planner sees them, are joined directly).
+ * The lookups below pin their search_path, which also keeps the planner from inlining them
+ * into their callers' queries: on Citus the plans are reference tables, and Citus cannot
+ * plan a query into which a function reading its tables was inlined (the views, expanded
+ * before any planner sees them, are joined directly). Their bodies still qualify every
+ * name. dsx.booked_price reads the books, which are on the coordinator: on a Citus worker
+ * (where Citus would send it with a query on one shard) it refuses rather than read the
+ * worker's empty copy.
  */
 
 -- The prices in force: for every customer at every factory, the plan it is on and that
@@ -49,15 +48,21 @@ COMMENT ON FUNCTION dsx.price_in_force(text, text, text) IS 'The plan and prices
 -- when nothing was booked.
 CREATE OR REPLACE FUNCTION dsx.booked_price(agreement text, for_period date, customer text, model text, through date)
 RETURNS TABLE(plan text, input_price dsx.price, output_price dsx.price)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- the books are on the coordinator: a worker's copy of them is empty
+    PERFORM dsx.refuse_on_worker('dsx.booked_price()');
+    RETURN QUERY
     SELECT l.plan, l.input_price, l.output_price
       FROM dsx.statement_lines l
-     WHERE l.agreement OPERATOR(pg_catalog.=) $1 AND l.for_period OPERATOR(pg_catalog.=) $2
-       AND l.customer OPERATOR(pg_catalog.=) $3 AND l.model OPERATOR(pg_catalog.=) $4
-       AND l.period_start OPERATOR(pg_catalog.<=) $5
+     WHERE l.agreement = booked_price.agreement AND l.for_period = booked_price.for_period
+       AND l.customer = booked_price.customer AND l.model = booked_price.model
+       AND l.period_start <= booked_price.through
      ORDER BY l.period_start
-     LIMIT 1
+     LIMIT 1;
+END
 $$;
 COMMENT ON FUNCTION dsx.booked_price(text, date, text, text, date) IS 'The plan and prices a period''s usage of a customer and model was first booked with (on statements up to the one of period through); no row when it never was';
 

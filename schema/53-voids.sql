@@ -6,11 +6,15 @@
 -- in commit order (both take the same advisory lock), so a statement recomputed "as of
 -- batch N" sees exactly the events and voids it saw.
 CREATE OR REPLACE FUNCTION dsx.last_batch() RETURNS bigint
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT GREATEST(COALESCE((SELECT pg_catalog.max(l.batch_id) FROM dsx.ingest_log l), 0),
-                    COALESCE((SELECT pg_catalog.max(v.batch_id) FROM dsx.usage_voids v), 0))
+BEGIN
+    -- the ingest log is on the coordinator
+    PERFORM dsx.refuse_on_worker('dsx.last_batch()');
+    RETURN GREATEST(COALESCE((SELECT pg_catalog.max(l.batch_id) FROM dsx.ingest_log l), 0),
+                    COALESCE((SELECT pg_catalog.max(v.batch_id) FROM dsx.usage_voids v), 0));
+END
 $$;
 COMMENT ON FUNCTION dsx.last_batch() IS 'The last batch of usage ingested or voided so far (0 before any): what a statement settled now sees';
 

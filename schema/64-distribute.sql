@@ -97,6 +97,25 @@ BEGIN
                                   WHERE g.tgrelid = pg_catalog.format('dsx.%I', v.tab)::regclass AND g.tgname = 'keep_books') LOOP
         EXECUTE pg_catalog.format('CREATE TRIGGER keep_books AFTER UPDATE OR DELETE ON dsx.%I '
                                   'FOR EACH ROW EXECUTE FUNCTION dsx.keep_books(%L)', fk.tab, fk.col);
+        EXECUTE pg_catalog.format('CREATE TRIGGER keep_books_truncate BEFORE TRUNCATE ON dsx.%I '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION dsx.keep_books(%L)', fk.tab, fk.col);
+    END LOOP;
+    -- Where a query joins a plain table of the coordinator (the books) with Citus tables,
+    -- Citus 13.2 turns one side into a subquery; by default it may pick the plain table, and
+    -- for a table under row-level security (every role's but the owner's) its planner then
+    -- crashes the backend. Turning the Citus side into the subquery instead gives the same
+    -- rows: the database's sessions do that from now on.
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.local_table_join_policy = %L',
+                              pg_catalog.current_database(), 'prefer-distributed');
+    -- Citus's functions that run a command on every shard or node, as the caller, would let
+    -- any role read the shards' own statistics (a shard holds few factories: close to a
+    -- factory's volume): they are the owner's (and superusers') alone in a dsx database.
+    FOR fk IN SELECT p.oid::regprocedure AS fn FROM pg_catalog.pg_proc p
+               WHERE p.pronamespace = 'pg_catalog'::regnamespace
+                 AND p.proname IN ('run_command_on_all_nodes', 'run_command_on_colocated_placements',
+                                   'run_command_on_coordinator', 'run_command_on_placements',
+                                   'run_command_on_shards', 'run_command_on_workers') LOOP
+        EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fk.fn);
     END LOOP;
 
     RETURN QUERY SELECT * FROM dsx.layout();

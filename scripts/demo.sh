@@ -12,7 +12,8 @@ install_packages
 build_install
 seed=$DSX_ROOT/scripts/seed
 run() { psql_q -d dsx "$@"; }
-if [ "${1:-}" = citus ]; then
+mode=${1:-}
+if [ "$mode" = citus ]; then
   # The same demo on a three-node Citus cluster: a coordinator and two workers on loopback.
   if ! citus_installed; then
     say "Citus is not installed: install it from Citus's packages (postgresql-15-citus-13.2) and run this again"
@@ -46,12 +47,18 @@ run -f "$seed/90-usage-report.sql" -f "$seed/92-statements.sql"
 say "what each party sees: logged in as each partner's and the vendor's finance role"
 run -f "$seed/80-roles.sql" -f "$seed/95-party-views.sql"
 
+if [ "$mode" = citus ]; then
+  listening="The coordinator listens on 127.0.0.1 (trusting local connections: give the roles
+passwords and require them in pg_hba.conf before anything else can reach it); connect"
+else
+  listening="The demo server listens on a unix socket only;
+for a BI tool on this machine, add listen_addresses = 'localhost' to $PGDATA/postgresql.conf
+and restart, then connect"
+fi
 cat <<TXT
 
 Point a BI tool (Metabase, Superset, Tableau, Excel over ODBC) at the views, logged in as a
-party's role: each sees only its own rows. The demo server listens on a unix socket only;
-for a BI tool on this machine, add listen_addresses = 'localhost' to $PGDATA/postgresql.conf
-and restart, then connect to host localhost, port $PGPORT, database dsx, as sharon_ai_finance,
+party's role: each sees only its own rows. $listening to host localhost, port $PGPORT, database dsx, as sharon_ai_finance,
 firmus_finance or nvidia_finance (give them passwords first), and read:
   dsx.partner_statements  dsx.partner_usage_daily  dsx.credit_support_position  dsx.vendor_portfolio
 (docs/access.md explains every column.)
@@ -60,6 +67,6 @@ The demo cluster is still running.
   connect:  $( [ "$(id -u)" = 0 ] && printf 'runuser -u postgres -- ' )$PGBIN/psql -h $PGHOST -p $PGPORT -d dsx
   stop:     $( [ "$(id -u)" = 0 ] && printf 'runuser -u postgres -- ' )$PGBIN/pg_ctl -D $PGDATA stop
 TXT
-if [ "${1:-}" = citus ]; then
+if [ "$mode" = citus ]; then
   echo "  (the workers: $( [ "$(id -u)" = 0 ] && printf 'runuser -u postgres -- ' )$PGBIN/pg_ctl -D $DSX_ROOT/.dsx/demo-citus-w1 stop, and -w2)"
 fi

@@ -34,7 +34,7 @@ citus_start citus "$port" dsx 2>/dev/null || { echo "not ok 1 - start a Citus cl
 
 # the same scenario on one node (a database without Citus) and on Citus
 q postgres -c "CREATE DATABASE dsx_single" >/dev/null 2>&1
-q dsx -c "CREATE ROLE sc_loader LOGIN" >/dev/null   # in a Citus database: every node has it
+q dsx -c "CREATE ROLE sc_loader LOGIN" -c "CREATE ROLE sc_partner LOGIN" >/dev/null   # in a Citus database: every node has them
 # Roles and their memberships are the cluster's, not a database's: dsx goes into the Citus
 # database first, so that its groups are created through Citus, on every node.
 q dsx -c "CREATE EXTENSION dsx" >/dev/null
@@ -122,6 +122,13 @@ is "$(q dsx -c "BEGIN" -c "INSERT INTO dsx.usage_inbox VALUES ('decline-1', '202
         -c "SELECT (r.inserted IS NULL)::text || ' ' || (SELECT count(*) FROM dsx.usage_inbox) FROM dsx.ingest_rows('dsx.usage_inbox', 999999, false) r" \
         -c "ROLLBACK" | tail -n1)" "true 1" "the C bulk step declines a Citus inbox and events, and leaves the rows"
 
+# a partner's query joining the books with Citus tables (Citus 13.2 crashed on it with its
+# default join policy; dsx.distribute() sets the database's)
+q dsx -c "SELECT dsx.grant_partner('sc_partner', 'sc-pa')" >/dev/null
+is "$(as_pg env PGUSER=sc_partner "$PGBIN/psql" -X -q -At -d dsx \
+        -c "SELECT (SELECT count(*) FROM dsx.usage_events) > 0, (SELECT count(*) FROM dsx.partner_statements) > 0" 2>&1)" "t|t" \
+   "a partner's query joining the books and the distributed usage runs (the database's join policy)"
+
 # a call Citus would send to a worker (a query on one shard) is refused there, not run
 is "$(try "SELECT dsx.void_events('sc-f1', ARRAY(SELECT event_id FROM dsx.usage_events WHERE factory = 'sc-f1' LIMIT 1), 'x')")" 0A000 \
    "dsx.void_events() called in a query on one shard is refused on the worker (0A000), nothing voided"
@@ -147,6 +154,12 @@ is "$(try "TRUNCATE dsx.usage_voids")" 55000 "the voids (distributed) refuse TRU
 is "$(try "UPDATE dsx.config_history SET changed_by = 'x'")" 55000 "the history refuses UPDATE"
 is "$(try "DELETE FROM dsx.agreements WHERE agreement = 'sc-a1'")" 23503 "an agreement with statements cannot be deleted (the books' key, kept by dsx.keep_books)"
 is "$(try "UPDATE dsx.parties SET party = 'sc-fund2' WHERE party = 'sc-fund'")" 23503 "a party the shares name cannot be rekeyed"
+is "$(try "TRUNCATE dsx.agreements CASCADE")" 0A000 "the agreements cannot be truncated while the books name them (dsx.keep_books)"
+is "$(try "SELECT (dsx.booked_price('sc-a1', '2026-03-01', e.customer, e.model, '2026-12-01')).plan FROM dsx.usage_events e WHERE e.factory = 'sc-f1' LIMIT 1")" 0A000 \
+   "dsx.booked_price sent to a worker with a query on one shard refuses (0A000) rather than read an empty copy of the books"
+is "$(as_pg env PGUSER=sc_loader "$PGBIN/psql" -X -q -At -v VERBOSITY=sqlstate -d dsx \
+        -c "SELECT count(*) FROM run_command_on_shards('dsx.usage_events', 'SELECT 1')" 2>&1 | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p')" 42501 \
+   "Citus's run_command_on_shards is closed to dsx's roles (the shards' statistics)"
 
 # the access and privilege suites of one node, on Citus
 citus_db dsx_tap 2>/dev/null

@@ -14,18 +14,19 @@ SELECT f.partner, d.day,
  ORDER BY f.partner, d.day;
 
 \echo '== Each month per partner: rollup of the days = usage_agg of the raw events =='
-SELECT f.partner, m.month,
+-- (each side grouped by factory and month, then joined: the same query runs on Citus,
+-- where both sides are aggregated on the workers)
+SELECT f.partner, r.month,
        to_char(dsx.events(r.u), 'FM999G999G999') AS events,
        to_char(dsx.total_tokens(r.u), 'FM999G999G999G999G999') AS total_tokens,
        dsx.first_at(r.u) AS first_at, dsx.last_at(r.u) AS last_at,
        r.u OPERATOR(dsx.=) e.u AS rollup_equals_raw
   FROM dsx.factories f
- CROSS JOIN (VALUES (date '2026-08-01'), (date '2026-09-01'), (date '2026-10-01')) m(month)
- CROSS JOIN LATERAL (SELECT dsx.rollup(usage) AS u FROM dsx.usage_daily d
-                      WHERE d.factory = f.factory AND d.day >= m.month AND d.day < dsx.period_end(m.month)) r
- CROSS JOIN LATERAL (SELECT dsx.usage_agg(input_tokens, output_tokens, occurred_at) AS u
-                       FROM dsx.usage_events e
-                      WHERE e.factory = f.factory
-                        AND e.occurred_at >= m.month::timestamp AT TIME ZONE 'UTC'
-                        AND e.occurred_at < dsx.period_end(m.month)::timestamp AT TIME ZONE 'UTC') e
- ORDER BY f.partner, m.month;
+  JOIN (SELECT d.factory, dsx.month_of(d.day) AS month, dsx.rollup(d.usage) AS u
+          FROM dsx.usage_daily d GROUP BY d.factory, dsx.month_of(d.day)) r ON r.factory = f.factory
+  JOIN (SELECT e.factory, date_trunc('month', e.occurred_at AT TIME ZONE 'UTC')::date AS month,
+               dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at) AS u
+          FROM dsx.usage_events e
+         GROUP BY e.factory, date_trunc('month', e.occurred_at AT TIME ZONE 'UTC')::date) e
+       ON e.factory = r.factory AND e.month = r.month
+ ORDER BY f.partner, r.month;
