@@ -11,6 +11,7 @@
 #  (b) dsx.run_due_settlements() over BENCH_CITUS_AGREEMENTS agreements (default 1,000;
 #      two months each, half with a credit facility), rolled back after each run; the
 #      statements, lines, shares and ledger of one committed run are compared (identical).
+# BENCH_CITUS_SHARDS sets the shards a distributed table gets (default 32, Citus's own).
 # Says "skipped" where Citus is not installed. `bash bench/run.sh citus` runs it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
@@ -37,7 +38,8 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) 
 range() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%s-%s", lo, hi}'; }
 
 q postgres -c "CREATE DATABASE dsx_one" >/dev/null 2>&1
-q dsx_citus -c "SET client_min_messages = warning" -c "CREATE EXTENSION dsx" -c "SELECT count(*) FROM dsx.distribute()" >/dev/null
+q dsx_citus -c "SET client_min_messages = warning" -c "CREATE EXTENSION dsx" \
+  -c "SET citus.shard_count = ${BENCH_CITUS_SHARDS:-32}" -c "SELECT count(*) FROM dsx.distribute()" >/dev/null
 q dsx_one -c "SET client_min_messages = warning" -c "CREATE EXTENSION dsx" >/dev/null
 config="
 SET client_min_messages = warning;
