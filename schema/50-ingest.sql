@@ -43,7 +43,7 @@ BEGIN
                   DETAIL = format('The session''s login "%s" is not a member of that role.', SESSION_USER);
     END IF;
     IF NOT dsx.is_staff(who) THEN
-        scope := dsx.loader_factories(who);
+        scope := COALESCE(dsx.visible_keys((SELECT g.oid FROM pg_roles g WHERE g.rolname = who), 'loader_factory'), '{}');
     END IF;
     -- A settlement in progress (it holds the rollup in SHARE mode) is waited for first,
     -- without holding the inbox, so loads carry on meanwhile.

@@ -25,7 +25,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t       text;
-    placed  text;
     fk      record;
     readd   text[] := '{}';
     books   regclass[] := ARRAY['dsx.statements', 'dsx.statement_lines', 'dsx.statement_shares', 'dsx.ledger_entries'];
@@ -75,9 +74,7 @@ BEGIN
     -- the configuration, referenced tables before the tables that reference them
     FOREACH t IN ARRAY ARRAY['currencies', 'parties', 'factories', 'price_plans', 'customer_plans', 'agreements',
                              'credit_facilities', 'partner_roles', 'vendor_roles', 'loader_roles'] LOOP
-        SELECT p.repmodel INTO placed FROM pg_catalog.pg_dist_partition p
-         WHERE p.logicalrelid = pg_catalog.format('dsx.%I', t)::regclass;
-        IF placed IS DISTINCT FROM 't' THEN
+        IF NOT dsx.citus_placed(pg_catalog.format('dsx.%I', t)::regclass) THEN
             PERFORM dsx.citus_move(pg_catalog.format('dsx.%I', t)::regclass, NULL);
         END IF;
     END LOOP;
@@ -169,19 +166,9 @@ $$;
 COMMENT ON FUNCTION dsx.citus_move(regclass, text) IS 'dsx.distribute()''s step for one table: into Citus as a reference table (colocate_with NULL) or distributed by factory, co-located with colocate_with; the coordinator''s copy of its rows dropped';
 
 CREATE OR REPLACE FUNCTION dsx.citus_placed(rel regclass) RETURNS boolean
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    found boolean := false;
-BEGIN
-    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
-        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
-           INTO found USING rel;
-    END IF;
-    RETURN found;
-END
-$$;
+AS $$ SELECT EXISTS (SELECT 1 FROM dsx.layout() l WHERE l.table_name OPERATOR(pg_catalog.=) $1 AND l.layout <> 'local') $$;
 COMMENT ON FUNCTION dsx.citus_placed(regclass) IS 'Whether the table is in Citus''s metadata (distributed, reference or Citus local)';
 
 -- Every table of dsx and where it lives: distributed by <column>, reference, local (Citus

@@ -28,25 +28,13 @@ CREATE OR REPLACE FUNCTION dsx.current_agreements(with_vendor boolean DEFAULT tr
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION dsx.current_agreements(boolean) IS 'Agreements the current role sees: those of its partners and, when with_vendor, those of its vendors';
 
--- Factories a role may load, see and ingest: those dsx.loader_roles maps to a role whose
--- privileges it has. current_loader_factories() is the current role's (for policies and
--- the inbox check, which run as the querying role); dsx.ingest(), which runs with the
--- owner's rights, asks for the real login's.
-CREATE OR REPLACE FUNCTION dsx.loader_factories(who name) RETURNS text[]
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT COALESCE(pg_catalog.array_agg(DISTINCT r.factory), '{}'::text[])
-      FROM dsx.loader_roles r
-      JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role
-     WHERE pg_catalog.pg_has_role(who, g.oid, 'USAGE')
-$$;
-COMMENT ON FUNCTION dsx.loader_factories(name) IS 'Factories a role may load: those dsx.loader_roles maps to a role whose privileges it has (itself, or a group it inherits from)';
-
+-- Factories the current role may load, see and ingest (for the inbox check, which runs as
+-- the querying role); dsx.ingest(), which runs with the owner's rights, asks
+-- dsx.visible_keys for the real login's.
 CREATE OR REPLACE FUNCTION dsx.current_loader_factories() RETURNS text[]
     AS 'MODULE_PATHNAME', 'dsx_current_loader_factories' LANGUAGE C STABLE PARALLEL RESTRICTED
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION dsx.current_loader_factories() IS 'Factories the current role may load, see and ingest (what dsx.loader_factories says of CURRENT_USER)';
+COMMENT ON FUNCTION dsx.current_loader_factories() IS 'Factories the current role may load, see and ingest: those dsx.loader_roles maps to a role whose privileges it has (itself, or a group it inherits from)';
 
 -- Whether a role acts for dsx as a whole: the extension's owner (or a superuser), or a
 -- member of dsx_operator. Such a role loads and ingests any factory.
@@ -62,20 +50,17 @@ $$;
 COMMENT ON FUNCTION dsx.is_staff(name) IS 'True for a superuser, the extension''s owner and members of dsx_operator: roles that load and ingest usage of any factory';
 
 -- Whether a role may see an agreement's statements: staff and auditors see every
--- agreement; a partner's or vendor's roles those of their party. What the functions that
--- run with the owner's rights (dsx.verify_settlement_as) ask, for the role the caller acts
--- as, before they say anything about an agreement.
+-- agreement; a partner's or vendor's roles those of their party (dsx.visible_keys, the rule
+-- the policies use). What the functions that run with the owner's rights
+-- (dsx.verify_settlement_as) ask, for the role the caller acts as, before they say anything
+-- about an agreement; the owner's alone, like dsx.visible_keys.
 CREATE OR REPLACE FUNCTION dsx.role_sees_agreement(who name, agreement text) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT dsx.is_staff($1) OR pg_catalog.pg_has_role($1, 'dsx_auditor', 'USAGE')
-        OR EXISTS (SELECT 1 FROM dsx.agreements a
-                    WHERE a.agreement OPERATOR(pg_catalog.=) $2
-                      AND (EXISTS (SELECT 1 FROM dsx.partner_roles r JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role
-                                    WHERE r.partner OPERATOR(pg_catalog.=) a.partner AND pg_catalog.pg_has_role($1, g.oid, 'USAGE'))
-                           OR EXISTS (SELECT 1 FROM dsx.vendor_roles r JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) r.role
-                                       WHERE r.vendor OPERATOR(pg_catalog.=) a.vendor AND pg_catalog.pg_has_role($1, g.oid, 'USAGE'))))
+        OR $2 OPERATOR(pg_catalog.=) ANY (dsx.visible_keys((SELECT g.oid FROM pg_catalog.pg_roles g
+                                                             WHERE g.rolname OPERATOR(pg_catalog.=) $1), 'agreement'))
 $$;
 COMMENT ON FUNCTION dsx.role_sees_agreement(name, text) IS 'True when the role may see the agreement''s statements: staff, auditors, and the roles mapped to its partner or vendor (or whose privileges they have)';
 

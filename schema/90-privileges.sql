@@ -31,7 +31,7 @@ REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_rows(regclass, bigint, boole
     dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text),
     dsx.map_role(name, text, text), dsx.unmap_role(name, text),
     dsx.grant_loader(name, text), dsx.revoke_loader(name, text), dsx.record_config_change(),
-    dsx.visible_keys(oid, text), dsx.distribute(), dsx.citus_move(regclass, text), dsx.on_every_node(text)
+    dsx.visible_keys(oid, text), dsx.role_sees_agreement(name, text), dsx.distribute(), dsx.citus_move(regclass, text), dsx.on_every_node(text)
     FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA dsx TO dsx_operator, dsx_loader, dsx_partner, dsx_vendor, dsx_auditor;

@@ -26,20 +26,27 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-/* What a call site remembers: for which role and kind, and the sorted keys. */
+/* What a call site remembers: for which role and kind, and the sorted keys (as text). */
 typedef struct SeesCache
 {
 	Oid			role;
 	char	   *kind;
 	int			nkeys;
-	char	  **keys;
+	text	  **keys;
 } SeesCache;
 
-/* qsort/bsearch comparison of two C strings (byte order: text equality is byte equality) */
+/* qsort/bsearch comparison of two texts in byte order (text equality is byte equality):
+ * the bytes they share, then the length. A key is compared as it comes, without a copy. */
 static int
 compare_keys(const void *a, const void *b)
 {
-	return strcmp(*(char *const *) a, *(char *const *) b);
+	const text *x = *(text *const *) a;
+	const text *y = *(text *const *) b;
+	int			lx = VARSIZE_ANY_EXHDR(x);
+	int			ly = VARSIZE_ANY_EXHDR(y);
+	int			c = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(lx, ly));
+
+	return c != 0 ? c : (lx > ly) - (lx < ly);
 }
 
 /* The role that owns the function being called: the extension's owner. */
@@ -89,18 +96,20 @@ load_keys(SeesCache *cache, FunctionCallInfo fcinfo, Oid role, const char *kind)
 
 	cache->kind = NULL;			/* until the keys are all in */
 	cache->nkeys = (int) SPI_processed;
-	cache->keys = MemoryContextAlloc(mcxt, sizeof(char *) * Max(cache->nkeys, 1));
+	cache->keys = MemoryContextAlloc(mcxt, sizeof(text *) * Max(cache->nkeys, 1));
 	for (int i = 0; i < cache->nkeys; i++)
 	{
 		char	   *k = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		MemoryContext old = MemoryContextSwitchTo(mcxt);
 
-		cache->keys[i] = MemoryContextStrdup(mcxt, k);
+		cache->keys[i] = cstring_to_text(k);
+		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
 	AtEOXact_GUC(true, nest);
 	SetUserIdAndSecContext(save_user, save_sec);
 
-	qsort(cache->keys, cache->nkeys, sizeof(char *), compare_keys);
+	qsort(cache->keys, cache->nkeys, sizeof(text *), compare_keys);
 	cache->role = role;
 	cache->kind = MemoryContextStrdup(mcxt, kind);
 }
@@ -129,7 +138,7 @@ keys_array(SeesCache *cache)
 	Datum	   *elems = palloc(sizeof(Datum) * Max(cache->nkeys, 1));
 
 	for (int i = 0; i < cache->nkeys; i++)
-		elems[i] = CStringGetTextDatum(cache->keys[i]);
+		elems[i] = PointerGetDatum(cache->keys[i]);
 	return PointerGetDatum(construct_array(elems, cache->nkeys, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
@@ -137,12 +146,19 @@ PG_FUNCTION_INFO_V1(dsx_sees);
 Datum
 dsx_sees(PG_FUNCTION_ARGS)
 {
-	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *key = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	SeesCache  *cache = keys_for(fcinfo, kind);
+	text	   *kind = PG_GETARG_TEXT_PP(0);
+	text	   *key = PG_GETARG_TEXT_PP(1);
+	SeesCache  *cache = (SeesCache *) fcinfo->flinfo->fn_extra;
+
+	/* called on every row a policy filters: the kind is compared, not copied, while it
+	 * stays the cached one */
+	if (cache == NULL || cache->kind == NULL || cache->role != GetUserId() ||
+		strlen(cache->kind) != VARSIZE_ANY_EXHDR(kind) ||
+		memcmp(cache->kind, VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind)) != 0)
+		cache = keys_for(fcinfo, text_to_cstring(kind));
 
 	PG_RETURN_BOOL(cache->nkeys > 0 &&
-				   bsearch(&key, cache->keys, cache->nkeys, sizeof(char *), compare_keys) != NULL);
+				   bsearch(&key, cache->keys, cache->nkeys, sizeof(text *), compare_keys) != NULL);
 }
 
 /*

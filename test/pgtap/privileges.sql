@@ -106,7 +106,7 @@ CREATE TEMP TABLE expected_function (fn text PRIMARY KEY, grantees text[]);
 INSERT INTO expected_function VALUES
     -- the owner's alone: steps that run inside the functions that check
     ('ingest_rows', '{}'), ('settle_lock', '{}'), ('write_books', '{}'), ('post_ledger', '{}'),
-    ('record_config_change', '{}'), ('visible_keys', '{}'), ('distribute', '{}'), ('citus_move', '{}'), ('on_every_node', '{}'),
+    ('record_config_change', '{}'), ('visible_keys', '{}'), ('role_sees_agreement', '{}'), ('distribute', '{}'), ('citus_move', '{}'), ('on_every_node', '{}'),
     -- operators
     ('void_events', '{dsx_operator}'), ('settle', '{dsx_operator}'), ('settle_period', '{dsx_operator}'),
     ('run_due_settlements', '{dsx_operator}'), ('schedule_settlements', '{dsx_operator}'),
