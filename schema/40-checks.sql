@@ -62,21 +62,41 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM dsx.parties WHERE party = NEW.partner AND kind = 'partner') THEN
         RAISE EXCEPTION 'party "%" is not a partner', NEW.partner USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF TG_OP = 'UPDATE' AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = OLD.agreement)
-       AND (NEW.agreement, NEW.partner, NEW.vendor, NEW.factory, NEW.starts)
-           IS DISTINCT FROM (OLD.agreement, OLD.partner, OLD.vendor, OLD.factory, OLD.starts) THEN
-        RAISE EXCEPTION 'agreement "%" has settled periods: its parties, factory and start are fixed', OLD.agreement
+    -- settled in the factory's billing currency unless another is named
+    IF NEW.settlement_currency IS NULL THEN
+        SELECT f.currency INTO NEW.settlement_currency FROM dsx.factories f WHERE f.factory = NEW.factory;
+    END IF;
+    IF TG_OP = 'UPDATE' AND dsx.citus_node() <> 'worker'
+       AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = OLD.agreement) THEN
+        IF (NEW.agreement, NEW.partner, NEW.vendor, NEW.factory, NEW.starts, NEW.settlement_currency, NEW.fx_rule)
+           IS DISTINCT FROM (OLD.agreement, OLD.partner, OLD.vendor, OLD.factory, OLD.starts, OLD.settlement_currency, OLD.fx_rule) THEN
+            RAISE EXCEPTION 'agreement "%" has settled periods: its parties, factory, start, settlement currency and FX rule are fixed', OLD.agreement
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'A new revenue split applies from a period through dsx.agreement_splits; a new settle lag from the next period settled.';
+        END IF;
+        -- the agreement's own split applies until its first amendment: closed books keep it
+        IF NEW.revenue_split::text IS DISTINCT FROM OLD.revenue_split::text
+           AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = OLD.agreement AND s.split_valid_from IS NULL) THEN
+            RAISE EXCEPTION 'agreement "%" has periods settled with its revenue split: the split is fixed', OLD.agreement
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Amend the split from the next period on with a dsx.agreement_splits row.';
+        END IF;
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.settlement_currency IS DISTINCT FROM OLD.settlement_currency
+       AND EXISTS (SELECT 1 FROM dsx.credit_facilities cf WHERE cf.agreement = OLD.agreement) THEN
+        RAISE EXCEPTION 'agreement "%" has credit facilities in %: its settlement currency is fixed', OLD.agreement, OLD.settlement_currency
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'A new revenue split or settle lag applies from the next period settled.';
+                  HINT = 'A facility is denominated in its agreement''s settlement currency.';
     END IF;
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION dsx.agreements_check() IS 'Trigger: an agreement''s split names known parties once each, its vendor is a vendor, and settled agreements keep their identity';
+COMMENT ON FUNCTION dsx.agreements_check() IS 'Trigger: an agreement''s split names known parties once each, its vendor is a vendor, its settlement currency defaults to the factory''s; settled agreements keep their identity, currencies, FX rule and the split their statements used';
 
 
--- A facility rounds in its agreement's currency: left out, minor_units is the currency's;
--- another value is refused, so the schedule shown is the debt service settled.
+-- A facility is denominated in its agreement's settlement currency and rounds in it: left
+-- out, currency and minor_units are filled in; other values are refused, so the schedule
+-- shown is the debt service settled.
 CREATE OR REPLACE FUNCTION dsx.credit_facilities_currency() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -87,18 +107,24 @@ DECLARE
 BEGIN
     SELECT c.currency, c.minor_units INTO cur, mu
       FROM dsx.agreements a
-      JOIN dsx.factories f ON f.factory = a.factory
-      JOIN dsx.currencies c ON c.currency = f.currency
+      JOIN dsx.currencies c ON c.currency = a.settlement_currency
      WHERE a.agreement = NEW.agreement;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'facility "%" names unknown agreement "%"', NEW.facility, NEW.agreement
             USING ERRCODE = 'foreign_key_violation',
                   HINT = 'Create the agreement in dsx.agreements first.';
     END IF;
+    IF NEW.currency IS NULL THEN
+        NEW.currency := cur;
+    ELSIF NEW.currency <> cur THEN
+        RAISE EXCEPTION 'facility "%" is in %, but its agreement settles in %', NEW.facility, NEW.currency, cur
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A facility is denominated in its agreement''s settlement currency; leave currency out.';
+    END IF;
     IF NEW.minor_units IS NULL THEN
         NEW.minor_units := mu;
     ELSIF NEW.minor_units <> mu THEN
-        RAISE EXCEPTION 'facility "%" rounds to % decimal places, but its agreement books in % (% decimal places)',
+        RAISE EXCEPTION 'facility "%" rounds to % decimal places, but its agreement settles in % (% decimal places)',
               NEW.facility, NEW.minor_units, cur, mu
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Leave minor_units out: it is taken from the currency.';
@@ -106,9 +132,179 @@ BEGIN
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION dsx.credit_facilities_currency() IS 'Trigger: a credit facility rounds to its agreement''s currency''s minor units';
+COMMENT ON FUNCTION dsx.credit_facilities_currency() IS 'Trigger: a credit facility is in its agreement''s settlement currency and rounds to its minor units';
 CREATE OR REPLACE TRIGGER credit_facilities_currency BEFORE INSERT OR UPDATE ON dsx.credit_facilities
     FOR EACH ROW EXECUTE FUNCTION dsx.credit_facilities_currency();
+
+
+/*
+ * A factory's time zone is an IANA name PostgreSQL knows (22023), fixed once the factory has
+ * usage (55000): its rollup's days, and its settled periods, are that zone's.
+ */
+CREATE OR REPLACE FUNCTION dsx.factories_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.time_zone IS NOT DISTINCT FROM OLD.time_zone THEN
+        RETURN NEW;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = NEW.time_zone) THEN
+        RAISE EXCEPTION 'time zone "%" of factory "%" is not an IANA time zone name', NEW.time_zone, NEW.factory
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name the campus''s zone as pg_timezone_names does, e.g. Asia/Jakarta or Australia/Sydney.';
+    END IF;
+    IF TG_OP = 'UPDATE' AND dsx.citus_node() <> 'worker'
+       AND (EXISTS (SELECT 1 FROM dsx.usage_daily d WHERE d.factory = OLD.factory)
+            OR EXISTS (SELECT 1 FROM dsx.statements s JOIN dsx.agreements g ON g.agreement = s.agreement
+                        WHERE g.factory = OLD.factory)) THEN
+        RAISE EXCEPTION 'factory "%" has usage: its time zone is fixed', OLD.factory
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Its usage is rolled up, and settled, in the local days of %s.', OLD.time_zone);
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION dsx.factories_check() IS 'Trigger: a factory''s time zone is an IANA name PostgreSQL knows (22023) and cannot change once it has usage (55000)';
+CREATE OR REPLACE TRIGGER factories_check BEFORE INSERT OR UPDATE OF time_zone ON dsx.factories
+    FOR EACH ROW EXECUTE FUNCTION dsx.factories_check();
+
+
+/*
+ * Closed books stay closed: a dated row (a plan's prices, a customer's plan, a split
+ * amendment, an FX rate) applies from its date until the next row of its key; inserting,
+ * changing or deleting one whose validity covers a period already settled for an agreement
+ * it applies to would change what those books were settled with, and is refused (55000).
+ * For a change, both the old and the new row's validity are checked.
+ */
+CREATE OR REPLACE FUNCTION dsx.dated_terms_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tab  name := dsx.table_of_shard(TG_TABLE_NAME);
+    r    record;
+    k    jsonb;
+    v_from date;
+    v_until date;
+    hit  record;
+BEGIN
+    IF dsx.citus_node() = 'worker' THEN
+        RETURN NULL;     -- the books are on the coordinator
+    END IF;
+    IF TG_OP = 'UPDATE' AND pg_catalog.to_jsonb(NEW) = pg_catalog.to_jsonb(OLD) THEN
+        RETURN NULL;
+    END IF;
+    FOR r IN SELECT x.rec FROM (VALUES (CASE WHEN TG_OP <> 'INSERT' THEN pg_catalog.to_jsonb(OLD) END),
+                                       (CASE WHEN TG_OP <> 'DELETE' THEN pg_catalog.to_jsonb(NEW) END)) x(rec)
+              WHERE x.rec IS NOT NULL LOOP
+        k := r.rec;
+        hit := NULL;
+        IF tab = 'price_plans' THEN
+            v_from := (k ->> 'valid_from')::date;
+            SELECT COALESCE(min(p.valid_from), 'infinity') INTO v_until FROM dsx.price_plans p
+             WHERE p.plan = k ->> 'plan' AND p.model = k ->> 'model' AND p.valid_from > v_from;
+            SELECT s.agreement, s.period_start INTO hit
+              FROM dsx.statements s JOIN dsx.agreements g ON g.agreement = s.agreement
+             WHERE s.period_start >= v_from AND s.period_start < v_until
+               AND EXISTS (SELECT 1 FROM dsx.customer_plans c WHERE c.factory = g.factory AND c.plan = k ->> 'plan')
+             ORDER BY s.period_start DESC, s.agreement LIMIT 1;
+        ELSIF tab = 'customer_plans' THEN
+            v_from := (k ->> 'valid_from')::date;
+            SELECT COALESCE(min(c.valid_from), 'infinity') INTO v_until FROM dsx.customer_plans c
+             WHERE c.customer = k ->> 'customer' AND c.factory = k ->> 'factory' AND c.valid_from > v_from;
+            SELECT s.agreement, s.period_start INTO hit
+              FROM dsx.statements s JOIN dsx.agreements g ON g.agreement = s.agreement
+             WHERE g.factory = k ->> 'factory' AND s.period_start >= v_from AND s.period_start < v_until
+             ORDER BY s.period_start DESC LIMIT 1;
+        ELSIF tab = 'agreement_splits' THEN
+            v_from := (k ->> 'valid_from')::date;
+            SELECT COALESCE(min(x.valid_from), 'infinity') INTO v_until FROM dsx.agreement_splits x
+             WHERE x.agreement = k ->> 'agreement' AND x.valid_from > v_from;
+            SELECT s.agreement, s.period_start INTO hit
+              FROM dsx.statements s
+             WHERE s.agreement = k ->> 'agreement' AND s.period_start >= v_from AND s.period_start < v_until
+             ORDER BY s.period_start DESC LIMIT 1;
+        ELSIF tab = 'fx_rates' THEN
+            -- a rate stands for the days from its date to the pair's next rate
+            v_from := (k ->> 'rate_date')::date;
+            SELECT COALESCE(min(x.rate_date), 'infinity') INTO v_until FROM dsx.fx_rates x
+             WHERE x.base = k ->> 'base' AND x.quote = k ->> 'quote' AND x.rate_date > v_from;
+            SELECT s.agreement, s.period_start INTO hit
+              FROM dsx.statements s
+             WHERE s.billing_currency = k ->> 'base' AND s.currency = k ->> 'quote'
+               AND s.period_start < v_until AND s.period_end > v_from
+             ORDER BY s.period_start DESC, s.agreement LIMIT 1;
+        END IF;
+        IF hit.agreement IS NOT NULL THEN
+            RAISE EXCEPTION '% on %.% is refused: it would change the terms of settled period % of agreement "%"',
+                  TG_OP, TG_TABLE_SCHEMA, tab, hit.period_start, hit.agreement
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = format('The row applies from %s until %s, which covers that settled period.',
+                                      v_from, v_until),
+                      HINT = 'Closed books stay closed: add a row valid from the first period not yet settled.';
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION dsx.dated_terms_check() IS 'Trigger on price_plans, customer_plans, agreement_splits and fx_rates: refuses (55000) a row inserted, changed or deleted whose validity (from its date until the next row of its key) covers a period already settled for an agreement it applies to';
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['price_plans', 'customer_plans', 'agreement_splits', 'fx_rates'] LOOP
+        EXECUTE pg_catalog.format('CREATE OR REPLACE TRIGGER dated_terms AFTER INSERT OR UPDATE OR DELETE ON dsx.%I '
+                                  'FOR EACH ROW EXECUTE FUNCTION dsx.dated_terms_check()', t);
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER dated_terms ON dsx.%I IS %L', t,
+                                  'Closed books stay closed: a dated row covering a settled period is refused');
+    END LOOP;
+END
+$$;
+
+-- A split amendment names known parties once each, like the agreement's own split, and
+-- applies from a period after the agreement's start.
+CREATE OR REPLACE FUNCTION dsx.agreement_splits_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g dsx.agreements;
+    missing text;
+    twice   text;
+BEGIN
+    SELECT * INTO g FROM dsx.agreements a WHERE a.agreement = NEW.agreement;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'split amendment names unknown agreement "%"', NEW.agreement
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF NEW.valid_from <= g.starts THEN
+        RAISE EXCEPTION 'split amendment of agreement "%" from % does not follow its start %', NEW.agreement, NEW.valid_from, g.starts
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The agreement''s own revenue_split applies from its start; an amendment applies from a later month.';
+    END IF;
+    SELECT min(p) INTO missing
+      FROM unnest(dsx.parties(NEW.revenue_split)) n, LATERAL dsx.agreement_party(n, g.vendor, g.partner) p
+     WHERE NOT EXISTS (SELECT 1 FROM dsx.parties x WHERE x.party = p);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'revenue split of agreement "%" from % names unknown party "%"', NEW.agreement, NEW.valid_from, missing
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Use vendor and partner for the agreement''s own, or add the party to dsx.parties.';
+    END IF;
+    SELECT p INTO twice
+      FROM unnest(dsx.parties(NEW.revenue_split)) n, LATERAL dsx.agreement_party(n, g.vendor, g.partner) p
+     GROUP BY p HAVING count(*) > 1 LIMIT 1;
+    IF twice IS NOT NULL THEN
+        RAISE EXCEPTION 'revenue split of agreement "%" from % names party "%" twice', NEW.agreement, NEW.valid_from, twice
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The names vendor and partner stand for the agreement''s own vendor and partner.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION dsx.agreement_splits_check() IS 'Trigger: a split amendment names its agreement''s known parties once each and applies from a month after the agreement starts';
+CREATE OR REPLACE TRIGGER agreement_splits_check BEFORE INSERT OR UPDATE ON dsx.agreement_splits
+    FOR EACH ROW EXECUTE FUNCTION dsx.agreement_splits_check();
 
 
 -- Closed books: what settlement wrote is never updated, deleted or truncated.
@@ -262,7 +458,7 @@ BEGIN
     book := CASE
         WHEN tab = 'agreements' AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = k) THEN 'statements'
         WHEN tab = 'parties' AND EXISTS (SELECT 1 FROM dsx.statement_shares s WHERE s.party = k) THEN 'statement_shares'
-        WHEN tab = 'currencies' AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.currency = k) THEN 'statements'
+        WHEN tab = 'currencies' AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.currency = k OR s.billing_currency = k) THEN 'statements'
         WHEN tab = 'currencies' AND EXISTS (SELECT 1 FROM dsx.ledger_entries e WHERE e.currency = k) THEN 'ledger_entries'
         END;
     IF book IS NOT NULL THEN

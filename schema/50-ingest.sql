@@ -5,11 +5,15 @@ CREATE OR REPLACE FUNCTION dsx.ingest_rows(src regclass, batch bigint, dedup boo
     AS 'MODULE_PATHNAME', 'dsx_ingest_rows' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION dsx.ingest_rows(regclass, bigint, boolean) IS 'dsx.ingest()''s bulk step (C): moves every row of src (dsx.usage_inbox''s columns) into dsx.usage_events as the batch, rolls the stored events up into dsx.usage_daily and keeps conflicting payloads in dsx.usage_conflicts. dedup = false takes every row as new (a stored or repeated key raises unique_violation); dedup = true looks every key up. All NULL, nothing written, when triggers, row-level security or the table''s shape need plain SQL';
 
--- The rollup's day of an event: its UTC calendar day.
+-- The rollup's day of an event: its calendar day in its factory's time zone.
+CREATE OR REPLACE FUNCTION dsx.usage_day(occurred_at timestamptz, time_zone text) RETURNS date
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.timezone($2, $1)::date $$;
+COMMENT ON FUNCTION dsx.usage_day(timestamptz, text) IS 'The day of dsx.usage_daily an event is rolled up into: the local calendar day of occurred_at in its factory''s time zone';
 CREATE OR REPLACE FUNCTION dsx.usage_day(occurred_at timestamptz) RETURNS date
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT pg_catalog.timezone('UTC', $1)::date $$;
-COMMENT ON FUNCTION dsx.usage_day(timestamptz) IS 'The day of dsx.usage_daily an event is rolled up into: the UTC calendar day of occurred_at';
+COMMENT ON FUNCTION dsx.usage_day(timestamptz) IS 'The UTC calendar day of occurred_at: the rollup day of an event of a factory in UTC';
 
 /*
  * dsx.ingest_as(who) runs with the owner's rights (SECURITY DEFINER): it is the only way
@@ -142,10 +146,11 @@ BEGIN
             pending := inserted;
             EXECUTE format($q$
                 INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
-                SELECT i.factory, i.customer, i.model, dsx.usage_day(i.occurred_at),
+                SELECT i.factory, i.customer, i.model, dsx.usage_day(i.occurred_at, f.time_zone),
                        dsx.usage_agg(i.input_tokens, i.output_tokens, i.occurred_at)
                   FROM %s i
-                 GROUP BY i.factory, i.customer, i.model, dsx.usage_day(i.occurred_at)
+                  JOIN dsx.factories f ON f.factory = i.factory
+                 GROUP BY i.factory, i.customer, i.model, dsx.usage_day(i.occurred_at, f.time_zone)
                 ON CONFLICT (factory, day, customer, model)
                 DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage$q$, src);
         ELSE
@@ -161,11 +166,12 @@ BEGIN
             -- ... and roll up exactly the events this batch stored.
             EXECUTE format($q$
                 INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)
-                SELECT e.factory, e.customer, e.model, dsx.usage_day(e.occurred_at),
+                SELECT e.factory, e.customer, e.model, dsx.usage_day(e.occurred_at, f.time_zone),
                        dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at)
                   FROM dsx.usage_events e
+                  JOIN dsx.factories f ON f.factory = e.factory
                  WHERE e.batch_id = $1 AND (e.factory, e.event_id) IN (SELECT i.factory, i.event_id FROM %s i)
-                 GROUP BY e.factory, e.customer, e.model, dsx.usage_day(e.occurred_at)
+                 GROUP BY e.factory, e.customer, e.model, dsx.usage_day(e.occurred_at, f.time_zone)
                 ON CONFLICT (factory, day, customer, model)
                 DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage$q$, src) USING batch;
         END IF;

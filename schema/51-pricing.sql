@@ -12,36 +12,70 @@
  * worker's empty copy.
  */
 
--- The prices in force: for every customer at every factory, the plan it is on and that
--- plan's prices for each model the plan prices. One row per factory, customer and priced
--- model; usage of a model without a row is usage no plan prices. Rating, settlement,
--- verification and the views join it on (factory, customer, model), which the planner
--- can hash; dsx.price_in_force is the same rule for one customer and model.
+-- Every version of the prices: for every customer at every factory, the plan it is on and
+-- that plan's prices for each model, over the periods [valid_from, valid_until) where both
+-- the customer's plan and the plan's prices are those versions (terms are dated: a row
+-- applies from its valid_from until the next row of the same key). Rating a period joins
+-- the row whose range holds the period's first day; usage with no such row is usage no plan
+-- prices.
+CREATE OR REPLACE VIEW dsx.price_versions WITH (security_invoker = true) AS
+SELECT cp.factory, cp.customer, pp.model, cp.plan, pp.input_price, pp.output_price,
+       GREATEST(cp.valid_from, pp.valid_from) AS valid_from, LEAST(cp.valid_until, pp.valid_until) AS valid_until
+  FROM (SELECT c.factory, c.customer, c.plan, c.valid_from,
+               COALESCE(lead(c.valid_from) OVER (PARTITION BY c.factory, c.customer ORDER BY c.valid_from),
+                        'infinity') AS valid_until
+          FROM dsx.customer_plans c) cp
+  JOIN (SELECT p.plan, p.model, p.input_price, p.output_price, p.valid_from,
+               COALESCE(lead(p.valid_from) OVER (PARTITION BY p.plan, p.model ORDER BY p.valid_from),
+                        'infinity') AS valid_until
+          FROM dsx.price_plans p) pp
+    ON pp.plan = cp.plan AND pp.valid_from < cp.valid_until AND cp.valid_from < pp.valid_until;
+COMMENT ON VIEW dsx.price_versions IS 'Every version of the prices: per factory, customer and model, the plan and prices that apply to the periods from valid_from up to, not including, valid_until (the customer''s plan and the plan''s prices as dated)';
+COMMENT ON COLUMN dsx.price_versions.factory IS 'Factory';
+COMMENT ON COLUMN dsx.price_versions.customer IS 'Customer';
+COMMENT ON COLUMN dsx.price_versions.model IS 'Model the plan prices';
+COMMENT ON COLUMN dsx.price_versions.plan IS 'The customer''s plan at the factory in these periods';
+COMMENT ON COLUMN dsx.price_versions.input_price IS 'Price per million input tokens';
+COMMENT ON COLUMN dsx.price_versions.output_price IS 'Price per million output tokens';
+COMMENT ON COLUMN dsx.price_versions.valid_from IS 'First period these prices apply to (-infinity: from the beginning)';
+COMMENT ON COLUMN dsx.price_versions.valid_until IS 'First period they no longer apply to (infinity: still in force)';
+
+-- The prices in force today: the version of dsx.price_versions whose periods hold today.
 CREATE OR REPLACE VIEW dsx.prices_in_force WITH (security_invoker = true) AS
-SELECT cp.factory, cp.customer, pp.model, cp.plan, pp.input_price, pp.output_price
-  FROM dsx.customer_plans cp
-  JOIN dsx.price_plans pp ON pp.plan = cp.plan;
-COMMENT ON VIEW dsx.prices_in_force IS 'The prices in force: one row per factory, customer and model its plan prices, with the plan and the input and output prices; usage with no row here is usage no plan prices';
+SELECT v.factory, v.customer, v.model, v.plan, v.input_price, v.output_price, v.valid_from
+  FROM dsx.price_versions v
+ WHERE v.valid_from <= CURRENT_DATE AND CURRENT_DATE < v.valid_until;
+COMMENT ON VIEW dsx.prices_in_force IS 'The prices in force today: one row per factory, customer and model its plan prices, with the plan and the input and output prices (a period is rated at the version of dsx.price_versions in force for it)';
 COMMENT ON COLUMN dsx.prices_in_force.factory IS 'Factory';
 COMMENT ON COLUMN dsx.prices_in_force.customer IS 'Customer';
 COMMENT ON COLUMN dsx.prices_in_force.model IS 'Model the plan prices';
 COMMENT ON COLUMN dsx.prices_in_force.plan IS 'The customer''s plan at the factory';
 COMMENT ON COLUMN dsx.prices_in_force.input_price IS 'Price per million input tokens';
 COMMENT ON COLUMN dsx.prices_in_force.output_price IS 'Price per million output tokens';
+COMMENT ON COLUMN dsx.prices_in_force.valid_from IS 'First period of this version';
 
--- The price in force for one customer and model at a factory (a row of
--- dsx.prices_in_force); no row when no plan prices the usage.
-CREATE OR REPLACE FUNCTION dsx.price_in_force(factory text, customer text, model text)
+-- The price in force for a period for one customer and model at a factory (a row of
+-- dsx.price_versions); no row when no plan prices the usage.
+CREATE OR REPLACE FUNCTION dsx.price_in_force(factory text, customer text, model text, period_start date)
 RETURNS TABLE(plan text, input_price dsx.price, output_price dsx.price)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT p.plan, p.input_price, p.output_price
-      FROM dsx.prices_in_force p
+      FROM dsx.price_versions p
      WHERE p.factory OPERATOR(pg_catalog.=) $1 AND p.customer OPERATOR(pg_catalog.=) $2
        AND p.model OPERATOR(pg_catalog.=) $3
+       AND p.valid_from OPERATOR(pg_catalog.<=) $4 AND $4 OPERATOR(pg_catalog.<) p.valid_until
 $$;
-COMMENT ON FUNCTION dsx.price_in_force(text, text, text) IS 'The plan and prices in force for a customer and model at a factory (its row of dsx.prices_in_force); no row when no plan prices the usage';
+COMMENT ON FUNCTION dsx.price_in_force(text, text, text, date) IS 'The plan and prices in force for the period starting at period_start for a customer and model at a factory (its row of dsx.price_versions); no row when no plan prices the usage';
+
+-- The same for today (dsx.prices_in_force).
+CREATE OR REPLACE FUNCTION dsx.price_in_force(factory text, customer text, model text)
+RETURNS TABLE(plan text, input_price dsx.price, output_price dsx.price)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM dsx.price_in_force($1, $2, $3, CURRENT_DATE) $$;
+COMMENT ON FUNCTION dsx.price_in_force(text, text, text) IS 'The plan and prices in force today for a customer and model at a factory (its row of dsx.prices_in_force); no row when no plan prices the usage';
 
 -- The price a period was booked with for a customer and model: that of the first statement
 -- (up to the one settling period `through`) with a line of the period for them. No row
@@ -79,9 +113,9 @@ AS $$
            COALESCE(b.output_price, f.output_price), b.plan IS NOT NULL OR f.plan IS NOT NULL
       FROM (SELECT) one
       LEFT JOIN LATERAL dsx.booked_price($1, $3, $4, $5, $6) b ON true
-      LEFT JOIN LATERAL dsx.price_in_force($2, $4, $5) f ON b.plan IS NULL
+      LEFT JOIN LATERAL dsx.price_in_force($2, $4, $5, $3) f ON b.plan IS NULL
 $$;
-COMMENT ON FUNCTION dsx.line_price(text, text, date, text, text, date) IS 'The plan and prices a line is rated with: those its period was booked with (dsx.booked_price), else those in force (dsx.price_in_force); priced false when neither prices the usage';
+COMMENT ON FUNCTION dsx.line_price(text, text, date, text, text, date) IS 'The plan and prices a line is rated with: those its period was booked with (dsx.booked_price), else those in force for the period (dsx.price_in_force); priced false when neither prices the usage';
 
 -- The error for usage nobody priced (P0002): the customer has no plan at the factory, or
 -- its plan has no price for the model.
@@ -95,17 +129,19 @@ DECLARE
     v_plan   text;
 BEGIN
     SELECT cp.plan INTO v_plan FROM dsx.customer_plans cp
-     WHERE cp.factory = raise_unpriced.factory AND cp.customer = raise_unpriced.customer;
+     WHERE cp.factory = raise_unpriced.factory AND cp.customer = raise_unpriced.customer
+       AND cp.valid_from <= raise_unpriced.period_start
+     ORDER BY cp.valid_from DESC LIMIT 1;
     IF v_plan IS NULL THEN
         RAISE EXCEPTION 'customer "%" has no price plan at factory "%"', customer, factory
             USING ERRCODE = 'no_data_found',
                   DETAIL = format('The customer used model "%s" in the period %s.', model, v_period),
-                  HINT = 'Add the customer to dsx.customer_plans.';
+                  HINT = 'Add the customer to dsx.customer_plans, valid from the period or earlier.';
     END IF;
     RAISE EXCEPTION 'plan "%" of customer "%" has no price for model "%"', v_plan, customer, model
         USING ERRCODE = 'no_data_found',
               DETAIL = format('The customer used the model at factory "%s" in the period %s.', factory, v_period),
-              HINT = 'Add the model to the plan in dsx.price_plans.';
+              HINT = 'Add the model to the plan in dsx.price_plans, valid from the period or earlier.';
 END
 $$;
 COMMENT ON FUNCTION dsx.raise_unpriced(text, text, text, date, date) IS 'Raises the error (P0002) for usage of a customer and model at a factory in a period that no plan prices: the customer has no plan there, or its plan has no price for the model';
@@ -119,12 +155,13 @@ AS $$
 DECLARE
     v_factory    text := rate_lines.factory;
     v_minor      integer;
+    v_tz         text;
     v_start      date;
     v_end        date;
     v_period     text;
     v_priced     boolean;
 BEGIN
-    SELECT c.minor_units INTO v_minor
+    SELECT c.minor_units, f.time_zone INTO v_minor, v_tz
       FROM dsx.factories f JOIN dsx.currencies c ON c.currency = f.currency
      WHERE f.factory = v_factory;
     IF NOT FOUND THEN
@@ -133,17 +170,16 @@ BEGIN
                   DETAIL = 'dsx.rate_lines rates the usage of a factory in dsx.factories.';
     END IF;
 
-    -- Usage is kept per UTC day: a period must be whole UTC days to be rated exactly.
-    v_start := (period_start AT TIME ZONE 'UTC')::date;
-    v_end := (period_end AT TIME ZONE 'UTC')::date;
-    IF (v_start::timestamp AT TIME ZONE 'UTC') <> period_start
-       OR (v_end::timestamp AT TIME ZONE 'UTC') <> period_end THEN
-        RAISE EXCEPTION 'rating period must start and end at midnight UTC'
+    -- Usage is kept per local day of the factory: a period must be whole local days.
+    v_start := pg_catalog.timezone(v_tz, period_start)::date;
+    v_end := pg_catalog.timezone(v_tz, period_end)::date;
+    IF dsx.local_midnight(v_start, v_tz) <> period_start OR dsx.local_midnight(v_end, v_tz) <> period_end THEN
+        RAISE EXCEPTION 'rating period must start and end at local midnight of factory "%" (%)', v_factory, v_tz
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('The period is [%s, %s) in UTC.',
-                                  to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
-                                  to_char(period_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')),
-                  HINT = 'Usage is rolled up per UTC day; pass whole UTC days, e.g. ''2026-01-01 00:00+00''.';
+                  DETAIL = format('The period is [%s, %s) in %s.',
+                                  to_char(pg_catalog.timezone(v_tz, period_start), 'YYYY-MM-DD HH24:MI:SS.US'),
+                                  to_char(pg_catalog.timezone(v_tz, period_end), 'YYYY-MM-DD HH24:MI:SS.US'), v_tz),
+                  HINT = 'Usage is rolled up per local day of the factory; pass whole local days, e.g. dsx.local_midnight(''2026-01-01'', time_zone).';
     END IF;
     v_period := format('[%s, %s)', to_char(v_start, 'YYYY-MM-DD'), to_char(v_end, 'YYYY-MM-DD'));
     IF v_end < v_start THEN
@@ -153,7 +189,8 @@ BEGIN
     END IF;
 
     -- One line per customer and model: tiers count that customer's volume of that model
-    -- in the period; the exact charge is rounded once, half away from zero.
+    -- in the period; the exact charge is rounded once, half away from zero. The prices are
+    -- those in force for the period's first day.
     FOR customer, model, input_tokens, output_tokens, amount, v_priced IN
         SELECT l.customer, l.model, dsx.input_tokens(l.u), dsx.output_tokens(l.u),
                dsx.rate(l.u, p.input_price, p.output_price, v_minor), p.plan IS NOT NULL
@@ -161,7 +198,8 @@ BEGIN
                   FROM dsx.usage_daily d
                  WHERE d.factory = v_factory AND d.day >= v_start AND d.day < v_end
                  GROUP BY d.customer, d.model) l
-          LEFT JOIN dsx.prices_in_force p ON p.factory = v_factory AND p.customer = l.customer AND p.model = l.model
+          LEFT JOIN dsx.price_versions p ON p.factory = v_factory AND p.customer = l.customer AND p.model = l.model
+                                        AND p.valid_from <= v_start AND v_start < p.valid_until
          ORDER BY l.customer, l.model
     LOOP
         IF NOT v_priced THEN
@@ -171,4 +209,4 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION dsx.rate_lines(text, timestamptz, timestamptz) IS 'Revenue lines of a factory for the half-open period [period_start, period_end) of whole UTC days: one per customer and model, priced by the customer''s plan and rounded once to the currency''s minor units; usage without a plan or price is an error (P0002)';
+COMMENT ON FUNCTION dsx.rate_lines(text, timestamptz, timestamptz) IS 'Revenue lines of a factory for the half-open period [period_start, period_end) of whole local days of the factory: one per customer and model, priced by the customer''s plan in force for the first day and rounded once to the billing currency''s minor units; usage without a plan or price is an error (P0002)';

@@ -39,6 +39,7 @@ DECLARE
     v_customers text[];
     v_models  text[];
     v_days    date[];
+    v_tz      text;
 BEGIN
     PERFORM dsx.refuse_on_worker('dsx.void_events()');
     IF v_factory IS NULL OR event_ids IS NULL OR reason IS NULL THEN
@@ -48,7 +49,8 @@ BEGIN
         RAISE EXCEPTION 'a void needs a reason' USING ERRCODE = 'invalid_parameter_value',
               HINT = 'Say why the events are taken out of the books: the reason is kept with them.';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM dsx.factories f WHERE f.factory = v_factory) THEN
+    SELECT f.time_zone INTO v_tz FROM dsx.factories f WHERE f.factory = v_factory;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown factory "%"', v_factory USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- as an ingest: wait for a settlement in progress, then take the batch turn
@@ -73,7 +75,7 @@ BEGIN
         -- in the books (no temporary table: the session's temporary schema is the caller's
         -- too, and this runs with the owner's rights)
         WITH days AS (
-            SELECT DISTINCT e.customer, e.model, dsx.usage_day(e.occurred_at) AS day
+            SELECT DISTINCT e.customer, e.model, dsx.usage_day(e.occurred_at, v_tz) AS day
               FROM dsx.usage_events e WHERE e.factory = v_factory AND e.event_id = ANY (v_voided)
         )
         SELECT array_agg(days.customer), array_agg(days.model), array_agg(days.day)
@@ -84,7 +86,7 @@ BEGIN
         SELECT v_factory, e.customer, e.model, x.day, dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at)
           FROM unnest(v_customers, v_models, v_days) x(customer, model, day)
           JOIN dsx.usage_events e ON e.factory = v_factory AND e.customer = x.customer AND e.model = x.model
-                                 AND dsx.usage_day(e.occurred_at) = x.day
+                                 AND dsx.usage_day(e.occurred_at, v_tz) = x.day
          WHERE NOT EXISTS (SELECT 1 FROM dsx.usage_voids v WHERE v.factory = e.factory AND v.event_id = e.event_id)
          GROUP BY e.customer, e.model, x.day;
     END IF;

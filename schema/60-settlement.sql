@@ -1,11 +1,18 @@
 -- schema/60-settlement.sql — the pure parts of settlement: periods, the waterfall, debt
 -- service due, support interest, shares of an agreement, a period's rollups.
 
--- The month containing a date, as the half-open UTC period settlement uses.
+-- The month containing a date, as the half-open period settlement uses (local dates).
 CREATE OR REPLACE FUNCTION dsx.period_end(period_start date) RETURNS date
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT (period_start + interval '1 month')::date $$;
-COMMENT ON FUNCTION dsx.period_end(date) IS 'End (exclusive) of the monthly settlement period starting at period_start';
+COMMENT ON FUNCTION dsx.period_end(date) IS 'End (exclusive) of the monthly settlement period starting at period_start: the first day of the next month';
+
+-- Local midnight of a day in a time zone, as an instant: where a factory's day, and its
+-- period, starts. A daylight-saving change makes a day 23 or 25 hours long.
+CREATE OR REPLACE FUNCTION dsx.local_midnight(day date, time_zone text) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.timezone($2, $1::timestamp) $$;
+COMMENT ON FUNCTION dsx.local_midnight(date, text) IS 'The instant local midnight starts the day in the time zone: a factory''s period [period_start, period_end) of local days is [local_midnight(period_start), local_midnight(period_end))';
 
 -- The month a day belongs to (its first day): the settlement period of a day's usage.
 CREATE OR REPLACE FUNCTION dsx.month_of(day date) RETURNS date
@@ -31,7 +38,7 @@ $$;
 COMMENT ON FUNCTION dsx.waterfall(numeric, numeric, numeric, numeric) IS 'One period''s waterfall (SPEC section 6, steps 2-5): debt service paid from revenue, credit support drawn, repaid interest first, closing balance, and what is left to distribute';
 
 -- Debt service due in [period_start, period_end) under an agreement's facility, rounded to
--- minor_units (the currency's, whatever the facility's own column says). Parameters are
+-- minor_units (the settlement currency's, whatever the facility's own column says). Parameters are
 -- qualified: dsx.credit_facilities has a minor_units column of its own.
 CREATE OR REPLACE FUNCTION dsx.debt_service_due(agreement text, period_start date, minor_units integer) RETURNS numeric
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -58,6 +65,88 @@ AS $$
                        FROM dsx.credit_facilities f WHERE f.agreement = support_interest.agreement), 0)
 $$;
 COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round(B x facility rate x year fraction of the period in the facility''s day count), exact until that one rounding, half away from zero; 0 without a facility';
+
+-- The revenue split in force for a period: the agreement's dsx.agreement_splits row with the
+-- latest valid_from on or before the period, else agreements.revenue_split (valid_from NULL).
+CREATE OR REPLACE FUNCTION dsx.split_in_force(agreement text, period_start date)
+RETURNS TABLE(valid_from date, revenue_split dsx.split)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT x.valid_from, COALESCE(x.revenue_split, g.revenue_split)
+      FROM dsx.agreements g
+      LEFT JOIN LATERAL (SELECT s.valid_from, s.revenue_split FROM dsx.agreement_splits s
+                          WHERE s.agreement = g.agreement AND s.valid_from <= $2
+                          ORDER BY s.valid_from DESC LIMIT 1) x ON true
+     WHERE g.agreement = $1
+$$;
+COMMENT ON FUNCTION dsx.split_in_force(text, date) IS 'The revenue split of an agreement for the period starting at period_start: its amendment (dsx.agreement_splits) with the latest valid_from on or before it, else agreements.revenue_split (valid_from NULL)';
+
+/*
+ * Currencies. A billing-currency amount becomes a settlement-currency amount at the
+ * period's rate, rounded once, half away from zero. For period_average the rate is the mean
+ * of the days' rates, which need not be a terminating decimal: the conversion is carried out
+ * on the exact fraction amount x (sum of the rates) / days.
+ */
+CREATE OR REPLACE FUNCTION dsx.convert(amount numeric, rate_sum numeric, days integer, minor_units integer) RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    -- |n| / d rounded half away from zero is floor((2|n| + d) / 2d), an exact integer division
+    SELECT pg_catalog.round(pg_catalog.sign(n) * pg_catalog.div(2 * abs(n) + $3, 2 * $3) / 10::numeric ^ $4, $4)
+      FROM (SELECT $1 * $2 * 10::numeric ^ $4 AS n) x
+$$;
+COMMENT ON FUNCTION dsx.convert(numeric, numeric, integer, integer) IS 'amount x rate_sum / days, rounded once (half away from zero) to minor_units, exactly: a conversion at a rate (days 1) or at the mean of days rates';
+
+-- The rate of a pair on a day: the latest on or before it. No row when there is none.
+CREATE OR REPLACE FUNCTION dsx.fx_rate_on(base text, quote text, day date) RETURNS numeric
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT r.rate FROM dsx.fx_rates r
+     WHERE r.base = $1 AND r.quote = $2 AND r.rate_date <= $3
+     ORDER BY r.rate_date DESC LIMIT 1
+$$;
+COMMENT ON FUNCTION dsx.fx_rate_on(text, text, date) IS 'The rate of one unit of base in quote in force on a day (that of the latest rate_date on or before it); NULL when there is none';
+
+-- The rate a period converts at, by an FX rule: the sum of the rates and how many days they
+-- stand for (period_end: the last local day's rate, 1; period_average: every local day's).
+-- A day without a rate refuses the settlement (55000), naming the pair and the day. The same
+-- currency on both sides converts nothing: all NULL.
+CREATE OR REPLACE FUNCTION dsx.period_fx(base text, quote text, fx_rule text, period_start date,
+                                         OUT rate_sum numeric, OUT days integer, OUT rate numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_missing date;
+    v_last    date := dsx.period_end(period_fx.period_start) - 1;
+BEGIN
+    IF base = quote THEN
+        RETURN;          -- nothing to convert: all NULL
+    END IF;
+    IF fx_rule = 'period_end' THEN
+        rate_sum := dsx.fx_rate_on(base, quote, v_last);
+        days := 1;
+        v_missing := CASE WHEN rate_sum IS NULL THEN v_last END;
+    ELSE
+        SELECT sum(x.r), count(*)::integer, min(x.d) FILTER (WHERE x.r IS NULL)
+          INTO rate_sum, days, v_missing
+          FROM (SELECT g.d::date AS d, dsx.fx_rate_on(base, quote, g.d::date) AS r
+                  FROM pg_catalog.generate_series(period_fx.period_start::timestamp, v_last::timestamp, interval '1 day') g(d)) x;
+    END IF;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'no FX rate % to % for %', base, quote, v_missing
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The period %s converts %s to %s at %s; no rate of the pair is dated on or before %s.',
+                                  period_fx.period_start, base, quote,
+                                  CASE fx_rule WHEN 'period_end' THEN 'the rate of its last day'
+                                               ELSE 'the mean of its days'' rates' END, v_missing),
+                  HINT = format('Add the rate to dsx.fx_rates (base %s, quote %s, rate_date on or before %s).', base, quote, v_missing);
+    END IF;
+    rate := CASE WHEN days = 1 THEN rate_sum ELSE pg_catalog.round(rate_sum / days, 20) END;
+END
+$$;
+COMMENT ON FUNCTION dsx.period_fx(text, text, text, date) IS 'The rate a period starting at period_start converts base to quote at, by an FX rule: rate_sum over days (period_end: the rate of the last local day, 1; period_average: every local day''s rate), and the rate shown (their mean, to 20 decimal places); 55000 naming the pair and the day when a day has no rate';
 
 -- Shares of the distributable amount by an agreement's split, with the names vendor and
 -- partner resolved to its parties. Pure (the caller reads the agreement): a function that

@@ -74,10 +74,16 @@ BEGIN
         RETURN v_ags;
     END IF;
     v_end := dsx.period_end(v_start);
-    IF (v_end::timestamp AT TIME ZONE 'UTC') > now() THEN
-        RAISE EXCEPTION 'period % of agreement "%" has not ended', v_start, v_ags[1]
+    -- a period ends at local midnight of its factory
+    SELECT g.agreement, f.time_zone INTO bad
+      FROM dsx.agreements g JOIN dsx.factories f ON f.factory = g.factory
+     WHERE g.agreement = ANY (v_ags) AND dsx.local_midnight(v_end, f.time_zone) > now()
+     ORDER BY g.agreement LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'period % of agreement "%" has not ended', v_start, bad.agreement
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('The period ends at %s UTC.', v_end);
+                  DETAIL = format('The period ends at %s 00:00 %s (%s).', v_end, bad.time_zone,
+                                  dsx.local_midnight(v_end, bad.time_zone));
     END IF;
     SELECT g.agreement INTO bad
       FROM dsx.agreements g
@@ -125,7 +131,8 @@ BEGIN
           JOIN dsx.agreements g ON g.factory = r.factory
           JOIN dsx.factories f ON f.factory = g.factory
           JOIN dsx.currencies c ON c.currency = f.currency
-          LEFT JOIN dsx.prices_in_force p ON p.factory = r.factory AND p.customer = r.customer AND p.model = r.model
+          LEFT JOIN dsx.price_versions p ON p.factory = r.factory AND p.customer = r.customer AND p.model = r.model
+                                        AND p.valid_from <= $2 AND $2 < p.valid_until
     )
     SELECT (SELECT array_agg(ROW(l.agreement, $2, $2, l.customer, l.model, dsx.input_tokens(l.u),
                                  dsx.output_tokens(l.u), dsx.rate(l.u, l.input_price, l.output_price, l.mu),
@@ -143,7 +150,7 @@ BEGIN
     RETURN QUERY SELECT * FROM unnest(v_lines);
 END
 $$;
-COMMENT ON FUNCTION dsx.period_lines(text[], date) IS 'Settlement step 2, rate the period: one line per agreement, customer and model with usage in the period, at the price in force, rounded once; usage no plan prices raises P0002';
+COMMENT ON FUNCTION dsx.period_lines(text[], date) IS 'Settlement step 2, rate the period: one line per agreement, customer and model with usage in the period, at the price in force for the period, rounded once in the billing currency; usage no plan prices raises P0002';
 
 -- The difference between what is known now and what was booked: one line per agreement,
 -- period, customer and model whose tokens or amount differ, known minus booked, carrying
@@ -286,9 +293,10 @@ END
 $$;
 COMMENT ON FUNCTION dsx.late_lines(text[], date) IS 'Settlement step 3, re-rate late usage: for every closed period of the agreements whose usage changed since it was booked, the difference between the period re-rated now (at the prices it was booked with) and what was booked, as adjustment lines of period_start';
 
--- Step 4: the waterfall of each agreement for the period, from its lines: debt service,
--- credit support drawn, interest and repaid, what is left to distribute and the shares of
--- vendor and partner. Returns the statements (not yet written).
+-- Step 4: the waterfall of each agreement for the period, from its lines: revenue and
+-- adjustments converted to the settlement currency, debt service, credit support drawn,
+-- interest and repaid, what is left to distribute and the shares of vendor and partner by
+-- the split in force. Returns the statements (not yet written).
 CREATE OR REPLACE FUNCTION dsx.settle_waterfall(agreements text[], period_start date, lines dsx.statement_lines[],
                                                 through_batch bigint)
 RETURNS SETOF dsx.statements
@@ -308,33 +316,44 @@ BEGIN
                sum(ln.output_tokens) FILTER (WHERE ln.for_period = v_start)::bigint AS output_tokens
           FROM unnest(settle_waterfall.lines) ln GROUP BY ln.agreement
     ), ag AS MATERIALIZED (
-        SELECT g.agreement, g.vendor, g.partner, g.revenue_split, f.currency, c.minor_units AS mu,
+        SELECT g.agreement, g.vendor, g.partner, sp.valid_from AS split_from, sp.revenue_split,
+               g.settlement_currency AS currency, c.minor_units AS mu, f.currency AS billing,
                COALESCE(pr.support_balance, 0) AS opening,
-               COALESCE(tot.rev, 0) AS rev, COALESCE(tot.adj, 0) AS adj,
+               COALESCE(tot.rev, 0) AS rev_b, COALESCE(tot.adj, 0) AS adj_b,
                COALESCE(tot.input_tokens, 0) AS input_tokens, COALESCE(tot.output_tokens, 0) AS output_tokens,
+               fx.rate_sum, fx.days, fx.rate,
                dsx.debt_service_due(g.agreement, v_start, c.minor_units) AS due,
                dsx.support_interest(g.agreement, COALESCE(pr.support_balance, 0), v_start, c.minor_units) AS interest
           FROM dsx.agreements g
           JOIN dsx.factories f ON f.factory = g.factory
-          JOIN dsx.currencies c ON c.currency = f.currency
+          JOIN dsx.currencies c ON c.currency = g.settlement_currency
+          CROSS JOIN LATERAL dsx.split_in_force(g.agreement, v_start) sp
+          CROSS JOIN LATERAL dsx.period_fx(f.currency, g.settlement_currency, g.fx_rule, v_start) fx
           LEFT JOIN dsx.statements pr ON v_start > g.starts AND pr.agreement = g.agreement
                                      AND pr.period_start = (v_start - interval '1 month')::date
           LEFT JOIN tot ON tot.agreement = g.agreement
          WHERE g.agreement = ANY (settle_waterfall.agreements)
+    ), cv AS (
+        -- each billing-currency total converted once, at the period's rate
+        SELECT ag.*,
+               CASE WHEN ag.rate_sum IS NULL THEN ag.rev_b ELSE dsx.convert(ag.rev_b, ag.rate_sum, ag.days, ag.mu) END AS rev,
+               CASE WHEN ag.rate_sum IS NULL THEN ag.adj_b ELSE dsx.convert(ag.adj_b, ag.rate_sum, ag.days, ag.mu) END AS adj
+          FROM ag
     )
-    SELECT ag.agreement, v_start, dsx.period_end(v_start), ag.currency, ag.input_tokens, ag.output_tokens,
-           ag.rev, ag.adj, ag.rev + ag.adj, ag.due, w.debt_service_paid, ag.opening, w.support_drawn,
-           ag.interest, w.support_repaid, w.support_balance, w.distributable,
-           COALESCE(sh.vendor_share, 0), COALESCE(sh.partner_share, 0), settle_waterfall.through_batch, pg_catalog.now()
-      FROM ag
-     CROSS JOIN LATERAL dsx.waterfall(ag.rev + ag.adj, ag.due, ag.opening, ag.interest) w
-      LEFT JOIN LATERAL (SELECT sum(x.amount) FILTER (WHERE x.party = ag.vendor) AS vendor_share,
-                                sum(x.amount) FILTER (WHERE x.party = ag.partner) AS partner_share
-                           FROM dsx.agreement_shares(ag.revenue_split, ag.vendor, ag.partner, w.distributable, ag.mu) x) sh ON true
-     ORDER BY ag.agreement;
+    SELECT cv.agreement, v_start, dsx.period_end(v_start), cv.currency, cv.input_tokens, cv.output_tokens,
+           cv.rev, cv.adj, cv.rev + cv.adj, cv.due, w.debt_service_paid, cv.opening, w.support_drawn,
+           cv.interest, w.support_repaid, w.support_balance, w.distributable,
+           COALESCE(sh.vendor_share, 0), COALESCE(sh.partner_share, 0), settle_waterfall.through_batch, pg_catalog.now(),
+           cv.billing, cv.rev_b, cv.adj_b, cv.rate, cv.split_from
+      FROM cv
+     CROSS JOIN LATERAL dsx.waterfall(cv.rev + cv.adj, cv.due, cv.opening, cv.interest) w
+      LEFT JOIN LATERAL (SELECT sum(x.amount) FILTER (WHERE x.party = cv.vendor) AS vendor_share,
+                                sum(x.amount) FILTER (WHERE x.party = cv.partner) AS partner_share
+                           FROM dsx.agreement_shares(cv.revenue_split, cv.vendor, cv.partner, w.distributable, cv.mu) x) sh ON true
+     ORDER BY cv.agreement;
 END
 $$;
-COMMENT ON FUNCTION dsx.settle_waterfall(text[], date, dsx.statement_lines[], bigint) IS 'Settlement step 4, the waterfall: each agreement''s statement for the period from its lines (revenue, adjustments, debt service paid, credit support drawn, interest and repaid, distributable and the vendor''s and partner''s shares), not yet written';
+COMMENT ON FUNCTION dsx.settle_waterfall(text[], date, dsx.statement_lines[], bigint) IS 'Settlement step 4, the waterfall: each agreement''s statement for the period from its lines (revenue and adjustments in the billing currency and converted to the settlement currency, debt service paid, credit support drawn, interest and repaid, distributable and the vendor''s and partner''s shares by the split in force), not yet written';
 
 -- Step 5: write the statements, then their lines and shares (the books check that a
 -- statement exists before its lines), and check the invariant of every statement written:
@@ -356,7 +375,8 @@ BEGIN
           FROM unnest(write_books.statements) s
           JOIN dsx.currencies c ON c.currency = s.currency
           JOIN dsx.agreements a ON a.agreement = s.agreement
-         CROSS JOIN LATERAL dsx.agreement_shares(a.revenue_split, a.vendor, a.partner, s.distributable, c.minor_units) x
+         CROSS JOIN LATERAL dsx.split_in_force(s.agreement, s.period_start) sp
+         CROSS JOIN LATERAL dsx.agreement_shares(sp.revenue_split, a.vendor, a.partner, s.distributable, c.minor_units) x
          ORDER BY s.agreement
         RETURNING agreement, amount
     )
@@ -378,7 +398,10 @@ COMMENT ON FUNCTION dsx.write_books(dsx.statements[], dsx.statement_lines[]) IS 
 
 -- Step 6: one balanced double-entry transaction per statement of the period, numbered in
 -- agreement order. Revenue and the receivable are posted even when zero (a month without
--- activity still shows its revenue); other zero amounts are left out.
+-- activity still shows its revenue); other zero amounts are left out. The receivable is in
+-- the billing currency; when the agreement settles in another, the revenue passes through
+-- the FX conversion account, in both currencies at the statement's rate, so that the
+-- transaction balances in each currency.
 CREATE OR REPLACE FUNCTION dsx.post_ledger(agreements text[], period_start date) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -389,7 +412,7 @@ DECLARE
 BEGIN
     -- transactions are numbered in agreement order, as the statements are read
     WITH st AS MATERIALIZED (
-        SELECT o.*, nextval('dsx.ledger_txn_seq') AS txn_id
+        SELECT o.*, o.fx_rate IS NOT NULL AS fx, nextval('dsx.ledger_txn_seq') AS txn_id
           FROM (SELECT s.*, g.vendor, cf.lender
                   FROM dsx.statements s
                   JOIN dsx.agreements g ON g.agreement = s.agreement
@@ -397,19 +420,23 @@ BEGIN
                  WHERE s.agreement = ANY (post_ledger.agreements) AND s.period_start = post_ledger.period_start
                  ORDER BY s.agreement) o
     ), e AS (
-        SELECT st.txn_id, st.agreement, st.currency, e.ord, e.account, e.amount, e.posted_when_zero
+        SELECT st.txn_id, st.agreement, e.currency, e.ord, e.account, e.amount, e.posted_when_zero
           FROM st, LATERAL (VALUES
-                (1, 'receivable:customers', st.gross, true),
-                (2, 'income:revenue', -st.revenue, true),
-                (3, 'income:adjustments', -st.adjustments, false),
-                (4, 'expense:debt_service', st.debt_service_due, false),
-                (5, 'payable:lender:' || st.lender, -st.debt_service_paid, false),
-                (6, 'liability:credit_support:' || st.vendor, -st.support_drawn, false),
-                (7, 'expense:credit_support_interest', st.support_interest, false),
-                (8, 'liability:credit_support:' || st.vendor, -st.support_interest, false),
-                (9, 'liability:credit_support:' || st.vendor, st.support_repaid, false),
-                (10, 'payable:credit_support_repayment:' || st.vendor, -st.support_repaid, false),
-                (11, 'distribution:revenue_share', st.distributable, false)) e(ord, account, amount, posted_when_zero)
+                (1.0, 'receivable:customers', st.revenue_billing + st.adjustments_billing, st.billing_currency, true),
+                (1.1, 'fx:conversion', -(st.revenue_billing + st.adjustments_billing), st.billing_currency, st.fx),
+                (1.2, 'fx:conversion', st.gross, st.currency, st.fx),
+                (2, 'income:revenue', -st.revenue, st.currency, true),
+                (3, 'income:adjustments', -st.adjustments, st.currency, false),
+                (4, 'expense:debt_service', st.debt_service_due, st.currency, false),
+                (5, 'payable:lender:' || st.lender, -st.debt_service_paid, st.currency, false),
+                (6, 'liability:credit_support:' || st.vendor, -st.support_drawn, st.currency, false),
+                (7, 'expense:credit_support_interest', st.support_interest, st.currency, false),
+                (8, 'liability:credit_support:' || st.vendor, -st.support_interest, st.currency, false),
+                (9, 'liability:credit_support:' || st.vendor, st.support_repaid, st.currency, false),
+                (10, 'payable:credit_support_repayment:' || st.vendor, -st.support_repaid, st.currency, false),
+                (11, 'distribution:revenue_share', st.distributable, st.currency, false))
+                e(ord, account, amount, currency, posted_when_zero)
+         WHERE e.ord NOT IN (1.1, 1.2) OR st.fx
         UNION ALL
         SELECT st.txn_id, sh.agreement, st.currency, 12, 'payable:share:' || sh.party, -sh.amount, false
           FROM dsx.statement_shares sh
@@ -422,9 +449,10 @@ BEGIN
                   FROM e
                  WHERE e.amount <> 0 OR e.posted_when_zero) x
          ORDER BY x.txn_id, x.entry_no
-        RETURNING txn_id, amount
+        RETURNING txn_id, amount, currency
     )
-    SELECT count(*), (SELECT min(u.txn_id) FROM (SELECT i.txn_id FROM ins i GROUP BY i.txn_id HAVING sum(i.amount) <> 0) u)
+    SELECT count(*), (SELECT min(u.txn_id) FROM (SELECT i.txn_id FROM ins i GROUP BY i.txn_id, i.currency
+                                                  HAVING sum(i.amount) <> 0) u)
       INTO v_n, v_txn
       FROM ins;
     IF v_txn IS NOT NULL THEN
@@ -433,7 +461,7 @@ BEGIN
     RETURN v_n;
 END
 $$;
-COMMENT ON FUNCTION dsx.post_ledger(text[], date) IS 'Settlement step 6, post the ledger: one balanced double-entry transaction per statement of the period (debits positive, credits negative), numbered in agreement order; returns the entries posted';
+COMMENT ON FUNCTION dsx.post_ledger(text[], date) IS 'Settlement step 6, post the ledger: one double-entry transaction per statement of the period (debits positive, credits negative), balanced in each currency (the receivable in the billing currency, the revenue converted through fx:conversion), numbered in agreement order; returns the entries posted';
 
 -- The pipeline: settle one monthly period for a set of agreements (what dsx.settle and
 -- dsx.run_due_settlements run). Any error settles none of them. It and the two entry
@@ -499,11 +527,13 @@ DECLARE
 BEGIN
     PERFORM dsx.refuse_on_worker('dsx.run_due_settlements()');
     -- the agreements with a due period, in agreement order
+    -- (a period is due settle_lag after local midnight of its end, in its factory's zone)
     SELECT array_agg(g.agreement ORDER BY g.agreement) INTO v_todo
       FROM dsx.agreements g
-     WHERE (dsx.period_end(COALESCE((SELECT (max(s.period_start) + interval '1 month')::date
-                                       FROM dsx.statements s WHERE s.agreement = g.agreement), g.starts))
-            ::timestamp AT TIME ZONE 'UTC') + g.settle_lag <= now();
+      JOIN dsx.factories f ON f.factory = g.factory
+     WHERE dsx.local_midnight(dsx.period_end(COALESCE((SELECT (max(s.period_start) + interval '1 month')::date
+                                                        FROM dsx.statements s WHERE s.agreement = g.agreement), g.starts)),
+                              f.time_zone) + g.settle_lag <= now();
     v_todo := COALESCE(v_todo, '{}');
     -- Agreements are locked in agreement order, as dsx.settle locks them, and each lock is
     -- held to the end of the transaction: concurrent runs queue rather than deadlock. The
@@ -543,14 +573,15 @@ BEGIN
             v_more := false;
             FOR r IN
                 SELECT n.p, array_agg(n.agreement ORDER BY n.agreement) AS ags,
-                       bool_or((dsx.period_end(dsx.period_end(n.p))::timestamp AT TIME ZONE 'UTC')
+                       bool_or(dsx.local_midnight(dsx.period_end(dsx.period_end(n.p)), n.time_zone)
                                + n.settle_lag <= now()) AS more
-                  FROM (SELECT g.agreement, g.settle_lag,
+                  FROM (SELECT g.agreement, g.settle_lag, f.time_zone,
                                COALESCE((SELECT (max(s.period_start) + interval '1 month')::date
                                            FROM dsx.statements s WHERE s.agreement = g.agreement), g.starts) AS p
                           FROM dsx.agreements g
+                          JOIN dsx.factories f ON f.factory = g.factory
                          WHERE g.agreement = ANY (v_chunk) AND g.agreement <> ALL (v_failed)) n
-                 WHERE (dsx.period_end(n.p)::timestamp AT TIME ZONE 'UTC') + n.settle_lag <= now()
+                 WHERE dsx.local_midnight(dsx.period_end(n.p), n.time_zone) + n.settle_lag <= now()
                  GROUP BY n.p ORDER BY n.p
             LOOP
                 v_more := v_more OR r.more;
@@ -570,6 +601,8 @@ BEGIN
                             RAISE WARNING 'agreement "%" was not settled from %: % (SQLSTATE %)', ag, r.p, msg, state
                                 USING HINT = CASE WHEN state = 'P0002'
                                                   THEN 'dsx.unpriced_usage lists the usage no plan prices. Price it and run dsx.run_due_settlements() again; the other agreements were settled.'
+                                                  WHEN state = '55000' AND msg LIKE 'no FX rate %'
+                                                  THEN 'Add the rate to dsx.fx_rates and run dsx.run_due_settlements() again; the other agreements were settled.'
                                                   ELSE 'Correct the cause and run dsx.run_due_settlements() again; the other agreements were settled.' END;
                             failed := failed + 1;
                             v_failed := v_failed || ag;
@@ -586,4 +619,4 @@ BEGIN
     RETURN settled;
 END
 $$;
-COMMENT ON FUNCTION dsx.run_due_settlements() IS 'Settle, in order, every period of every agreement that ended at least its settle_lag ago; returns how many it settled (0, and says so, when none was due); an agreement that fails is reported in a WARNING and left at its last settled period while the others are settled';
+COMMENT ON FUNCTION dsx.run_due_settlements() IS 'Settle, in order, every period of every agreement that ended (at local midnight of its factory) at least its settle_lag ago; returns how many it settled (0, and says so, when none was due); an agreement that fails is reported in a WARNING and left at its last settled period while the others are settled';

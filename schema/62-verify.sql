@@ -18,6 +18,15 @@ DECLARE
     a      dsx.agreements;
     v_prev dsx.statements;
     v_mu   integer;
+    v_bmu  integer;
+    v_tz   text;
+    v_bill text;
+    v_split dsx.split;
+    v_split_from date;
+    fx     record;
+    v_rate numeric;
+    v_rev_b numeric;
+    v_adj_b numeric;
     v_prev_batch bigint;
     v_rev  numeric;
     v_adj  numeric;
@@ -42,7 +51,9 @@ BEGIN
               verify_settlement_as.period_start USING ERRCODE = 'no_data_found';
     END IF;
     SELECT * INTO a FROM dsx.agreements g WHERE g.agreement = s.agreement;
-    SELECT c.minor_units INTO v_mu FROM dsx.currencies c WHERE c.currency = s.currency;
+    SELECT c.minor_units INTO v_mu FROM dsx.currencies c WHERE c.currency = a.settlement_currency;
+    SELECT f.time_zone, f.currency, c.minor_units INTO v_tz, v_bill, v_bmu
+      FROM dsx.factories f JOIN dsx.currencies c ON c.currency = f.currency WHERE f.factory = a.factory;
     SELECT * INTO v_prev FROM dsx.statements t
      WHERE t.agreement = s.agreement AND t.period_start = (s.period_start - interval '1 month')::date;
     v_prev_batch := COALESCE((SELECT max(t.through_batch) FROM dsx.statements t
@@ -57,23 +68,23 @@ BEGIN
     SELECT array_agg(x.span) FILTER (WHERE x.asof = 'now'), array_agg(x.span) FILTER (WHERE x.asof = 'before')
       INTO v_now, v_before
       FROM (SELECT b.asof,
-                   ROW(e.factory, date_trunc('month', e.occurred_at AT TIME ZONE 'UTC')::date, e.customer, e.model,
+                   ROW(e.factory, date_trunc('month', pg_catalog.timezone(v_tz, e.occurred_at))::date, e.customer, e.model,
                        dsx.usage_agg(e.input_tokens, e.output_tokens, e.occurred_at))::dsx.usage_span AS span
               FROM dsx.usage_events e
              CROSS JOIN (VALUES ('now', s.through_batch), ('before', v_prev_batch)) b(asof, batch)
              WHERE e.factory = a.factory AND e.batch_id <= b.batch
                AND NOT EXISTS (SELECT 1 FROM dsx.usage_voids v
                                 WHERE v.factory = e.factory AND v.event_id = e.event_id AND v.batch_id <= b.batch)
-               AND e.occurred_at >= (a.starts::timestamp AT TIME ZONE 'UTC')
-               AND e.occurred_at < (s.period_end::timestamp AT TIME ZONE 'UTC')
-             GROUP BY b.asof, e.factory, date_trunc('month', e.occurred_at AT TIME ZONE 'UTC'), e.customer, e.model) x;
+               AND e.occurred_at >= dsx.local_midnight(a.starts, v_tz)
+               AND e.occurred_at < dsx.local_midnight(s.period_end, v_tz)
+             GROUP BY b.asof, e.factory, date_trunc('month', pg_catalog.timezone(v_tz, e.occurred_at)), e.customer, e.model) x;
     SELECT array_agg(x.line) FILTER (WHERE x.asof = 'now'),
            array_agg(x.line) FILTER (WHERE x.asof = 'before' AND (x.line).for_period < s.period_start)
       INTO v_known, v_booked
       FROM (SELECT l.asof,
                    ROW(a.agreement, s.period_start, l.period_start, l.customer, l.model,
                        dsx.input_tokens(l.usage), dsx.output_tokens(l.usage),
-                       dsx.rate(l.usage, p.input_price, p.output_price, v_mu),
+                       dsx.rate(l.usage, p.input_price, p.output_price, v_bmu),
                        p.plan, p.input_price, p.output_price)::dsx.statement_lines AS line
               FROM (SELECT 'now' AS asof, n.* FROM unnest(v_now) n
                     UNION ALL
@@ -98,9 +109,31 @@ BEGIN
            COALESCE((SELECT sum(amount) FROM expected_lines WHERE for_period < s.period_start), 0),
            COALESCE((SELECT sum(input_tokens) FROM expected_lines WHERE for_period = s.period_start), 0),
            COALESCE((SELECT sum(output_tokens) FROM expected_lines WHERE for_period = s.period_start), 0)
-      INTO ok, v_rev, v_adj, v_in, v_out;
+      INTO ok, v_rev_b, v_adj_b, v_in, v_out;
     IF NOT ok THEN
         RAISE NOTICE 'statement lines differ from the raw events';
+    END IF;
+
+    -- into the settlement currency, at the period's rate (each total converted once)
+    IF v_bill = a.settlement_currency THEN
+        v_rev := v_rev_b;
+        v_adj := v_adj_b;
+    ELSE
+        SELECT * INTO fx FROM dsx.period_fx(v_bill, a.settlement_currency, a.fx_rule, s.period_start);
+        v_rev := dsx.convert(v_rev_b, fx.rate_sum, fx.days, v_mu);
+        v_adj := dsx.convert(v_adj_b, fx.rate_sum, fx.days, v_mu);
+        v_rate := fx.rate;
+    END IF;
+    IF (s.billing_currency, s.currency, s.revenue_billing, s.adjustments_billing, s.fx_rate)
+       IS DISTINCT FROM (v_bill, a.settlement_currency, v_rev_b, v_adj_b, v_rate) THEN
+        RAISE NOTICE 'statement currencies, billing-currency figures or rate differ from the recomputation';
+        ok := false;
+    END IF;
+    SELECT x.valid_from, x.revenue_split INTO v_split_from, v_split FROM dsx.split_in_force(a.agreement, s.period_start) x;
+    IF s.split_valid_from IS DISTINCT FROM v_split_from THEN
+        RAISE NOTICE 'statement used the split of %, the split in force is that of %',
+              COALESCE(s.split_valid_from::text, 'the agreement'), COALESCE(v_split_from::text, 'the agreement');
+        ok := false;
     END IF;
 
     v_int := dsx.support_interest(a.agreement, COALESCE(v_prev.support_balance, 0), s.period_start, v_mu);
@@ -116,15 +149,16 @@ BEGIN
         RAISE NOTICE 'statement figures differ from the recomputed waterfall';
         ok := false;
     END IF;
-    IF EXISTS (SELECT party, amount FROM dsx.agreement_shares(a.revenue_split, a.vendor, a.partner, w.distributable, v_mu) WHERE amount <> 0
+    IF EXISTS (SELECT party, amount FROM dsx.agreement_shares(v_split, a.vendor, a.partner, w.distributable, v_mu) WHERE amount <> 0
                EXCEPT SELECT party, amount FROM dsx.statement_shares t WHERE t.agreement = s.agreement AND t.period_start = s.period_start AND amount <> 0)
        OR EXISTS (SELECT party, amount FROM dsx.statement_shares t WHERE t.agreement = s.agreement AND t.period_start = s.period_start AND amount <> 0
-                  EXCEPT SELECT party, amount FROM dsx.agreement_shares(a.revenue_split, a.vendor, a.partner, w.distributable, v_mu) WHERE amount <> 0) THEN
+                  EXCEPT SELECT party, amount FROM dsx.agreement_shares(v_split, a.vendor, a.partner, w.distributable, v_mu) WHERE amount <> 0) THEN
         RAISE NOTICE 'statement shares differ from the revenue split';
         ok := false;
     END IF;
-    IF (SELECT COALESCE(sum(amount), 0) FROM dsx.ledger_entries l WHERE l.agreement = s.agreement AND l.period_start = s.period_start) <> 0 THEN
-        RAISE NOTICE 'ledger entries of the statement do not balance';
+    IF EXISTS (SELECT 1 FROM dsx.ledger_entries l WHERE l.agreement = s.agreement AND l.period_start = s.period_start
+                GROUP BY l.currency HAVING sum(l.amount) <> 0) THEN
+        RAISE NOTICE 'ledger entries of the statement do not balance in each currency';
         ok := false;
     END IF;
     RETURN ok;
@@ -136,4 +170,4 @@ CREATE OR REPLACE FUNCTION dsx.verify_settlement(agreement text, period_start da
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT dsx.verify_settlement_as(CURRENT_USER, $1, $2) $$;
-COMMENT ON FUNCTION dsx.verify_settlement(text, date) IS 'Recompute a settled statement from raw usage events (as of the batches it saw), the prices its periods were booked with, the facility and the split, and compare with what was stored: true when every line, figure, share and the ledger agree';
+COMMENT ON FUNCTION dsx.verify_settlement(text, date) IS 'Recompute a settled statement from raw usage events (as of the batches it saw, in the factory''s local months), the prices its periods were booked with (else those in force for them), the FX rates, the facility and the split in force, and compare with what was stored: true when every line, figure, both currencies, the rate, the split used, the shares and the ledger (balanced per currency) agree';

@@ -73,7 +73,8 @@ BEGIN
     END LOOP;
     -- the configuration, referenced tables before the tables that reference them
     FOREACH t IN ARRAY ARRAY['currencies', 'parties', 'factories', 'price_plans', 'customer_plans', 'agreements',
-                             'credit_facilities', 'partner_roles', 'vendor_roles', 'loader_roles'] LOOP
+                             'agreement_splits', 'credit_facilities', 'fx_rates', 'partner_roles', 'vendor_roles',
+                             'loader_roles'] LOOP
         IF NOT dsx.citus_placed(pg_catalog.format('dsx.%I', t)::regclass) THEN
             PERFORM dsx.citus_move(pg_catalog.format('dsx.%I', t)::regclass, NULL);
         END IF;

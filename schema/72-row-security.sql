@@ -31,6 +31,7 @@ ALTER TABLE dsx.factories ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.price_plans ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.customer_plans ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.agreements ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.agreement_splits ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.credit_facilities ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.usage_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.usage_daily ENABLE ROW LEVEL SECURITY;
@@ -51,7 +52,7 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['parties', 'factories', 'price_plans', 'customer_plans', 'agreements',
-                             'credit_facilities', 'usage_events', 'usage_daily', 'usage_conflicts',
+                             'agreement_splits', 'credit_facilities', 'usage_events', 'usage_daily', 'usage_conflicts',
                              'statements', 'statement_lines', 'statement_shares', 'ledger_entries',
                              'partner_roles', 'vendor_roles', 'loader_roles', 'usage_voids', 'ingest_log',
                              'config_history'] LOOP
@@ -76,7 +77,7 @@ BEGIN
             'CREATE POLICY dsx_read ON dsx.%I FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees(''factory'', factory))', t);
     END LOOP;
     -- and the books of their agreements
-    FOREACH t IN ARRAY ARRAY['credit_facilities', 'statements', 'statement_shares', 'ledger_entries'] LOOP
+    FOREACH t IN ARRAY ARRAY['agreement_splits', 'credit_facilities', 'statements', 'statement_shares', 'ledger_entries'] LOOP
         EXECUTE pg_catalog.format(
             'CREATE POLICY dsx_read ON dsx.%I FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees(''agreement'', agreement))', t);
     END LOOP;
@@ -108,6 +109,7 @@ COMMENT ON POLICY dsx_read ON dsx.usage_events IS 'Partners see the events of th
 COMMENT ON POLICY dsx_read ON dsx.usage_daily IS 'Partners see the daily usage of their factories; vendors see no customer-level usage';
 COMMENT ON POLICY dsx_read ON dsx.usage_conflicts IS 'Partners see the conflicting events of their factories';
 COMMENT ON POLICY dsx_read ON dsx.agreements IS 'Partners and vendors see their agreements';
+COMMENT ON POLICY dsx_read ON dsx.agreement_splits IS 'Partners and vendors see the split amendments of their agreements';
 COMMENT ON POLICY dsx_read ON dsx.credit_facilities IS 'Partners and vendors see the facilities of their agreements';
 COMMENT ON POLICY dsx_read ON dsx.statements IS 'Partners and vendors see the statements of their agreements';
 COMMENT ON POLICY dsx_read ON dsx.statement_lines IS 'Partners see the customer lines of their statements; vendors do not';

@@ -38,7 +38,7 @@ GRANT USAGE ON SCHEMA dsx TO dsx_operator, dsx_loader, dsx_partner, dsx_vendor, 
 
 -- partners and vendors: read, row-level security deciding which rows
 GRANT SELECT ON dsx.currencies, dsx.parties, dsx.factories, dsx.price_plans, dsx.customer_plans,
-    dsx.agreements, dsx.credit_facilities, dsx.usage_events, dsx.usage_daily, dsx.usage_conflicts,
+    dsx.agreements, dsx.agreement_splits, dsx.fx_rates, dsx.price_versions, dsx.credit_facilities, dsx.usage_events, dsx.usage_daily, dsx.usage_conflicts,
     dsx.usage_voids, dsx.statements, dsx.statement_lines, dsx.statement_shares, dsx.ledger_entries,
     dsx.partner_roles, dsx.vendor_roles, dsx.facility_position, dsx.prices_in_force,
     dsx.partner_statements, dsx.partner_usage_daily, dsx.credit_support_position, dsx.vendor_portfolio
@@ -56,7 +56,7 @@ GRANT EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_as(name) TO dsx_loader;
 -- operators: configuration, the inbox, and everything else to read; the derived data
 -- through dsx.ingest(), dsx.void_events() and settlement
 GRANT SELECT, INSERT, UPDATE, DELETE ON dsx.currencies, dsx.parties, dsx.factories, dsx.price_plans,
-    dsx.customer_plans, dsx.agreements, dsx.credit_facilities, dsx.partner_roles, dsx.vendor_roles,
+    dsx.customer_plans, dsx.agreements, dsx.agreement_splits, dsx.credit_facilities, dsx.fx_rates, dsx.partner_roles, dsx.vendor_roles,
     dsx.loader_roles
     TO dsx_operator;
 GRANT SELECT, INSERT, DELETE, TRUNCATE ON dsx.usage_inbox TO dsx_operator;

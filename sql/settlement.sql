@@ -90,10 +90,12 @@ SELECT count(*) AS statements,
        count(*) FILTER (WHERE dsx.verify_settlement(s.agreement, s.period_start)) AS verified
   FROM dsx.statements s WHERE s.agreement LIKE 'st-%';
 
--- lines record the prices they were rated with: a later change of plan does not unsettle
--- the books, while tampering with the raw events they came from is caught
-BEGIN;
+-- lines record the prices they were rated with: a price of a settled period cannot be
+-- changed (the books are closed), a new version from a later period does not unsettle
+-- them, while tampering with the raw events they came from is caught
 UPDATE dsx.price_plans SET input_price = '1.01' WHERE plan = 'st-std';
+BEGIN;
+INSERT INTO dsx.price_plans VALUES ('st-std', 'm', '1.01', '2', '2026-04-01');
 SELECT dsx.verify_settlement('st-a1', '2026-01-01') AS verifies_after_price_change;
 ROLLBACK;
 BEGIN;
@@ -108,7 +110,8 @@ SELECT agreement, period_start, for_period, customer, plan, input_price, output_
 -- January input tokens add 1.00 (not a re-pricing of January at $5), while March's own
 -- million input tokens are priced by the new plan: 5.00
 INSERT INTO dsx.price_plans VALUES ('st-dear', 'm', '5', '10');
-UPDATE dsx.customer_plans SET plan = 'st-dear' WHERE customer = 'c1' AND factory = 'st-f2';
+UPDATE dsx.customer_plans SET plan = 'st-dear' WHERE customer = 'c1' AND factory = 'st-f2';   -- refused: closed books
+INSERT INTO dsx.customer_plans VALUES ('c1', 'st-f2', 'st-dear', '2026-03-01');
 INSERT INTO dsx.usage_inbox VALUES
     ('j9', '2026-01-09 00:00Z', 'st-f2', 'c1', 'm', 1000000, 0),
     ('m9', '2026-03-09 00:00Z', 'st-f2', 'c1', 'm', 1000000, 0);

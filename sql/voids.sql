@@ -5,7 +5,7 @@
 SET timezone = 'UTC';
 INSERT INTO dsx.parties VALUES ('vo-vendor', 'vendor', 'V'), ('vo-p', 'partner', 'P');
 INSERT INTO dsx.factories VALUES ('vo-f', 'vo-p', 'USD', 'test', 10, 1);
-INSERT INTO dsx.price_plans VALUES ('vo-plan', 'm', '1', '2');
+INSERT INTO dsx.price_plans VALUES ('vo-plan', 'm', '1', '2'), ('vo-plan', 'm2', '3', '4');
 INSERT INTO dsx.customer_plans VALUES ('c1', 'vo-f', 'vo-plan'), ('c2', 'vo-f', 'vo-plan');
 INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, settle_lag)
 VALUES ('vo-a', 'vo-p', 'vo-vendor', 'vo-f', 'vendor=30%, partner=70%', '2026-01-01', '100 years');
@@ -77,7 +77,6 @@ SELECT period_start, dsx.verify_settlement('vo-a', period_start) FROM dsx.statem
 -- a void and its correction under another model: the period's token totals are as they
 -- were, its lines are not; April books both adjustment lines for February (c1/m -7.00,
 -- c1/m2 7,000,000 input tokens at 3 = +21.00)
-INSERT INTO dsx.price_plans VALUES ('vo-plan', 'm2', '3', '4');
 SELECT dsx.void_events('vo-f', ARRAY['f1'], 'wrong model: corrected as f1b');
 INSERT INTO dsx.usage_inbox VALUES ('f1b', '2026-02-03 10:00Z', 'vo-f', 'c1', 'm2', 7000000, 0);
 SELECT * FROM dsx.ingest();
@@ -106,14 +105,16 @@ SELECT table_name, operation, row_key, changed_by = session_user AS by_login
 UPDATE dsx.factories SET gpus = 20 WHERE factory = 'vo-f';
 SELECT operation, old_row->>'gpus' AS old_gpus, new_row->>'gpus' AS new_gpus
   FROM dsx.config_history WHERE table_name = 'factories' ORDER BY change_id DESC LIMIT 1;
-DELETE FROM dsx.customer_plans WHERE customer = 'c2' AND factory = 'vo-f';
+DELETE FROM dsx.customer_plans WHERE customer = 'c2' AND factory = 'vo-f';   -- refused: it priced settled periods
+INSERT INTO dsx.customer_plans VALUES ('c2', 'vo-f', 'vo-plan', '2026-05-01');
+DELETE FROM dsx.customer_plans WHERE customer = 'c2' AND factory = 'vo-f' AND valid_from = '2026-05-01';
 SELECT operation, row_key, old_row->>'plan' AS plan, new_row IS NULL AS gone
   FROM dsx.config_history WHERE table_name = 'customer_plans' ORDER BY change_id DESC LIMIT 1;
 -- a change as another role records the login too (session_user), not the role
 CREATE ROLE regress_vo_op;
 GRANT dsx_operator TO regress_vo_op;
 SET ROLE regress_vo_op;
-INSERT INTO dsx.price_plans VALUES ('vo-plan', 'm3', '3', '4');
+INSERT INTO dsx.price_plans VALUES ('vo-plan', 'm3', '3', '4', '2026-05-01');
 RESET ROLE;
 SELECT table_name, row_key, changed_by = session_user AS by_login, changed_by <> 'regress_vo_op' AS not_the_role
   FROM dsx.config_history ORDER BY change_id DESC LIMIT 1;
@@ -123,7 +124,7 @@ SELECT c.relname, EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND
   FROM pg_class c
  WHERE c.relnamespace = 'dsx'::regnamespace
    AND c.relname IN ('currencies', 'parties', 'factories', 'price_plans', 'customer_plans', 'agreements',
-                     'credit_facilities', 'partner_roles', 'vendor_roles', 'loader_roles')
+                     'agreement_splits', 'credit_facilities', 'fx_rates', 'partner_roles', 'vendor_roles', 'loader_roles')
  ORDER BY 1;
 UPDATE dsx.config_history SET changed_by = 'someone';
 DELETE FROM dsx.config_history;

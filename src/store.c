@@ -20,7 +20,8 @@
  *    arrivals compare with that one.
  * A NULL, or an occurred_at a dsx.usage cannot carry, refuses the batch (the inbox's
  * CHECKs refuse them at load; another source may not).
- * Both roll the stored events up per factory, customer, model and UTC day in memory and
+ * Both roll the stored events up per factory, customer, model and local day (the calendar
+ * day in the factory's time zone, from dsx.factories, read once) in memory and
  * merge them into dsx.usage_daily with one statement; an unknown factory refuses the batch.
  * Conflicting payloads are kept with one statement per run.
  *
@@ -60,6 +61,9 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
+#include "pgtime.h"
 #include "utils/fmgroids.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
@@ -126,6 +130,16 @@ typedef struct RollEntry
 	DsxUsage	usage;
 } RollEntry;
 
+/* A factory whose time zone is not UTC, and the last local day looked up in it: [lo, hi). */
+typedef struct ZoneEntry
+{
+	RollKey		key;			/* the factory's bytes */
+	pg_tz	   *tz;
+	TimestampTz lo;
+	TimestampTz hi;
+	DateADT		day;
+} ZoneEntry;
+
 /* A payload kept aside: the stored event and the incoming one. */
 typedef struct Conflict
 {
@@ -182,6 +196,9 @@ typedef struct Store
 	MemoryContext cxt;
 	HTAB	   *rollup;
 	StringInfoData rollbuf;
+	HTAB	   *zones;			/* factories not in UTC (NULL: none) */
+	ZoneEntry  *last_zone;		/* the last one looked up (NULL: a UTC one), */
+	StringInfoData last_zone_factory;	/* for this factory (its bytes; len -1: none yet) */
 	MemoryContext conflictcxt;	/* the conflicts of the current run */
 	List	   *conflicts;
 	int64		inserted;
@@ -589,13 +606,124 @@ utc_day(TimestampTz ts)
 	return (DateADT) day;
 }
 
+/* Loads the factories whose time zone is not UTC (SPI connected). A 1.0 catalogue, which
+ * this library serves too until it is updated, has no time zones: every factory is UTC. */
+static void
+load_zones(Store *st)
+{
+	HASHCTL		ctl;
+	Oid			factories = get_relname_relid("factories", get_namespace_oid("dsx", false));
+
+	if (!OidIsValid(factories) || get_attnum(factories, "time_zone") == InvalidAttrNumber)
+		return;
+	if (SPI_execute("SELECT f.factory, f.time_zone FROM dsx.factories f "
+					"WHERE f.time_zone OPERATOR(pg_catalog.<>) 'UTC'", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "dsx.ingest_rows: time zone lookup failed");
+	if (SPI_processed == 0)
+		return;
+	initStringInfo(&st->last_zone_factory);
+	st->last_zone_factory.len = -1;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(RollKey);
+	ctl.entrysize = sizeof(ZoneEntry);
+	ctl.hash = roll_hash;
+	ctl.match = roll_match;
+	ctl.hcxt = st->cxt;
+	st->zones = hash_create("dsx ingest zones", 64, &ctl,
+							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		f = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		text	   *t = DatumGetTextPP(f);
+		RollKey		key;
+		ZoneEntry  *z;
+		bool		found;
+		char	   *copy = MemoryContextAlloc(st->cxt, VARSIZE_ANY_EXHDR(t));
+
+		memcpy(copy, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		key.data = copy;
+		key.len = VARSIZE_ANY_EXHDR(t);
+		z = hash_search(st->zones, &key, HASH_ENTER, &found);
+		z->key = key;
+		z->tz = pg_tzset(name);
+		if (z->tz == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("time zone \"%s\" of factory \"%s\" is not recognized", name,
+							text_to_cstring(t))));
+		z->lo = z->hi = 0;
+	}
+}
+
+/* The factory's zone, or NULL for a factory in UTC. */
+static ZoneEntry *
+zone_of(Store *st, Datum factory)
+{
+	RollKey		key;
+	StringInfo	last = &st->last_zone_factory;
+
+	if (st->zones == NULL)
+		return NULL;
+	key.data = VARDATA_ANY(DatumGetPointer(factory));
+	key.len = VARSIZE_ANY_EXHDR(DatumGetPointer(factory));
+	if (last->len == (int) key.len && memcmp(last->data, key.data, key.len) == 0)
+		return st->last_zone;
+	st->last_zone = hash_search(st->zones, &key, HASH_FIND, NULL);
+	resetStringInfo(last);
+	appendBinaryStringInfo(last, key.data, key.len);
+	return st->last_zone;
+}
+
+/* The UTC offset (seconds west) of an instant in a zone. */
+static int
+offset_at(pg_tz *tz, TimestampTz ts, struct pg_tm *tm, fsec_t *fsec)
+{
+	int			off;
+
+	if (timestamp2tm(ts, &off, tm, fsec, NULL, tz) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return off;
+}
+
+/* The local day of a timestamp in a zone; the day around it is kept when its offset holds
+ * from local midnight to midnight (every day but those of a daylight-saving change). */
+static DateADT
+local_day(ZoneEntry *z, TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			off;
+	TimestampTz lo;
+
+	if (ts >= z->lo && ts < z->hi)
+		return z->day;
+	off = offset_at(z->tz, ts, &tm, &fsec);
+	z->day = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+	lo = ts - ((((int64) tm.tm_hour * 60 + tm.tm_min) * 60 + tm.tm_sec) * USECS_PER_SEC + fsec);
+	z->lo = ts;
+	z->hi = ts + 1;
+	if (lo > MIN_TIMESTAMP && lo + USECS_PER_DAY < END_TIMESTAMP &&
+		offset_at(z->tz, lo, &tm, &fsec) == off &&
+		offset_at(z->tz, lo + USECS_PER_DAY - 1, &tm, &fsec) == off)
+	{
+		z->lo = lo;
+		z->hi = lo + USECS_PER_DAY;
+	}
+	return z->day;
+}
+
 /* Adds one stored event to its group. */
 static void
 roll_add(Store *st, const Datum *v)
 {
 	StringInfo	buf = &st->rollbuf;
 	TimestampTz at = DatumGetTimestampTz(v[C_OCCURRED_AT]);
-	DateADT		day = utc_day(at);
+	ZoneEntry  *zone = zone_of(st, v[C_FACTORY]);
+	DateADT		day = zone ? local_day(zone, at) : utc_day(at);
 	DsxUsage	one = {1, DatumGetInt64(v[C_INPUT]), DatumGetInt64(v[C_OUTPUT]), at, at, 0, 0};
 	RollKey		key;
 	RollEntry  *e;
@@ -1317,6 +1445,10 @@ dsx_ingest_rows(PG_FUNCTION_ARGS)
 	st.rollup = hash_create("dsx ingest rollup", 1024, &ctl,
 							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 	initStringInfo(&st.rollbuf);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "dsx.ingest_rows: SPI_connect failed");
+	load_zones(&st);
+	SPI_finish();
 
 	move_rows(&st, src, dedup);
 
