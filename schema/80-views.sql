@@ -28,20 +28,28 @@ SELECT a.partner, s.agreement, a.factory, a.vendor, s.period_start, s.period_end
        s.support_interest, s.support_repaid, s.support_balance, s.distributable,
        s.vendor_share, s.partner_share,
        s.distributable - s.vendor_share - s.partner_share AS other_shares,
-       s.settled_at
+       s.settled_at,
+       s.billing_currency, s.revenue_billing, s.adjustments_billing, s.revenue_billing + s.adjustments_billing AS gross_billing,
+       s.fx_rate, s.split_valid_from
   FROM dsx.statements s
   JOIN dsx.agreements a ON a.agreement = s.agreement;
-COMMENT ON VIEW dsx.partner_statements IS 'One row per agreement and settled monthly period: every figure of the waterfall (SPEC section 6), in the factory''s currency. gross = debt_service_paid + support_repaid + distributable; distributable = vendor_share + partner_share + other_shares';
+COMMENT ON VIEW dsx.partner_statements IS 'One row per agreement and settled monthly period (a local month of the factory): every figure of the waterfall in the settlement currency, and revenue and adjustments also in the billing currency with the rate between them. gross = debt_service_paid + support_repaid + distributable; distributable = vendor_share + partner_share + other_shares';
+COMMENT ON COLUMN dsx.partner_statements.billing_currency IS 'Currency the customers were billed in (of the statement lines)';
+COMMENT ON COLUMN dsx.partner_statements.revenue_billing IS 'revenue in the billing currency: the sum of the period''s lines';
+COMMENT ON COLUMN dsx.partner_statements.adjustments_billing IS 'adjustments in the billing currency: the sum of the adjustment lines';
+COMMENT ON COLUMN dsx.partner_statements.gross_billing IS 'revenue_billing + adjustments_billing';
+COMMENT ON COLUMN dsx.partner_statements.fx_rate IS 'Settlement-currency units per billing-currency unit the period converted at; NULL when both currencies are the same';
+COMMENT ON COLUMN dsx.partner_statements.split_valid_from IS 'The revenue split used: from this amendment on (NULL: the agreement''s own split)';
 COMMENT ON COLUMN dsx.partner_statements.partner IS 'The capital partner running the factory';
 COMMENT ON COLUMN dsx.partner_statements.agreement IS 'Agreement settled';
 COMMENT ON COLUMN dsx.partner_statements.factory IS 'The agreement''s factory';
 COMMENT ON COLUMN dsx.partner_statements.vendor IS 'The vendor taking a revenue share and giving credit support';
-COMMENT ON COLUMN dsx.partner_statements.period_start IS 'First day of the settled month (UTC)';
+COMMENT ON COLUMN dsx.partner_statements.period_start IS 'First day of the settled month, a local month of the factory';
 COMMENT ON COLUMN dsx.partner_statements.period_end IS 'First day of the next month: the period is [period_start, period_end)';
-COMMENT ON COLUMN dsx.partner_statements.currency IS 'ISO 4217 currency of every amount in the row';
+COMMENT ON COLUMN dsx.partner_statements.currency IS 'Settlement currency: of every amount in the row but the *_billing ones';
 COMMENT ON COLUMN dsx.partner_statements.input_tokens IS 'Input tokens served in the period (its own lines, late usage excluded)';
 COMMENT ON COLUMN dsx.partner_statements.output_tokens IS 'Output tokens served in the period (its own lines, late usage excluded)';
-COMMENT ON COLUMN dsx.partner_statements.revenue IS 'Sum of the period''s rated customer lines, each rounded once to the minor unit';
+COMMENT ON COLUMN dsx.partner_statements.revenue IS 'Sum of the period''s rated customer lines (each rounded once to the billing currency''s minor unit), converted once to the settlement currency';
 COMMENT ON COLUMN dsx.partner_statements.adjustments IS 'Late usage of earlier, closed periods, re-rated: the difference from what was settled then';
 COMMENT ON COLUMN dsx.partner_statements.gross IS 'revenue + adjustments';
 COMMENT ON COLUMN dsx.partner_statements.debt_service_due IS 'Credit facility payments due in the period';
@@ -74,19 +82,20 @@ SELECT f.partner, d.factory, d.customer, d.model, d.day, f.currency,
         WINDOW w AS (PARTITION BY u.factory, u.customer, u.model, pg_catalog.date_trunc('month', u.day::timestamp)
                      ORDER BY u.day)) d
   JOIN dsx.factories f ON f.factory = d.factory
-  LEFT JOIN dsx.prices_in_force p ON p.factory = d.factory AND p.customer = d.customer AND p.model = d.model;
-COMMENT ON VIEW dsx.partner_usage_daily IS 'One row per factory, customer, model and UTC day of usage, with the revenue the day added to the month; live: late usage shows as soon as it is ingested. Settled figures are in dsx.partner_statements';
+  LEFT JOIN dsx.price_versions p ON p.factory = d.factory AND p.customer = d.customer AND p.model = d.model
+                                AND p.valid_from <= d.day AND d.day < p.valid_until;
+COMMENT ON VIEW dsx.partner_usage_daily IS 'One row per factory, customer, model and local day of usage (the factory''s time zone), priced by the version in force for its month, with the revenue the day added to the month; live: late usage shows as soon as it is ingested. Settled figures are in dsx.partner_statements';
 COMMENT ON COLUMN dsx.partner_usage_daily.partner IS 'The capital partner running the factory';
 COMMENT ON COLUMN dsx.partner_usage_daily.factory IS 'Factory that served the tokens';
 COMMENT ON COLUMN dsx.partner_usage_daily.customer IS 'Customer the tokens are billed to';
 COMMENT ON COLUMN dsx.partner_usage_daily.model IS 'Model that served them';
-COMMENT ON COLUMN dsx.partner_usage_daily.day IS 'UTC calendar day';
+COMMENT ON COLUMN dsx.partner_usage_daily.day IS 'Local calendar day of the factory';
 COMMENT ON COLUMN dsx.partner_usage_daily.currency IS 'ISO 4217 currency of revenue (the factory''s)';
 COMMENT ON COLUMN dsx.partner_usage_daily.events IS 'Usage events of the day';
 COMMENT ON COLUMN dsx.partner_usage_daily.input_tokens IS 'Input tokens of the day';
 COMMENT ON COLUMN dsx.partner_usage_daily.output_tokens IS 'Output tokens of the day';
 COMMENT ON COLUMN dsx.partner_usage_daily.total_tokens IS 'input_tokens + output_tokens';
-COMMENT ON COLUMN dsx.partner_usage_daily.revenue IS 'What the day added to the month''s exact charge for this customer and model at the customer''s current plan: charge(month-to-date tokens through the day) - charge(through the day before), tiers counted on the month''s volume. Exact and unrounded: the days of a month add up to the month''s exact charge, which the statement line rounds once to the minor unit. Can be negative under volume tiers (a day that lifts the month into a cheaper tier). NULL when the customer has no plan or no price for the model';
+COMMENT ON COLUMN dsx.partner_usage_daily.revenue IS 'What the day added to the month''s exact charge for this customer and model at the customer''s plan in force for the month: charge(month-to-date tokens through the day) - charge(through the day before), tiers counted on the month''s volume. Exact and unrounded: the days of a month add up to the month''s exact charge, which the statement line rounds once to the minor unit. Can be negative under volume tiers (a day that lifts the month into a cheaper tier). NULL when the customer has no plan or no price for the model';
 
 CREATE OR REPLACE VIEW dsx.credit_support_position WITH (security_invoker = true) AS
 SELECT a.partner, s.agreement, a.vendor, f.facility, f.lender, s.period_start, s.period_end, s.currency,
@@ -102,7 +111,7 @@ COMMENT ON COLUMN dsx.credit_support_position.agreement IS 'Agreement';
 COMMENT ON COLUMN dsx.credit_support_position.vendor IS 'The vendor giving credit support';
 COMMENT ON COLUMN dsx.credit_support_position.facility IS 'The credit facility';
 COMMENT ON COLUMN dsx.credit_support_position.lender IS 'The lender, always paid in full';
-COMMENT ON COLUMN dsx.credit_support_position.period_start IS 'First day of the settled month (UTC)';
+COMMENT ON COLUMN dsx.credit_support_position.period_start IS 'First day of the settled month, a local month of the factory';
 COMMENT ON COLUMN dsx.credit_support_position.period_end IS 'First day of the next month';
 COMMENT ON COLUMN dsx.credit_support_position.currency IS 'ISO 4217 currency of every amount in the row';
 COMMENT ON COLUMN dsx.credit_support_position.debt_service_due IS 'Facility payments (interest and principal) due in the period';
@@ -116,7 +125,7 @@ COMMENT ON COLUMN dsx.credit_support_position.loan_outstanding IS 'Facility prin
 
 CREATE OR REPLACE VIEW dsx.vendor_portfolio WITH (security_invoker = true) AS
 SELECT a.vendor, a.partner, a.agreement, a.factory, fa.region, fa.gpus::bigint AS gpus, fa.power_mw,
-       fa.currency, a.starts,
+       a.settlement_currency AS currency, a.starts,
        COALESCE(t.periods_settled, 0) AS periods_settled, t.first_period, l.period_start AS last_period,
        COALESCE(t.revenue, 0) AS revenue,
        COALESCE(t.vendor_share, 0) AS vendor_share_earned,
@@ -130,13 +139,16 @@ SELECT a.vendor, a.partner, a.agreement, a.factory, fa.region, fa.gpus::bigint A
        l.input_tokens + l.output_tokens AS last_period_tokens,
        CASE WHEN fa.gpus > 0 AND l.period_start IS NOT NULL THEN
             pg_catalog.round((l.input_tokens + l.output_tokens)::numeric
-                             / (fa.gpus::numeric * (l.period_end - l.period_start) * 24), 2)
-       END AS utilisation
+                             / (fa.gpus::numeric * pg_catalog.date_part('epoch', dsx.local_midnight(l.period_end, fa.time_zone)
+                                                                             - dsx.local_midnight(l.period_start, fa.time_zone))::numeric / 3600), 2)
+       END AS utilisation,
+       fa.currency AS billing_currency, COALESCE(t.revenue_billing, 0) AS revenue_billing, fa.time_zone
   FROM dsx.agreements a
   JOIN dsx.factories fa ON fa.factory = a.factory
   LEFT JOIN LATERAL (
        SELECT pg_catalog.count(*) AS periods_settled, pg_catalog.min(s.period_start) AS first_period,
-              pg_catalog.sum(s.gross) AS revenue, pg_catalog.sum(s.vendor_share) AS vendor_share,
+              pg_catalog.sum(s.gross) AS revenue, pg_catalog.sum(s.revenue_billing + s.adjustments_billing) AS revenue_billing,
+              pg_catalog.sum(s.vendor_share) AS vendor_share,
               pg_catalog.sum(s.partner_share) AS partner_share, pg_catalog.sum(s.support_drawn) AS support_drawn,
               pg_catalog.sum(s.support_interest) AS support_interest, pg_catalog.sum(s.support_repaid) AS support_repaid
          FROM dsx.statements s WHERE s.agreement = a.agreement) t ON true
@@ -156,7 +168,10 @@ COMMENT ON COLUMN dsx.vendor_portfolio.factory IS 'The agreement''s factory';
 COMMENT ON COLUMN dsx.vendor_portfolio.region IS 'Where the factory is';
 COMMENT ON COLUMN dsx.vendor_portfolio.gpus IS 'GPUs installed in the factory';
 COMMENT ON COLUMN dsx.vendor_portfolio.power_mw IS 'Factory power in megawatts';
-COMMENT ON COLUMN dsx.vendor_portfolio.currency IS 'ISO 4217 currency of every amount in the row';
+COMMENT ON COLUMN dsx.vendor_portfolio.currency IS 'Settlement currency of the agreement: of every amount in the row but revenue_billing';
+COMMENT ON COLUMN dsx.vendor_portfolio.billing_currency IS 'Currency the factory bills its customers in';
+COMMENT ON COLUMN dsx.vendor_portfolio.revenue_billing IS 'Gross revenue of every settled period in the billing currency (revenue is the same converted, period by period)';
+COMMENT ON COLUMN dsx.vendor_portfolio.time_zone IS 'Time zone of the factory''s local days and months';
 COMMENT ON COLUMN dsx.vendor_portfolio.starts IS 'First month the agreement settles';
 COMMENT ON COLUMN dsx.vendor_portfolio.periods_settled IS 'Monthly periods settled so far';
 COMMENT ON COLUMN dsx.vendor_portfolio.first_period IS 'First settled period (NULL before any)';
@@ -185,10 +200,14 @@ SELECT u.factory, f.partner, a.agreement, u.customer, u.model, u.period_start, c
          GROUP BY 1, 2, 3, 4) u
   JOIN dsx.factories f ON f.factory = u.factory
   LEFT JOIN dsx.agreements a ON a.factory = u.factory
-  LEFT JOIN dsx.customer_plans cp ON cp.factory = u.factory AND cp.customer = u.customer
+  LEFT JOIN LATERAL (SELECT c.plan FROM dsx.customer_plans c
+                      WHERE c.factory = u.factory AND c.customer = u.customer AND c.valid_from <= u.period_start
+                      ORDER BY c.valid_from DESC LIMIT 1) cp ON true
   -- priced is what dsx.line_price says: a price the period was booked with, else one in
-  -- force; written as joins (a function reading the books could be sent to a Citus worker)
-  LEFT JOIN dsx.prices_in_force p ON p.factory = u.factory AND p.customer = u.customer AND p.model = u.model
+  -- force for the period; written as joins (a function reading the books could be sent to
+  -- a Citus worker)
+  LEFT JOIN dsx.price_versions p ON p.factory = u.factory AND p.customer = u.customer AND p.model = u.model
+                                AND p.valid_from <= u.period_start AND u.period_start < p.valid_until
   LEFT JOIN (SELECT DISTINCT l.agreement, l.for_period, l.customer, l.model FROM dsx.statement_lines l) b
          ON b.agreement = a.agreement AND b.for_period = u.period_start AND b.customer = u.customer AND b.model = u.model
  WHERE p.plan IS NULL AND b.agreement IS NULL
@@ -199,8 +218,8 @@ COMMENT ON COLUMN dsx.unpriced_usage.partner IS 'The partner running the factory
 COMMENT ON COLUMN dsx.unpriced_usage.agreement IS 'The agreement settling the factory (NULL when none does yet: the usage will block its first settlement); usage of months before the agreement starts is not listed, since it is never settled';
 COMMENT ON COLUMN dsx.unpriced_usage.customer IS 'Customer the tokens are billed to';
 COMMENT ON COLUMN dsx.unpriced_usage.model IS 'Model that served them';
-COMMENT ON COLUMN dsx.unpriced_usage.period_start IS 'First day of the month (UTC) of the usage';
-COMMENT ON COLUMN dsx.unpriced_usage.plan IS 'The customer''s plan at the factory; NULL when it has none (else the plan lacks a price for the model)';
+COMMENT ON COLUMN dsx.unpriced_usage.period_start IS 'First day of the local month of the usage';
+COMMENT ON COLUMN dsx.unpriced_usage.plan IS 'The customer''s plan at the factory in force for the month; NULL when it has none (else the plan lacks a price for the model then)';
 COMMENT ON COLUMN dsx.unpriced_usage.events IS 'Usage events of the month';
 COMMENT ON COLUMN dsx.unpriced_usage.input_tokens IS 'Input tokens of the month';
 COMMENT ON COLUMN dsx.unpriced_usage.output_tokens IS 'Output tokens of the month';
