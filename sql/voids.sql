@@ -46,7 +46,7 @@ SELECT pg_temp.rollup_matches() AS rollup_matches_before;
 -- February (e2 named twice is voided once); an unknown id is named in the NOTICE
 SELECT dsx.void_events('vo-f', ARRAY['e2', 'e3', 'f2', 'nosuch', 'e2'], 'duplicate meter reading');
 SELECT event_id, batch_id > 0 AS numbered, voided_by = session_user AS by_login, reason
-  FROM dsx.usage_voids ORDER BY event_id;
+  FROM dsx.usage_voids WHERE factory = 'vo-f' ORDER BY event_id;
 SELECT pg_temp.rollup_matches() AS rollup_matches_after;
 SELECT day, customer, dsx.events(usage), dsx.input_tokens(usage) FROM dsx.usage_daily WHERE factory = 'vo-f' ORDER BY day, customer;
 -- voiding again changes nothing and says so
@@ -95,7 +95,7 @@ SELECT dsx.void_events('vo-f', '{}', 'nothing to do');
 UPDATE dsx.usage_voids SET reason = 'rewritten';
 DELETE FROM dsx.usage_voids;
 TRUNCATE dsx.usage_voids;
-SELECT count(*) AS voids FROM dsx.usage_voids;
+SELECT count(*) AS voids FROM dsx.usage_voids WHERE factory = 'vo-f';
 
 -- The configuration history: every insert, update and delete on a configuration table,
 -- with the real login, the key, the old and the new row.

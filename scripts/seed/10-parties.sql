@@ -1,6 +1,8 @@
 -- Seed scenario, part 10: the programme's parties and the two partners' factories.
--- Sharon AI: up to 40,000 Grace Blackwell GB300 GPUs. Firmus: a 360 MW campus in Batam,
--- Indonesia, scaling to 170,000 GPUs. Both book in US dollars.
+-- Sharon AI: up to 40,000 Grace Blackwell GB300 GPUs in Australia, on Sydney time (summer
+-- time starts on 4 October 2026), billing in US dollars. Firmus: a 360 MW campus in Batam,
+-- Indonesia, scaling to 170,000 GPUs, on Jakarta time (UTC+7), billing its customers in
+-- rupiah.
 INSERT INTO dsx.parties (party, kind, display_name) VALUES
     ('nvidia',     'vendor',  'NVIDIA (DSX programme)'),
     ('sharon-ai',  'partner', 'Sharon AI'),
@@ -11,9 +13,9 @@ INSERT INTO dsx.parties (party, kind, display_name) VALUES
     ('northwind-bank',  'customer', 'Northwind Bank (enterprise)'),
     ('sunda-telco',     'customer', 'Sunda Telco (enterprise)');
 
-INSERT INTO dsx.factories (factory, partner, currency, region, gpus, power_mw) VALUES
-    ('sharon-ai-gb300', 'sharon-ai', 'USD', 'Australia',          40000,  60),
-    ('firmus-batam',    'firmus',    'USD', 'Batam, Indonesia',  170000, 360);
+INSERT INTO dsx.factories (factory, partner, currency, region, gpus, power_mw, time_zone) VALUES
+    ('sharon-ai-gb300', 'sharon-ai', 'USD', 'Australia',          40000,  60, 'Australia/Sydney'),
+    ('firmus-batam',    'firmus',    'IDR', 'Batam, Indonesia',  170000, 360, 'Asia/Jakarta');
 
 -- Who buys from which factory: four customers each, on three models.
 CREATE TEMP TABLE seed_demand (factory text, customer text, model text, weight int) ON COMMIT PRESERVE ROWS;

@@ -3,14 +3,25 @@
 -- Facilities finance about 70 % of GPU capex (roughly $60,000 a GPU installed, with
 -- networking and power): Sharon AI 40,000 GPUs -> $1.68 B over 5 years at 9 %; Firmus
 -- 170,000 GPUs -> $6.5 B over 7 years at 8.5 %, first payments due at the end of August.
+-- Firmus bills in rupiah and settles with the vendor and its lender in dollars, at the
+-- rate of each month's last day; from October the vendor's first tier falls to 25 %.
 INSERT INTO dsx.parties (party, kind, display_name) VALUES
     ('gpu-capital', 'lender', 'GPU Capital (senior lender)');
 
-INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, settle_lag) VALUES
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, settle_lag,
+                            settlement_currency, fx_rule) VALUES
     ('dsx-sharon-ai', 'sharon-ai', 'nvidia', 'sharon-ai-gb300',
-     'vendor=30%, partner=70%; from 50000000: vendor=20%, partner=80%', '2026-08-01', '1 day'),
+     'vendor=30%, partner=70%; from 50000000: vendor=20%, partner=80%', '2026-08-01', '1 day', 'USD', 'period_end'),
     ('dsx-firmus',    'firmus',    'nvidia', 'firmus-batam',
-     'vendor=30%, partner=70%; from 50000000: vendor=20%, partner=80%', '2026-08-01', '1 day');
+     'vendor=30%, partner=70%; from 50000000: vendor=20%, partner=80%', '2026-08-01', '1 day', 'USD', 'period_end');
+INSERT INTO dsx.agreement_splits (agreement, valid_from, revenue_split) VALUES
+    ('dsx-firmus', '2026-10-01', 'vendor=25%, partner=75%; from 50000000: vendor=20%, partner=80%');
+-- US dollars per rupiah, made up: twice a month
+INSERT INTO dsx.fx_rates (base, quote, rate_date, rate) VALUES
+    ('IDR', 'USD', '2026-08-01', 0.0000612), ('IDR', 'USD', '2026-08-16', 0.0000609),
+    ('IDR', 'USD', '2026-09-01', 0.0000607), ('IDR', 'USD', '2026-09-16', 0.0000605),
+    ('IDR', 'USD', '2026-10-01', 0.0000603), ('IDR', 'USD', '2026-10-16', 0.0000601),
+    ('IDR', 'USD', '2026-11-01', 0.0000600);
 
 INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods,
                                    first_due, method, frequency, day_count) VALUES

@@ -2,14 +2,15 @@
 -- schedules, and the settled statements month by month.
 \pset footer off
 \echo
-\echo '== October 2026 revenue per partner, factory, customer and model (settled lines, USD) =='
-\echo '   each line: the month''s tokens priced by the customer''s plan, rounded once'
-SELECT a.partner, a.factory, l.customer, l.model, p.plan,
+\echo '== October 2026 revenue per partner, factory, customer and model (settled lines, billing currency) =='
+\echo '   each line: the month''s tokens priced by the customer''s plan in force for October, rounded once'
+\echo '   (Sharon AI''s list price of open-70b fell from October: 0.55 / 0.75 instead of 0.60 / 0.80)'
+SELECT a.partner, a.factory, l.customer, l.model, l.plan, s.billing_currency AS currency,
        to_char(l.input_tokens + l.output_tokens, 'FM999G999G999G999G999') AS tokens,
-       to_char(l.amount, 'FM999G999G999G990D00') AS revenue
+       to_char(l.amount, 'FM999G999G999G999G990D00') AS revenue
   FROM dsx.statement_lines l
-  JOIN dsx.agreements a USING (agreement)
-  JOIN dsx.customer_plans p ON p.customer = l.customer AND p.factory = a.factory
+  JOIN dsx.statements s ON s.agreement = l.agreement AND s.period_start = l.period_start
+  JOIN dsx.agreements a ON a.agreement = l.agreement
  WHERE l.for_period = date '2026-10-01'
  ORDER BY 1, 2, l.amount DESC;
 
@@ -28,7 +29,14 @@ SELECT f.facility, f.agreement, to_char(f.principal, 'FM999G999G999G990') AS pri
 SELECT period, due, opening, payment, interest, principal, closing
   FROM dsx.facility_schedule('sharon-ai-senior') WHERE period <= 3;
 
-\echo '== Settled statements (USD): the waterfall month by month =='
+\echo '== Firmus bills in rupiah and settles in dollars: each month converted once, at its last day''s rate =='
+SELECT agreement, period_start AS period, billing_currency,
+       to_char(revenue_billing + adjustments_billing, 'FM999G999G999G999G990') AS gross_billing,
+       fx_rate, currency, to_char(gross, 'FM999G999G990D00') AS gross,
+       COALESCE(split_valid_from::text, 'the agreement''s') AS split_from
+  FROM dsx.statements WHERE billing_currency <> currency ORDER BY 1, 2;
+
+\echo '== Settled statements (settlement currency, USD): the waterfall month by month =='
 \echo '   August is the ramp-up: revenue falls short of debt service, credit support is drawn;'
 \echo '   September and October repay it, interest first, then the split applies.'
 SELECT agreement, period_start AS period,

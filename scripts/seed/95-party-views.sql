@@ -4,12 +4,12 @@
 \if :{?dsx_partner_section}
 \echo '-- dsx.partner_usage_daily, summed per factory and month'
 SELECT partner, factory, date_trunc('month', day)::date AS month, count(DISTINCT day) AS days,
-       count(DISTINCT customer) AS customers,
+       count(DISTINCT customer) AS customers, currency,
        to_char(sum(total_tokens), 'FM999G999G999G999G999') AS tokens,
-       to_char(sum(revenue), 'FM999G999G999G990D00') AS revenue
-  FROM dsx.partner_usage_daily GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+       to_char(sum(revenue), 'FM999G999G999G999G990D00') AS revenue
+  FROM dsx.partner_usage_daily GROUP BY 1, 2, 3, 6 ORDER BY 1, 2, 3;
 \echo '-- dsx.partner_statements'
-SELECT agreement, period_start,
+SELECT agreement, period_start, currency,
        to_char(gross, 'FM999G999G999G990D00') AS gross,
        to_char(debt_service_paid, 'FM999G999G990D00') AS debt_paid,
        to_char(support_drawn, 'FM999G999G990D00') AS support_drawn,

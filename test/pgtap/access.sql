@@ -345,12 +345,13 @@ GRANT EXECUTE ON FUNCTION dsx.settle(text, date) TO PUBLIC;
 SELECT is(pg_temp.public_executes(pg_temp.closed_functions()), 1::bigint, 'control: dsx.settle granted to PUBLIC is counted');
 REVOKE EXECUTE ON FUNCTION dsx.settle(text, date) FROM PUBLIC;
 
--- Tables (but currencies) a partner can read without row-level security.
+-- Tables (but the public reference data: currencies, FX rates) a partner can read without
+-- row-level security.
 CREATE FUNCTION pg_temp.readable_without_rls() RETURNS bigint LANGUAGE sql AS $$
     SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'dsx'::regnamespace AND c.relkind IN ('r', 'p')
-       AND c.relname <> 'currencies' AND has_table_privilege('dsx_partner', c.oid, 'SELECT') AND NOT c.relrowsecurity
+       AND c.relname NOT IN ('currencies', 'fx_rates') AND has_table_privilege('dsx_partner', c.oid, 'SELECT') AND NOT c.relrowsecurity
 $$;
-SELECT is(pg_temp.readable_without_rls(), 0::bigint, 'every table a partner can read (but currencies) has row-level security');
+SELECT is(pg_temp.readable_without_rls(), 0::bigint, 'every table a partner can read (but currencies and FX rates) has row-level security');
 ALTER TABLE dsx.statements DISABLE ROW LEVEL SECURITY;
 SELECT is(pg_temp.readable_without_rls(), 1::bigint, 'control: dsx.statements without row-level security is counted');
 ALTER TABLE dsx.statements ENABLE ROW LEVEL SECURITY;

@@ -51,7 +51,7 @@ SELECT function_lang_is('dsx', 'year_fraction', ARRAY['date', 'date', 'text'], '
 SELECT has_table('dsx', 'credit_facilities', 'dsx.credit_facilities exists');
 SELECT columns_are('dsx', 'credit_facilities',
                    ARRAY['facility', 'agreement', 'lender', 'principal', 'annual_rate', 'periods',
-                         'first_due', 'method', 'frequency', 'day_count', 'grace_periods', 'minor_units'],
+                         'first_due', 'method', 'frequency', 'day_count', 'grace_periods', 'minor_units', 'currency'],
                    'dsx.credit_facilities has the SPEC''s columns and minor_units');
 SELECT col_is_pk('dsx', 'credit_facilities', 'facility', 'facility is the primary key');
 SELECT col_is_unique('dsx', 'credit_facilities', 'agreement', 'one facility per agreement');

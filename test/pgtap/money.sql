@@ -79,8 +79,8 @@ SELECT is(pg_get_function_arguments('dsx.charge(dsx.usage, dsx.price, dsx.price)
 -- Tables.
 SELECT has_table('dsx', 'price_plans', 'table dsx.price_plans exists');
 SELECT has_table('dsx', 'customer_plans', 'table dsx.customer_plans exists');
-SELECT col_is_pk('dsx', 'price_plans', ARRAY['plan', 'model'], 'price_plans is keyed by (plan, model)');
-SELECT col_is_pk('dsx', 'customer_plans', ARRAY['customer', 'factory'], 'customer_plans is keyed by (customer, factory)');
+SELECT col_is_pk('dsx', 'price_plans', ARRAY['plan', 'model', 'valid_from'], 'price_plans is keyed by (plan, model, valid_from)');
+SELECT col_is_pk('dsx', 'customer_plans', ARRAY['customer', 'factory', 'valid_from'], 'customer_plans is keyed by (customer, factory, valid_from)');
 SELECT col_type_is('dsx', 'price_plans', 'input_price', 'dsx', 'price', 'price_plans.input_price is a dsx.price');
 SELECT col_type_is('dsx', 'price_plans', 'output_price', 'dsx', 'price', 'price_plans.output_price is a dsx.price');
 SELECT fk_ok('dsx', 'customer_plans', 'factory', 'dsx', 'factories', 'factory', 'customer_plans.factory references factories');

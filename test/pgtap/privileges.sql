@@ -18,6 +18,8 @@ INSERT INTO expected_table VALUES
     ('price_plans',       'SIUD', '',  'S', 'S', 'S'),
     ('customer_plans',    'SIUD', '',  'S', 'S', 'S'),
     ('agreements',        'SIUD', '',  'S', 'S', 'S'),
+    ('agreement_splits',  'SIUD', '',  'S', 'S', 'S'),
+    ('fx_rates',          'SIUD', '',  'S', 'S', 'S'),
     ('credit_facilities', 'SIUD', '',  'S', 'S', 'S'),
     ('partner_roles',     'SIUD', '',  'S', 'S', 'S'),
     ('vendor_roles',      'SIUD', '',  'S', 'S', 'S'),
@@ -38,6 +40,7 @@ INSERT INTO expected_table VALUES
     -- views
     ('facility_position',       'S', '', 'S', 'S', 'S'),
     ('prices_in_force',         'S', '', 'S', 'S', 'S'),
+    ('price_versions',          'S', '', 'S', 'S', 'S'),
     ('partner_statements',      'S', '', 'S', 'S', 'S'),
     ('partner_usage_daily',     'S', '', 'S', 'S', 'S'),
     ('credit_support_position', 'S', '', 'S', 'S', 'S'),
