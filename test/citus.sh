@@ -43,8 +43,8 @@ distribute="SET client_min_messages = warning; SELECT string_agg(table_name::tex
 layout=$(q dsx -c "$distribute" 2>&1)
 is "$(q dsx -c "$distribute" 2>&1)" \
    "$layout" "dsx.distribute() again changes nothing and reports the same layout"
-want="dsx.agreements reference, dsx.config_history local, dsx.credit_facilities reference, dsx.currencies reference, \
-dsx.customer_plans reference, dsx.factories reference, dsx.ingest_log local, dsx.ledger_entries local, \
+want="dsx.agreement_splits reference, dsx.agreements reference, dsx.config_history local, dsx.credit_facilities reference, dsx.currencies reference, \
+dsx.customer_plans reference, dsx.factories reference, dsx.fx_rates reference, dsx.ingest_log local, dsx.ledger_entries local, \
 dsx.loader_roles reference, dsx.parties reference, dsx.partner_roles reference, dsx.price_plans reference, \
 dsx.statement_lines local, dsx.statement_shares local, dsx.statements local, dsx.usage_conflicts distributed by factory, \
 dsx.usage_daily distributed by factory, dsx.usage_events distributed by factory, dsx.usage_inbox distributed by factory, \
