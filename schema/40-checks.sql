@@ -195,7 +195,7 @@ BEGIN
     -- pg_restore, run by a superuser, brings back terms and books together, in whatever
     -- order it loads the tables: the rows it restores change nothing
     IF current_setting('application_name') = 'pg_restore'
-       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER AND r.rolsuper) THEN
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles u WHERE u.rolname = SESSION_USER AND u.rolsuper) THEN
         RETURN NULL;
     END IF;
     IF TG_OP = 'UPDATE' AND pg_catalog.to_jsonb(NEW) = pg_catalog.to_jsonb(OLD) THEN
