@@ -29,9 +29,12 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT CASE name WHEN 'vendor' THEN vendor WHEN 'partner' THEN partner ELSE name END $$;
 COMMENT ON FUNCTION dsx.agreement_party(text, text, text) IS 'The party a name in a revenue split stands for: vendor and partner resolve to the agreement''s own';
 
--- An agreement is valid only when every party its split names exists, once.
-CREATE OR REPLACE FUNCTION dsx.agreements_check() RETURNS trigger
-LANGUAGE plpgsql
+-- A split names known parties, once each (vendor and partner resolved to the agreement's
+-- own): what an agreement's split and every amendment of it must keep. what names the split
+-- in the error.
+CREATE OR REPLACE FUNCTION dsx.check_split_parties(revenue_split dsx.split, vendor text, partner text, what text)
+RETURNS void
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -39,23 +42,32 @@ DECLARE
     twice   text;
 BEGIN
     SELECT min(p) INTO missing
-      FROM unnest(dsx.parties(NEW.revenue_split)) n,
-           LATERAL dsx.agreement_party(n, NEW.vendor, NEW.partner) p
+      FROM unnest(dsx.parties(revenue_split)) n, LATERAL dsx.agreement_party(n, vendor, partner) p
      WHERE NOT EXISTS (SELECT 1 FROM dsx.parties x WHERE x.party = p);
     IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'revenue split of agreement "%" names unknown party "%"', NEW.agreement, missing
+        RAISE EXCEPTION 'revenue split of % names unknown party "%"', what, missing
             USING ERRCODE = 'foreign_key_violation',
                   HINT = 'Use vendor and partner for the agreement''s own, or add the party to dsx.parties.';
     END IF;
     SELECT p INTO twice
-      FROM unnest(dsx.parties(NEW.revenue_split)) n,
-           LATERAL dsx.agreement_party(n, NEW.vendor, NEW.partner) p
+      FROM unnest(dsx.parties(revenue_split)) n, LATERAL dsx.agreement_party(n, vendor, partner) p
      GROUP BY p HAVING count(*) > 1 LIMIT 1;
     IF twice IS NOT NULL THEN
-        RAISE EXCEPTION 'revenue split of agreement "%" names party "%" twice', NEW.agreement, twice
+        RAISE EXCEPTION 'revenue split of % names party "%" twice', what, twice
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The names vendor and partner stand for the agreement''s own vendor and partner.';
     END IF;
+END
+$$;
+COMMENT ON FUNCTION dsx.check_split_parties(dsx.split, text, text, text) IS 'Raises 23503 when a revenue split names an unknown party, 22023 when it names one twice (vendor and partner resolved to the agreement''s own)';
+
+-- An agreement is valid only when every party its split names exists, once.
+CREATE OR REPLACE FUNCTION dsx.agreements_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM dsx.check_split_parties(NEW.revenue_split, NEW.vendor, NEW.partner, format('agreement "%s"', NEW.agreement));
     IF NOT EXISTS (SELECT 1 FROM dsx.parties WHERE party = NEW.vendor AND kind = 'vendor') THEN
         RAISE EXCEPTION 'party "%" is not a vendor', NEW.vendor USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -276,8 +288,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     g dsx.agreements;
-    missing text;
-    twice   text;
 BEGIN
     SELECT * INTO g FROM dsx.agreements a WHERE a.agreement = NEW.agreement;
     IF NOT FOUND THEN
@@ -289,22 +299,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The agreement''s own revenue_split applies from its start; an amendment applies from a later month.';
     END IF;
-    SELECT min(p) INTO missing
-      FROM unnest(dsx.parties(NEW.revenue_split)) n, LATERAL dsx.agreement_party(n, g.vendor, g.partner) p
-     WHERE NOT EXISTS (SELECT 1 FROM dsx.parties x WHERE x.party = p);
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'revenue split of agreement "%" from % names unknown party "%"', NEW.agreement, NEW.valid_from, missing
-            USING ERRCODE = 'foreign_key_violation',
-                  HINT = 'Use vendor and partner for the agreement''s own, or add the party to dsx.parties.';
-    END IF;
-    SELECT p INTO twice
-      FROM unnest(dsx.parties(NEW.revenue_split)) n, LATERAL dsx.agreement_party(n, g.vendor, g.partner) p
-     GROUP BY p HAVING count(*) > 1 LIMIT 1;
-    IF twice IS NOT NULL THEN
-        RAISE EXCEPTION 'revenue split of agreement "%" from % names party "%" twice', NEW.agreement, NEW.valid_from, twice
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The names vendor and partner stand for the agreement''s own vendor and partner.';
-    END IF;
+    PERFORM dsx.check_split_parties(NEW.revenue_split, g.vendor, g.partner,
+                                    format('agreement "%s" from %s', NEW.agreement, NEW.valid_from));
     RETURN NEW;
 END
 $$;
