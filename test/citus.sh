@@ -88,7 +88,8 @@ compare() {
 }
 compare statements "SELECT agreement, period_start, period_end, currency, input_tokens, output_tokens, revenue, adjustments,
                            gross, debt_service_due, debt_service_paid, support_opening, support_drawn, support_interest,
-                           support_repaid, support_balance, distributable, vendor_share, partner_share, through_batch
+                           support_repaid, support_balance, distributable, vendor_share, partner_share, through_batch,
+                           billing_currency, revenue_billing, adjustments_billing, fx_rate, split_valid_from
                       FROM dsx.statements ORDER BY agreement, period_start"
 compare statement_lines "SELECT l.* FROM dsx.statement_lines l ORDER BY agreement, period_start, for_period, customer, model"
 compare statement_shares "SELECT s.* FROM dsx.statement_shares s ORDER BY agreement, period_start, party"
@@ -116,6 +117,11 @@ is "$(q dsx -c "SELECT count(*) FROM dsx.statements WHERE gross < 0")" \
    "$(q dsx_single -c "SELECT count(*) FROM dsx.statements WHERE gross < 0")" "the refund month is there on both"
 is "$(q dsx -c "SELECT count(*) > 0 FROM dsx.statements WHERE gross < 0") $(q dsx -c "SELECT count(*) > 0 FROM dsx.statements WHERE support_drawn > 0") $(q dsx -c "SELECT count(*) > 0 FROM dsx.statement_lines WHERE for_period < period_start")" \
    "t t t" "the scenario has a refund month, credit support drawn and adjustment lines"
+is "$(q dsx -c "SELECT count(*) FILTER (WHERE fx_rate IS NOT NULL) > 0, count(*) FILTER (WHERE split_valid_from IS NOT NULL) > 0,
+                      count(DISTINCT billing_currency || currency) > 2 FROM dsx.statements")" "t|t|t" \
+   "the scenario converts yen to dollars and settles by an amended split"
+is "$(q dsx -c "SELECT min(day) FROM dsx.usage_daily WHERE factory = 'sc-f3'") $(q dsx -c "SELECT max(day) FROM dsx.usage_daily WHERE factory = 'sc-f5'")" \
+   "2026-03-01 2026-07-31" "Citus: the rollup's days are the factories' local days (Tokyo from 1 March, New York to 31 July)"
 
 # the bulk step declines Citus's tables; nothing of the rows is lost
 is "$(q dsx -c "BEGIN" -c "INSERT INTO dsx.usage_inbox VALUES ('decline-1', '2026-09-01', 'sc-f1', 'sc-c1', 'm-small', 1, 1)" \

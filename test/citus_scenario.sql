@@ -6,7 +6,11 @@
 -- ingesting its own factory, voids of closed months, and a refund month (usage voided
 -- after it was settled, no new usage: the month's gross is negative). Each month is
 -- settled in turn; test/citus.sh then runs dsx.run_due_settlements() for the rest (through
--- pg_cron on Citus). Needs the role sc_loader (a login), which test/citus.sh creates.
+-- pg_cron on Citus). Local calendars, dated terms and two currencies too: factories in
+-- Berlin (summer time from 29 March), Tokyo and New York, the Tokyo campus billing in yen
+-- and settling in dollars at the month's average rate, a price amendment, a customer's
+-- switch of plan and a split amendment, each from a month. Needs the role sc_loader (a
+-- login), which test/citus.sh creates.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
@@ -16,10 +20,10 @@ INSERT INTO dsx.parties (party, kind, display_name) VALUES
     ('sc-vendor', 'vendor', 'Vendor'), ('sc-pa', 'partner', 'Partner A'), ('sc-pb', 'partner', 'Partner B'),
     ('sc-pc', 'partner', 'Partner C'), ('sc-bank', 'lender', 'Bank'), ('sc-fund', 'lender', 'Fund'),
     ('sc-c1', 'customer', 'C1'), ('sc-c2', 'customer', 'C2'), ('sc-c3', 'customer', 'C3');
-INSERT INTO dsx.factories (factory, partner, currency, region, gpus, power_mw) VALUES
-    ('sc-f1', 'sc-pa', 'USD', 'one', 4000, 6), ('sc-f2', 'sc-pa', 'EUR', 'two', 2000, 3),
-    ('sc-f3', 'sc-pb', 'JPY', 'three', 1000, 2), ('sc-f4', 'sc-pc', 'USD', 'four', 3000, 5),
-    ('sc-f5', 'sc-pc', 'USD', 'five', 500, 1);
+INSERT INTO dsx.factories (factory, partner, currency, region, gpus, power_mw, time_zone) VALUES
+    ('sc-f1', 'sc-pa', 'USD', 'one', 4000, 6, 'UTC'), ('sc-f2', 'sc-pa', 'EUR', 'two', 2000, 3, 'Europe/Berlin'),
+    ('sc-f3', 'sc-pb', 'JPY', 'three', 1000, 2, 'Asia/Tokyo'), ('sc-f4', 'sc-pc', 'USD', 'four', 3000, 5, 'UTC'),
+    ('sc-f5', 'sc-pc', 'USD', 'five', 500, 1, 'America/New_York');
 INSERT INTO dsx.price_plans (plan, model, input_price, output_price) VALUES
     ('sc-list', 'm-small', '0.50', '1.50'), ('sc-list', 'm-large', '3', '12'),
     ('sc-tier', 'm-small', 'graduated: 0: 0.40, 5000000000: 0.30', 'graduated: 0: 1.20, 2000000000: 1.00'),
@@ -27,15 +31,25 @@ INSERT INTO dsx.price_plans (plan, model, input_price, output_price) VALUES
 INSERT INTO dsx.customer_plans (customer, factory, plan)
 SELECT c, f, CASE WHEN c = 'sc-c2' THEN 'sc-tier' ELSE 'sc-list' END
   FROM unnest(ARRAY['sc-c1', 'sc-c2', 'sc-c3']) c, unnest(ARRAY['sc-f1', 'sc-f2', 'sc-f3', 'sc-f4', 'sc-f5']) f;
+-- from June the list price of m-large is lower, and sc-c3 moves to the tiered plan at sc-f1
+INSERT INTO dsx.price_plans (plan, model, input_price, output_price, valid_from) VALUES
+    ('sc-list', 'm-large', '2.75', '11', '2026-06-01');
+INSERT INTO dsx.customer_plans (customer, factory, plan, valid_from) VALUES ('sc-c3', 'sc-f1', 'sc-tier', '2026-06-01');
 INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts) VALUES
     ('sc-a1', 'sc-pa', 'sc-vendor', 'sc-f1', 'vendor=30%, partner=70%; from 2000000: vendor=20%, partner=80%', '2026-03-01'),
     ('sc-a2', 'sc-pa', 'sc-vendor', 'sc-f2', 'vendor=25%, partner=70%, sc-fund=5%', '2026-03-01'),
     ('sc-a3', 'sc-pb', 'sc-vendor', 'sc-f3', 'vendor=33.3333%, partner=66.6667%', '2026-03-01'),
     ('sc-a4', 'sc-pc', 'sc-vendor', 'sc-f4', 'vendor=40%, partner=60%', '2026-03-01'),
     ('sc-a5', 'sc-pc', 'sc-vendor', 'sc-f5', 'vendor=50%, partner=50%', '2026-04-01');
+-- the yen campus settles in dollars at each month's average rate; sc-a4's split changes from May
+UPDATE dsx.agreements SET settlement_currency = 'USD', fx_rule = 'period_average' WHERE agreement = 'sc-a3';
+INSERT INTO dsx.agreement_splits (agreement, valid_from, revenue_split) VALUES ('sc-a4', '2026-05-01', 'vendor=35%, partner=65%');
+INSERT INTO dsx.fx_rates (base, quote, rate_date, rate)
+SELECT 'JPY', 'USD', d::date, 0.0066 + (extract(doy FROM d)::int % 17) * 0.0000137
+  FROM generate_series(date '2026-02-25', date '2026-12-31', interval '4 days') d;
 INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, method, frequency, day_count) VALUES
     ('sc-l1', 'sc-a1', 'sc-bank', 900000, 0.08, 24, '2026-03-31', 'annuity', 'monthly', '30/360'),
-    ('sc-l3', 'sc-a3', 'sc-bank', 80000000, 0.05, 36, '2026-04-30', 'linear', 'monthly', 'ACT/365F'),
+    ('sc-l3', 'sc-a3', 'sc-bank', 540000, 0.05, 36, '2026-04-30', 'linear', 'monthly', 'ACT/365F'),
     ('sc-l4', 'sc-a4', 'sc-fund', 40000000, 0.10, 12, '2026-03-31', 'annuity', 'monthly', '30/360');
 SELECT dsx.grant_loader('sc_loader', 'sc-f2');
 
