@@ -20,9 +20,134 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT pg_catalog.date_trunc('month', $1::timestamp)::date $$;
 COMMENT ON FUNCTION dsx.month_of(date) IS 'The first day of the month of a day: the period a day''s usage settles in';
 
+
 /*
- * The waterfall of one period, as a pure function of its inputs: everything settle()
- * and verify_settlement() compute past rating. Amounts in the currency's minor units.
+ * The full priority of payments of one period (1.1), a pure function of its inputs: what
+ * settlement and projection both run once the period's figures are known. Every amount
+ * is in the settlement currency, in its minor units; avail starts at gross and each step
+ * pays from it min(max(avail, 0), x):
+ *   1. operating costs due and their arrears;            CFADS = gross - opex paid
+ *   2. each facility in rank order (the arrays are in rank order): its scheduled payment
+ *      and arrears, from avail, then from the reserve while it lasts, then by credit
+ *      support when supported, else carried as its arrears;
+ *   3. the reserve: the excess over its target released, or topped up toward it;
+ *   4. the vendor repaid, up to the opening support balance and its interest;
+ *   5. lock-up: with a threshold and debt service scheduled, CFADS below threshold x
+ *      scheduled (exactly) traps what is left; otherwise the lock-up balance is released;
+ *   6. distributable = what is left.
+ * Interest on the support balance and the reserve's target are inputs: they depend on
+ * dates and terms, not on this period's cash.
+ */
+CREATE OR REPLACE FUNCTION dsx.priority_of_payments(
+    gross numeric, opex_due numeric, opex_arrears_in numeric,
+    scheduled numeric[], arrears_in numeric[], supported boolean[],
+    reserve_opening numeric, reserve_target numeric,
+    support_opening numeric, support_interest numeric,
+    lockup_dscr numeric, lockup_opening numeric,
+    OUT opex_paid numeric, OUT opex_arrears numeric, OUT cfads numeric,
+    OUT paid numeric[], OUT from_reserve numeric[], OUT by_support numeric[], OUT arrears numeric[],
+    OUT debt_service_due numeric, OUT debt_service_paid numeric, OUT reserve_drawn numeric,
+    OUT support_drawn numeric, OUT reserve_topup numeric, OUT reserve_release numeric,
+    OUT reserve_balance numeric, OUT support_repaid numeric, OUT support_balance numeric,
+    OUT dscr numeric, OUT lockup_trapped numeric, OUT lockup_released numeric,
+    OUT lockup_balance numeric, OUT distributable numeric)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    avail   numeric := gross;
+    reserve numeric := reserve_opening;
+    n       integer := COALESCE(array_length(scheduled, 1), 0);
+    owed    numeric;
+    x       numeric;
+    sched   numeric := 0;
+BEGIN
+    -- every input but the lock-up threshold (NULL: no test) is required
+    IF num_nulls(gross, opex_due, opex_arrears_in, scheduled, arrears_in, supported, reserve_opening,
+                 reserve_target, support_opening, support_interest, lockup_opening) > 0
+       OR array_position(scheduled, NULL) IS NOT NULL OR array_position(arrears_in, NULL) IS NOT NULL
+       OR array_position(supported, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'priority_of_payments: only the lock-up threshold may be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF COALESCE(array_length(arrears_in, 1), 0) <> n OR COALESCE(array_length(supported, 1), 0) <> n THEN
+        RAISE EXCEPTION 'priority_of_payments: % scheduled payments, % arrears and % supported flags',
+              n, COALESCE(array_length(arrears_in, 1), 0), COALESCE(array_length(supported, 1), 0)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF opex_due < 0 OR opex_arrears_in < 0 OR reserve_opening < 0 OR reserve_target < 0 OR support_opening < 0
+       OR support_interest < 0 OR lockup_opening < 0 OR lockup_dscr < 0 THEN
+        RAISE EXCEPTION 'priority_of_payments: costs, balances, interest, target and threshold must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- 1. operating costs
+    owed := opex_due + opex_arrears_in;
+    opex_paid := LEAST(GREATEST(avail, 0), owed);
+    opex_arrears := owed - opex_paid;
+    avail := avail - opex_paid;
+    cfads := gross - opex_paid;
+    -- 2. debt service, most senior first
+    paid := '{}'; from_reserve := '{}'; by_support := '{}'; arrears := '{}';
+    debt_service_due := 0; debt_service_paid := 0; reserve_drawn := 0; support_drawn := 0;
+    FOR k IN 1 .. n LOOP
+        IF scheduled[k] < 0 OR arrears_in[k] < 0 THEN
+            RAISE EXCEPTION 'priority_of_payments: facility % has a negative payment or arrears', k
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        sched := sched + scheduled[k];
+        owed := scheduled[k] + arrears_in[k];
+        debt_service_due := debt_service_due + owed;
+        x := LEAST(GREATEST(avail, 0), owed);
+        paid := paid || x;
+        avail := avail - x;
+        owed := owed - x;
+        x := LEAST(reserve, owed);
+        from_reserve := from_reserve || x;
+        reserve := reserve - x;
+        owed := owed - x;
+        IF supported[k] THEN
+            by_support := by_support || owed;
+            arrears := arrears || 0::numeric;
+        ELSE
+            by_support := by_support || 0::numeric;
+            arrears := arrears || owed;
+        END IF;
+        debt_service_paid := debt_service_paid + paid[k];
+        reserve_drawn := reserve_drawn + from_reserve[k];
+        support_drawn := support_drawn + by_support[k];
+    END LOOP;
+    -- 3. the reserve toward its target
+    reserve_release := GREATEST(reserve - reserve_target, 0);
+    reserve_topup := LEAST(GREATEST(avail, 0), GREATEST(reserve_target - reserve, 0));
+    avail := avail + reserve_release - reserve_topup;
+    reserve_balance := reserve - reserve_release + reserve_topup;
+    -- 4. the vendor, interest first
+    support_repaid := LEAST(GREATEST(avail, 0), support_opening + support_interest);
+    avail := avail - support_repaid;
+    support_balance := support_opening + support_interest + support_drawn - support_repaid;
+    -- 5. lock-up
+    -- the test compares exactly; the ratio is shown to 4 decimals
+    dscr := CASE WHEN sched > 0 THEN round(cfads / sched, 4) END;
+    IF lockup_dscr IS NOT NULL AND sched > 0 AND cfads < lockup_dscr * sched THEN
+        lockup_trapped := GREATEST(avail, 0);
+        lockup_released := 0;
+    ELSE
+        lockup_trapped := 0;
+        lockup_released := lockup_opening;
+    END IF;
+    avail := avail - lockup_trapped + lockup_released;
+    lockup_balance := lockup_opening + lockup_trapped - lockup_released;
+    -- 6. what is left
+    distributable := avail;
+END
+$$;
+COMMENT ON FUNCTION dsx.priority_of_payments(numeric, numeric, numeric, numeric[], numeric[], boolean[], numeric,
+                                             numeric, numeric, numeric, numeric, numeric) IS
+'One period''s full priority of payments (1.1): operating costs, each facility in rank order (from revenue, the reserve, then credit support or arrears), the reserve toward its target, the vendor repaid, the lock-up test on CFADS / scheduled debt service, and what is left to distribute; a pure function of its inputs';
+/*
+ * The waterfall of one period as 1.0 has it (one supported facility, no costs, reserve or
+ * lock-up): the full priority of payments below with those steps empty, so that there is
+ * one implementation. Amounts in the currency's minor units.
  */
 CREATE OR REPLACE FUNCTION dsx.waterfall(
     gross numeric, debt_service_due numeric, support_opening numeric, support_interest numeric,
@@ -30,10 +155,9 @@ CREATE OR REPLACE FUNCTION dsx.waterfall(
     OUT support_balance numeric, OUT distributable numeric)
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-    SELECT p, d - p, r, b + i + (d - p) - r, (g - p) - r
-      FROM (SELECT gross AS g, debt_service_due AS d, support_opening AS b, support_interest AS i,
-                   LEAST(GREATEST(gross, 0), debt_service_due) AS p) x,
-           LATERAL (SELECT LEAST(GREATEST(x.g - x.p, 0), x.b + x.i) AS r) y
+    SELECT p.debt_service_paid, p.support_drawn, p.support_repaid, p.support_balance, p.distributable
+      FROM dsx.priority_of_payments(gross, 0, 0, ARRAY[debt_service_due], ARRAY[0::numeric], ARRAY[true],
+                                    0, 0, support_opening, support_interest, NULL, 0) p
 $$;
 COMMENT ON FUNCTION dsx.waterfall(numeric, numeric, numeric, numeric) IS 'One period''s waterfall (SPEC section 6, steps 2-5): debt service paid from revenue, credit support drawn, repaid interest first, closing balance, and what is left to distribute';
 

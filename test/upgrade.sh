@@ -188,6 +188,8 @@ for v in $versions; do
   before=$(q "$db" -c "$COUNTS")
   as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" -c "ALTER EXTENSION dsx UPDATE" >"$work/update-$v.log" 2>&1
   is "$?" 0 "ALTER EXTENSION dsx UPDATE from $v"
+  is "$(grep -c 'terms are dated; 1 agreement(s) have settled periods' "$work/update-$v.log")" 1 \
+        "the update from $v warns that the settled agreement's terms are now amended, not edited"
   is "$(q "$db" -c "SELECT extversion FROM pg_extension WHERE extname = 'dsx'")" "$default" "$v updated ends at $default"
   snapshot "$db" "$work/updated-$v.txt"
   if cmp -s "$work/fresh.txt" "$work/updated-$v.txt"; then

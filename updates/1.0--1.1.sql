@@ -40,3 +40,18 @@ COMMENT ON COLUMN dsx.usage_conflicts.conflict_id IS 'Surrogate key (with the fa
 -- The shares of a split are a pure function of the agreement's terms, which its callers
 -- read (on Citus a function that reads a table cannot be inlined into their queries).
 DROP FUNCTION dsx.agreement_shares(text, numeric, integer);
+
+-- 1.1's terms are dated: a price, a customer's plan or a split changes by a new row from a
+-- month on, and a change reaching into a settled period is refused (55000), where 1.0 let
+-- prices be edited in place. Say so where books are already settled.
+DO $$
+DECLARE
+    n bigint;
+BEGIN
+    SELECT pg_catalog.count(DISTINCT s.agreement) INTO n FROM dsx.statements s;
+    IF n > 0 THEN
+        RAISE WARNING 'dsx 1.1: terms are dated; % agreement(s) have settled periods, whose prices, plans and splits can no longer be edited in place', n
+            USING HINT = 'Amend from a month after the last settled period: INSERT INTO dsx.price_plans (plan, model, input_price, output_price, valid_from) ..., and likewise dsx.customer_plans and dsx.agreement_splits.';
+    END IF;
+END
+$$;
