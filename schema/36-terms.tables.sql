@@ -14,14 +14,14 @@ COMMENT ON COLUMN dsx.factories.currency IS 'Billing currency: what its customer
 -- of a month, or -infinity for always) until the next version's.
 ALTER TABLE dsx.price_plans ADD COLUMN valid_from date NOT NULL DEFAULT '-infinity'
         CONSTRAINT price_plans_valid_from_check
-        CHECK (valid_from = '-infinity' OR valid_from = date_trunc('month', valid_from)::date),
+        CHECK (valid_from = '-infinity' OR (valid_from < 'infinity' AND valid_from = date_trunc('month', valid_from)::date)),
     DROP CONSTRAINT price_plans_pkey,
     ADD CONSTRAINT price_plans_pkey PRIMARY KEY (plan, model, valid_from);
 COMMENT ON COLUMN dsx.price_plans.valid_from IS 'First period (first day of a local month) these prices apply to, until the next version of the plan and model; -infinity: from the beginning';
 
 ALTER TABLE dsx.customer_plans ADD COLUMN valid_from date NOT NULL DEFAULT '-infinity'
         CONSTRAINT customer_plans_valid_from_check
-        CHECK (valid_from = '-infinity' OR valid_from = date_trunc('month', valid_from)::date),
+        CHECK (valid_from = '-infinity' OR (valid_from < 'infinity' AND valid_from = date_trunc('month', valid_from)::date)),
     DROP CONSTRAINT customer_plans_pkey,
     ADD CONSTRAINT customer_plans_pkey PRIMARY KEY (customer, factory, valid_from);
 COMMENT ON COLUMN dsx.customer_plans.valid_from IS 'First period (first day of a local month) the customer is on this plan at the factory, until its next row; -infinity: from the beginning';
@@ -47,7 +47,7 @@ COMMENT ON COLUMN dsx.credit_facilities.minor_units IS 'Decimal places every amo
 
 CREATE TABLE dsx.agreement_splits (
     agreement     text NOT NULL REFERENCES dsx.agreements,
-    valid_from    date NOT NULL CHECK (valid_from = date_trunc('month', valid_from)::date),
+    valid_from    date NOT NULL CHECK (valid_from > '-infinity' AND valid_from < 'infinity' AND valid_from = date_trunc('month', valid_from)::date),
     revenue_split dsx.split NOT NULL,
     PRIMARY KEY (agreement, valid_from)
 );

@@ -94,6 +94,13 @@ BEGIN
                       HINT = 'Amend the split from the next period on with a dsx.agreement_splits row.';
         END IF;
     END IF;
+    -- its split amendments follow its start
+    IF TG_OP = 'UPDATE' AND NEW.starts > OLD.starts
+       AND EXISTS (SELECT 1 FROM dsx.agreement_splits x WHERE x.agreement = OLD.agreement AND x.valid_from <= NEW.starts) THEN
+        RAISE EXCEPTION 'agreement "%" has a split amendment from % or earlier: it cannot start on %', OLD.agreement, NEW.starts, NEW.starts
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'An amendment applies from a month after the agreement starts; remove or move it first.';
+    END IF;
     IF TG_OP = 'UPDATE' AND NEW.settlement_currency IS DISTINCT FROM OLD.settlement_currency
        AND EXISTS (SELECT 1 FROM dsx.credit_facilities cf WHERE cf.agreement = OLD.agreement) THEN
         RAISE EXCEPTION 'agreement "%" has credit facilities in %: its settlement currency is fixed', OLD.agreement, OLD.settlement_currency
@@ -150,40 +157,106 @@ CREATE OR REPLACE TRIGGER credit_facilities_currency BEFORE INSERT OR UPDATE ON 
 
 
 /*
- * A factory's time zone is an IANA name PostgreSQL knows (22023), fixed once the factory has
- * usage (55000): its rollup's days, and its settled periods, are that zone's.
+ * A change of terms and a settlement, or a change of a factory's calendar and an ingest,
+ * must not overlap: the change checks what is settled or rolled up, and the settlement or
+ * ingest reads the terms, each seeing only what the other has committed. They meet on the
+ * rollup's table lock (settlement holds it in SHARE mode, ingest in ROW EXCLUSIVE, both
+ * from their start): a change of terms takes ROW EXCLUSIVE (it waits for a running
+ * settlement, and one starting waits for it), a change of a factory's zone or currency
+ * SHARE ROW EXCLUSIVE (it waits for running settlements and ingests alike). The triggers
+ * run with the rights of whoever changes the terms, who may not write the rollup: the
+ * lock is taken here, with the owner's.
+ */
+CREATE OR REPLACE FUNCTION dsx.serialize_with_books(change text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF change = 'terms' THEN
+        LOCK TABLE dsx.usage_daily IN ROW EXCLUSIVE MODE;
+    ELSIF change = 'calendar' THEN
+        LOCK TABLE dsx.usage_daily IN SHARE ROW EXCLUSIVE MODE;
+    ELSE
+        RAISE EXCEPTION 'unknown change "%": terms or calendar', change USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION dsx.serialize_with_books(text) IS 'For the terms triggers: waits for running settlements (terms), or settlements and ingests (calendar: a factory''s zone or currency), and holds them off until the transaction ends, so that the trigger''s check and their reading of the terms see each other''s committed work';
+
+/*
+ * A factory's time zone is an IANA name PostgreSQL knows (22023), and its zone and billing
+ * currency are fixed once it has usage or statements (55000): its rollup's days, and its
+ * settled periods and lines, are that zone's and that currency's.
  */
 CREATE OR REPLACE FUNCTION dsx.factories_check() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    used boolean;
 BEGIN
-    IF TG_OP = 'UPDATE' AND NEW.time_zone IS NOT DISTINCT FROM OLD.time_zone THEN
+    IF TG_OP = 'UPDATE' AND NEW.time_zone IS NOT DISTINCT FROM OLD.time_zone
+       AND NEW.currency IS NOT DISTINCT FROM OLD.currency THEN
         RETURN NEW;
     END IF;
     -- pg_timezone_names reads every zone file (tens of milliseconds): a zone another
-    -- factory already has was checked when that factory got it
-    IF NOT (dsx.citus_node() <> 'worker'
-            AND EXISTS (SELECT 1 FROM dsx.factories f WHERE f.time_zone = NEW.time_zone AND f.factory <> NEW.factory))
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = NEW.time_zone) THEN
+    -- factory already has was checked when that factory got it. Names that follow the
+    -- host rather than a place (localtime, posixrules, Factory) or another copy of the
+    -- database (posix/, right/) are not a campus's zone.
+    IF (TG_OP = 'INSERT' OR NEW.time_zone IS DISTINCT FROM OLD.time_zone)
+       AND (NEW.time_zone IN ('localtime', 'posixrules', 'Factory') OR NEW.time_zone ~ '^(posix|right)/'
+            OR (NOT (dsx.citus_node() <> 'worker'
+                     AND EXISTS (SELECT 1 FROM dsx.factories f WHERE f.time_zone = NEW.time_zone AND f.factory <> NEW.factory))
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = NEW.time_zone))) THEN
         RAISE EXCEPTION 'time zone "%" of factory "%" is not an IANA time zone name', NEW.time_zone, NEW.factory
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Name the campus''s zone as pg_timezone_names does, e.g. Asia/Jakarta or Australia/Sydney.';
     END IF;
-    IF TG_OP = 'UPDATE' AND dsx.citus_node() <> 'worker'
-       AND (EXISTS (SELECT 1 FROM dsx.usage_daily d WHERE d.factory = OLD.factory)
-            OR EXISTS (SELECT 1 FROM dsx.statements s JOIN dsx.agreements g ON g.agreement = s.agreement
-                        WHERE g.factory = OLD.factory)) THEN
-        RAISE EXCEPTION 'factory "%" has usage: its time zone is fixed', OLD.factory
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('Its usage is rolled up, and settled, in the local days of %s.', OLD.time_zone);
+    IF TG_OP = 'UPDATE' AND dsx.citus_node() <> 'worker' THEN
+        PERFORM dsx.serialize_with_books('calendar');
+        used := EXISTS (SELECT 1 FROM dsx.usage_daily d WHERE d.factory = OLD.factory)
+                OR EXISTS (SELECT 1 FROM dsx.statements s JOIN dsx.agreements g ON g.agreement = s.agreement
+                            WHERE g.factory = OLD.factory);
+        IF used AND NEW.time_zone IS DISTINCT FROM OLD.time_zone THEN
+            RAISE EXCEPTION 'factory "%" has usage: its time zone is fixed', OLD.factory
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = format('Its usage is rolled up, and settled, in the local days of %s.', OLD.time_zone);
+        END IF;
+        IF used THEN
+            RAISE EXCEPTION 'factory "%" has usage: its billing currency is fixed', OLD.factory
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = format('Its usage is priced, and its lines settled, in %s.', OLD.currency);
+        END IF;
     END IF;
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION dsx.factories_check() IS 'Trigger: a factory''s time zone is an IANA name PostgreSQL knows (22023) and cannot change once it has usage (55000)';
-CREATE OR REPLACE TRIGGER factories_check BEFORE INSERT OR UPDATE OF time_zone ON dsx.factories
+COMMENT ON FUNCTION dsx.factories_check() IS 'Trigger: a factory''s time zone is an IANA name PostgreSQL knows (22023); its zone and billing currency cannot change once it has usage or statements (55000)';
+CREATE OR REPLACE TRIGGER factories_check BEFORE INSERT OR UPDATE OF time_zone, currency ON dsx.factories
     FOR EACH ROW EXECUTE FUNCTION dsx.factories_check();
+
+/*
+ * A currency's minor units are fixed once amounts were settled or a facility scheduled in
+ * it: every settled amount, and every schedule, is rounded to them (55000).
+ */
+CREATE OR REPLACE FUNCTION dsx.currencies_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.minor_units IS DISTINCT FROM OLD.minor_units AND dsx.citus_node() <> 'worker'
+       AND (EXISTS (SELECT 1 FROM dsx.statements s WHERE s.currency = OLD.currency OR s.billing_currency = OLD.currency)
+            OR EXISTS (SELECT 1 FROM dsx.credit_facilities f WHERE f.currency = OLD.currency)) THEN
+        RAISE EXCEPTION 'currency % is in use: its minor units are fixed', OLD.currency
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Settled amounts or facility schedules are rounded to %s decimal places.', OLD.minor_units);
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION dsx.currencies_check() IS 'Trigger: a currency''s minor units cannot change once statements or facilities are in it (55000)';
+CREATE OR REPLACE TRIGGER currencies_check BEFORE UPDATE OF minor_units ON dsx.currencies
+    FOR EACH ROW EXECUTE FUNCTION dsx.currencies_check();
 
 
 /*
@@ -217,6 +290,7 @@ BEGIN
     IF TG_OP = 'UPDATE' AND pg_catalog.to_jsonb(NEW) = pg_catalog.to_jsonb(OLD) THEN
         RETURN NULL;
     END IF;
+    PERFORM dsx.serialize_with_books('terms');
     FOR r IN SELECT x.rec FROM (VALUES (CASE WHEN TG_OP <> 'INSERT' THEN pg_catalog.to_jsonb(OLD) END),
                                        (CASE WHEN TG_OP <> 'DELETE' THEN pg_catalog.to_jsonb(NEW) END)) x(rec)
               WHERE x.rec IS NOT NULL LOOP
@@ -271,6 +345,29 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION dsx.dated_terms_check() IS 'Trigger on price_plans, customer_plans, agreement_splits and fx_rates: refuses (55000) a row inserted, changed or deleted whose validity (from its date until the next row of its key) covers a period already settled for an agreement it applies to';
+
+-- TRUNCATE removes every version at once: refused once any period is settled (dsx.distribute
+-- empties the coordinator's own copy of a table it has just made a Citus table).
+CREATE OR REPLACE FUNCTION dsx.dated_terms_truncate() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF dsx.citus_node() = 'worker'
+       OR (current_setting('dsx.distributing', true) = 'on'
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER AND r.rolsuper)) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM dsx.serialize_with_books('terms');
+    IF EXISTS (SELECT 1 FROM dsx.statements) THEN
+        RAISE EXCEPTION 'TRUNCATE on %.% is refused: settled periods were settled with its rows', TG_TABLE_SCHEMA, TG_TABLE_NAME
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Closed books stay closed: add rows valid from the first period not yet settled.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION dsx.dated_terms_truncate() IS 'Trigger: refuses TRUNCATE of price_plans, customer_plans, agreement_splits and fx_rates once any period is settled (55000)';
 DO $$
 DECLARE
     t text;
@@ -280,6 +377,10 @@ BEGIN
                                   'FOR EACH ROW EXECUTE FUNCTION dsx.dated_terms_check()', t);
         EXECUTE pg_catalog.format('COMMENT ON TRIGGER dated_terms ON dsx.%I IS %L', t,
                                   'Closed books stay closed: a dated row covering a settled period is refused');
+        EXECUTE pg_catalog.format('CREATE OR REPLACE TRIGGER dated_terms_truncate BEFORE TRUNCATE ON dsx.%I '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION dsx.dated_terms_truncate()', t);
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER dated_terms_truncate ON dsx.%I IS %L', t,
+                                  'Closed books stay closed: no TRUNCATE once a period is settled');
     END LOOP;
 END
 $$;

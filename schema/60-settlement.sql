@@ -11,8 +11,16 @@ COMMENT ON FUNCTION dsx.period_end(date) IS 'End (exclusive) of the monthly sett
 -- period, starts. A daylight-saving change makes a day 23 or 25 hours long.
 CREATE OR REPLACE FUNCTION dsx.local_midnight(day date, time_zone text) RETURNS timestamptz
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT pg_catalog.timezone($2, $1::timestamp) $$;
-COMMENT ON FUNCTION dsx.local_midnight(date, text) IS 'The instant local midnight starts the day in the time zone: a factory''s period [period_start, period_end) of local days is [local_midnight(period_start), local_midnight(period_end))';
+AS $$
+    -- Where clocks go back across midnight (America/Havana, 1 November), midnight comes
+    -- twice and PostgreSQL reads it as the later: the day starts at the earlier, when the
+    -- instant before the later one is already on that day.
+    SELECT CASE WHEN pg_catalog.isfinite($1) AND pg_catalog.timezone($2, x.m - interval '1 microsecond')::date = $1
+                THEN x.m - interval '1 microsecond' - (pg_catalog.timezone($2, x.m - interval '1 microsecond') - $1::timestamp)
+                ELSE x.m END
+      FROM (SELECT pg_catalog.timezone($2, $1::timestamp) AS m) x
+$$;
+COMMENT ON FUNCTION dsx.local_midnight(date, text) IS 'The first instant of the day in the time zone (the earlier, where midnight comes twice): a factory''s period [period_start, period_end) of local days is [local_midnight(period_start), local_midnight(period_end))';
 
 -- The month a day belongs to (its first day): the settlement period of a day's usage.
 CREATE OR REPLACE FUNCTION dsx.month_of(day date) RETURNS date
@@ -267,10 +275,18 @@ BEGIN
                                                ELSE 'the mean of its days'' rates' END, v_missing),
                   HINT = format('Add the rate to dsx.fx_rates (base %s, quote %s, rate_date on or before %s).', base, quote, v_missing);
     END IF;
-    rate := CASE WHEN days = 1 THEN rate_sum ELSE pg_catalog.round(rate_sum / days, 20) END;
+    -- the mean shown: to 20 decimal places, or to 16 significant digits when the mean is
+    -- so small that 20 places would keep fewer (conversion uses the exact fraction)
+    rate := CASE WHEN days = 1 THEN rate_sum
+                 ELSE pg_catalog.round(rate_sum / days,
+                                       LEAST(1000, GREATEST(20, 15 - pg_catalog.floor(pg_catalog.log(rate_sum / days))::integer))) END;
+    IF rate <= 0 THEN
+        RAISE EXCEPTION 'FX rate % to % for the period % is too small to show', base, quote, period_fx.period_start
+            USING ERRCODE = 'numeric_value_out_of_range';
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION dsx.period_fx(text, text, text, date) IS 'The rate a period starting at period_start converts base to quote at, by an FX rule: rate_sum over days (period_end: the rate of the last local day, 1; period_average: every local day''s rate), and the rate shown (their mean, to 20 decimal places); 55000 naming the pair and the day when a day has no rate';
+COMMENT ON FUNCTION dsx.period_fx(text, text, text, date) IS 'The rate a period starting at period_start converts base to quote at, by an FX rule: rate_sum over days (period_end: the rate of the last local day, 1; period_average: every local day''s rate), and the rate shown (their mean, to 20 decimal places or 16 significant digits, whichever is finer); 55000 naming the pair and the day when a day has no rate';
 
 -- Shares of the distributable amount by an agreement's split, with the names vendor and
 -- partner resolved to its parties. Pure (the caller reads the agreement): a function that

@@ -31,7 +31,8 @@ REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_rows(regclass, bigint, boole
     dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text),
     dsx.map_role(name, text, text), dsx.unmap_role(name, text),
     dsx.grant_loader(name, text), dsx.revoke_loader(name, text), dsx.record_config_change(),
-    dsx.visible_keys(oid, text), dsx.role_sees_agreement(name, text), dsx.distribute(), dsx.citus_move(regclass, text), dsx.on_every_node(text)
+    dsx.visible_keys(oid, text), dsx.role_sees_agreement(name, text), dsx.distribute(), dsx.citus_move(regclass, text), dsx.on_every_node(text),
+    dsx.serialize_with_books(text)
     FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA dsx TO dsx_operator, dsx_loader, dsx_partner, dsx_vendor, dsx_auditor;
@@ -68,7 +69,8 @@ GRANT EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_as(name), dsx.void_events(tex
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
     dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text),
     dsx.map_role(name, text, text), dsx.unmap_role(name, text),
-    dsx.grant_loader(name, text), dsx.revoke_loader(name, text)
+    dsx.grant_loader(name, text), dsx.revoke_loader(name, text),
+    dsx.serialize_with_books(text)        -- the terms triggers hold settlement off with it
     TO dsx_operator;
 
 -- auditors: read every table and view (the history included) and verify; write nothing

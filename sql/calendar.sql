@@ -103,3 +103,33 @@ UPDATE dsx.factories SET time_zone = 'Asia/Singapore' WHERE factory = 'ca-jkt';
 UPDATE dsx.factories SET time_zone = 'Asia/Singapore' WHERE factory = 'ca-kir';
 \set VERBOSITY terse
 SELECT factory, time_zone FROM dsx.factories WHERE factory IN ('ca-jkt', 'ca-kir', 'ca-x') ORDER BY 1;
+
+-- names that follow the host's clock or another copy of the zone database are not a
+-- campus's zone; the billing currency is fixed once the factory has usage, like its zone
+\set VERBOSITY sqlstate
+INSERT INTO dsx.factories (factory, partner, currency, time_zone) VALUES ('ca-x', 'ca-p', 'USD', 'localtime');
+INSERT INTO dsx.factories (factory, partner, currency, time_zone) VALUES ('ca-x', 'ca-p', 'USD', 'posixrules');
+INSERT INTO dsx.factories (factory, partner, currency, time_zone) VALUES ('ca-x', 'ca-p', 'USD', 'posix/Asia/Jakarta');
+INSERT INTO dsx.factories (factory, partner, currency, time_zone) VALUES ('ca-x', 'ca-p', 'USD', 'Factory');
+UPDATE dsx.factories SET currency = 'EUR' WHERE factory = 'ca-jkt';
+\set VERBOSITY terse
+UPDATE dsx.factories SET currency = 'EUR' WHERE factory = 'ca-kir';     -- no usage yet: accepted
+SELECT factory, currency FROM dsx.factories WHERE factory IN ('ca-jkt', 'ca-kir') ORDER BY 1;
+
+-- Havana: on 1 November 2026 clocks go back from 01:00 to 00:00, so midnight comes twice;
+-- November starts at the first (04:00 UTC), and an event at 00:30 of either is November's
+INSERT INTO dsx.factories (factory, partner, currency, time_zone) VALUES ('ca-hav', 'ca-p', 'USD', 'America/Havana');
+INSERT INTO dsx.customer_plans VALUES ('c', 'ca-hav', 'ca-plan');
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, settle_lag)
+VALUES ('ca-hav-a', 'ca-p', 'ca-vendor', 'ca-hav', 'vendor=30%, partner=70%', '2026-10-01', '100 years');
+INSERT INTO dsx.usage_inbox VALUES
+    ('h0', '2026-11-01 03:59:59Z', 'ca-hav', 'c', 'm', 1000000, 0),   -- 31 Oct 23:59:59 (-4): October
+    ('h1', '2026-11-01 04:30:00Z', 'ca-hav', 'c', 'm', 1000000, 0),   -- 1 Nov 00:30 (-4): November
+    ('h2', '2026-11-01 05:30:00Z', 'ca-hav', 'c', 'm', 1000000, 0);   -- 1 Nov 00:30 again (-5)
+SELECT inserted FROM dsx.ingest();
+SELECT dsx.local_midnight('2026-11-01', 'America/Havana') AS november_starts,
+       dsx.local_midnight('2026-03-08', 'America/Havana') AS a_day_without_midnight_starts;
+SELECT day, dsx.events(usage) FROM dsx.usage_daily WHERE factory = 'ca-hav' ORDER BY 1;
+SELECT dsx.settle('ca-hav-a', '2026-10-01'), dsx.settle('ca-hav-a', '2026-11-01');
+SELECT period_start, input_tokens, revenue, dsx.verify_settlement(agreement, period_start)
+  FROM dsx.statements WHERE agreement = 'ca-hav-a' ORDER BY 1;

@@ -94,3 +94,34 @@ SELECT table_name, operation, row_key FROM dsx.config_history
  WHERE table_name IN ('price_plans', 'agreement_splits') AND (row_key->>'plan' = 'dt-std' OR row_key->>'agreement' = 'dt-a')
  ORDER BY change_id;
 SELECT period_start, dsx.verify_settlement('dt-a', period_start) FROM dsx.statements WHERE agreement = 'dt-a' ORDER BY 1;
+
+-- a version from 'infinity' would never apply; TRUNCATE would remove the versions settled
+-- periods were settled with (refused once any period is settled)
+\set VERBOSITY sqlstate
+INSERT INTO dsx.price_plans VALUES ('dt-std', 'm', '3', '0', 'infinity');
+INSERT INTO dsx.customer_plans VALUES ('c9', 'dt-f', 'dt-new', 'infinity');
+INSERT INTO dsx.agreement_splits VALUES ('dt-a', 'infinity', 'vendor=10%, partner=90%');
+BEGIN;
+TRUNCATE dsx.price_plans CASCADE;
+ROLLBACK;
+BEGIN;
+TRUNCATE dsx.customer_plans;
+ROLLBACK;
+BEGIN;
+TRUNCATE dsx.agreement_splits;
+ROLLBACK;
+BEGIN;
+TRUNCATE dsx.fx_rates;
+ROLLBACK;
+\set VERBOSITY terse
+SELECT count(*) > 0 AS versions_kept FROM dsx.agreement_splits WHERE agreement = 'dt-a';
+-- an agreement not yet settled cannot move its start onto or past its amendments
+INSERT INTO dsx.factories (factory, partner, currency) VALUES ('dt-g', 'dt-p', 'USD');
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, settle_lag)
+VALUES ('dt-b', 'dt-p', 'dt-vendor', 'dt-g', 'vendor=30%, partner=70%', '2026-01-01', '100 years');
+INSERT INTO dsx.agreement_splits VALUES ('dt-b', '2026-03-01', 'vendor=50%, partner=50%');
+\set VERBOSITY sqlstate
+UPDATE dsx.agreements SET starts = '2026-03-01' WHERE agreement = 'dt-b';
+\set VERBOSITY terse
+UPDATE dsx.agreements SET starts = '2026-02-01' WHERE agreement = 'dt-b';
+SELECT agreement, starts FROM dsx.agreements WHERE agreement = 'dt-b';

@@ -126,3 +126,27 @@ VALUES ('fx-loan2', 'fx-b', 'fx-bank', 1000, 0.05, 12, '2026-01-31', 'IDR');
 \set VERBOSITY terse
 INSERT INTO dsx.fx_rates VALUES ('IDR', 'USD', '2026-03-05', 0.000061);         -- after the settled periods
 SELECT agreement, settlement_currency FROM dsx.agreements WHERE agreement = 'fx-d';
+
+-- a currency's minor units are fixed once statements or facilities are in it
+\set VERBOSITY sqlstate
+UPDATE dsx.currencies SET minor_units = 0 WHERE currency = 'USD';
+UPDATE dsx.currencies SET minor_units = 3 WHERE currency = 'IDR';
+\set VERBOSITY terse
+BEGIN;
+UPDATE dsx.currencies SET minor_units = 3 WHERE currency = 'SGD';                -- nothing in SGD yet
+SELECT minor_units FROM dsx.currencies WHERE currency = 'SGD';
+ROLLBACK;
+
+-- a mean rate far below 20 decimal places is shown to 16 significant digits, and converts
+-- exactly: $1,000,000 at about 3.9e-25 units of a 3-decimal currency is 0.000
+INSERT INTO dsx.currencies VALUES ('XFX', 3, 'test currency of three decimals');
+INSERT INTO dsx.factories (factory, partner, currency, region) VALUES ('fx-tiny', 'fx-p', 'USD', 'x');
+INSERT INTO dsx.customer_plans VALUES ('acme', 'fx-tiny', 'fx-usd');
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, settle_lag, settlement_currency, fx_rule)
+VALUES ('fx-t', 'fx-p', 'fx-vendor', 'fx-tiny', 'vendor=30%, partner=70%', '2026-01-01', '100 years', 'XFX', 'period_average');
+INSERT INTO dsx.fx_rates VALUES ('USD', 'XFX', '2025-12-01', 1e-30), ('USD', 'XFX', '2026-01-20', 0.000000000000000000000001);
+INSERT INTO dsx.usage_inbox VALUES ('t1', '2026-01-10 12:00Z', 'fx-tiny', 'acme', 'm', 1000000000000, 0);
+SELECT inserted FROM dsx.ingest();
+SELECT dsx.settle('fx-t', '2026-01-01');
+SELECT revenue_billing, fx_rate, revenue, dsx.verify_settlement(agreement, period_start)
+  FROM dsx.statements WHERE agreement = 'fx-t';

@@ -9,7 +9,12 @@
 #     periods, each period has exactly one statement and one balanced ledger transaction,
 #     every statement verifies; a fifth run afterwards settles nothing;
 #  3. an ingest started during a settlement waits for it; its events become an adjustment of
-#     the next statement, never half-seen by the one in progress.
+#     the next statement, never half-seen by the one in progress;
+#  4. terms and settlement, a factory's zone and ingest, take turns: a settlement started
+#     while a price amendment for its period is uncommitted waits and settles at the new
+#     price; an amendment, an FX rate or a split made while the period's settlement is
+#     uncommitted waits and is then refused (55000); a zone change during an ingest of the
+#     factory's first events waits and is then refused.
 # Needs PGHOST, PGPORT (and PGBIN); prints TAP and exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tap.bash"
@@ -136,6 +141,52 @@ is "$(q "$DB" -c "SELECT for_period || ' ' || input_tokens || ' ' || amount FROM
    "2026-09-01 2000000000 3000.00" "the event ingested during September's settlement is October's adjustment for September"
 is "$(q "$DB" -c "SELECT bool_and(dsx.verify_settlement(agreement, period_start)) FROM dsx.statements WHERE agreement = 'c_late'")" t \
    "both statements verify"
+
+# 4. Terms and settlement take turns; so do a factory's zone and ingest.
+q "$DB" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+INSERT INTO dsx.parties VALUES ('c_p6', 'partner', 'P6'), ('c_p7', 'partner', 'P7'), ('c_p8', 'partner', 'P8');
+INSERT INTO dsx.factories (factory, partner, currency, region, time_zone) VALUES
+  ('c_f6', 'c_p6', 'USD', 'x', 'Asia/Jakarta'), ('c_f7', 'c_p7', 'IDR', 'x', 'Asia/Jakarta'), ('c_f8', 'c_p8', 'USD', 'x', 'UTC');
+INSERT INTO dsx.price_plans VALUES ('c_p6', 'm1', '1.5', '0'), ('c_p7', 'm1', '15000', '0');
+INSERT INTO dsx.customer_plans VALUES ('cust1', 'c_f6', 'c_p6'), ('cust1', 'c_f7', 'c_p7'), ('cust1', 'c_f8', 'c_p6');
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, settlement_currency) VALUES
+  ('c_t6', 'c_p6', 'c_vendor', 'c_f6', 'vendor=30%, partner=70%', '2026-10-01', 'USD'),
+  ('c_t7', 'c_p7', 'c_vendor', 'c_f7', 'vendor=30%, partner=70%', '2026-09-01', 'USD');
+INSERT INTO dsx.fx_rates VALUES ('IDR', 'USD', '2026-09-01', 0.0000625);
+INSERT INTO dsx.usage_inbox VALUES ('t6', '2026-10-10 10:00Z', 'c_f6', 'cust1', 'm1', 1000000000, 0),
+                                   ('t7', '2026-10-10 10:00Z', 'c_f7', 'cust1', 'm1', 1000000000, 0);
+SELECT * FROM dsx.ingest();
+SELECT dsx.settle('c_t7', '2026-09-01');
+SQL
+bg amend6 amender "BEGIN; INSERT INTO dsx.price_plans VALUES ('c_p6', 'm1', '9', '0', '2026-10-01'); SELECT pg_sleep(2); COMMIT;"
+wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'amender' AND wait_event = 'PgSleep'" 1 20 >/dev/null
+bg settle6 settler "SELECT dsx.settle('c_t6', '2026-10-01')"
+is "$(wait_for "$DB" "SELECT wait_event_type FROM pg_stat_activity WHERE application_name = 'settler'" Lock 20)" Lock \
+   "a settlement started while a price amendment for its period is uncommitted waits for it"
+wait
+is "$(cat "$tmp/amend6.rc") $(cat "$tmp/settle6.rc") $(q "$DB" -c "SELECT revenue || ' ' || dsx.verify_settlement(agreement, period_start) FROM dsx.statements WHERE agreement = 'c_t6'")" \
+   "0 0 9000.00 true" "then it settles at the amended price (1,000M tokens at 9), and verifies"
+bg settle7 settler "BEGIN; SELECT dsx.settle('c_t7', '2026-10-01'); SELECT pg_sleep(3); COMMIT;"
+wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'settler' AND wait_event = 'PgSleep'" 1 20 >/dev/null
+bg rate7 amender "INSERT INTO dsx.fx_rates VALUES ('IDR', 'USD', '2026-10-31', 0.0001)"
+bg price7 amender2 "INSERT INTO dsx.price_plans VALUES ('c_p7', 'm1', '1', '0', '2026-10-01')"
+bg split7 amender3 "INSERT INTO dsx.agreement_splits VALUES ('c_t7', '2026-10-01', 'vendor=50%, partner=50%')"
+is "$(wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'amender%' AND wait_event_type = 'Lock'" 3 20)" 3 \
+   "an FX rate, a price and a split amendment made while the period's settlement is uncommitted wait for it"
+wait
+is "$(for f in rate7 price7 split7; do grep -c 'is refused: it would change the terms of settled period' "$tmp/$f.out"; done | tr '\n' ' ')" "1 1 1 " \
+   "then each is refused (55000): they would change the period just settled"
+is "$(q "$DB" -c "SELECT fx_rate || ' ' || revenue || ' ' || (split_valid_from IS NULL) || ' ' || dsx.verify_settlement(agreement, period_start) FROM dsx.statements WHERE agreement = 'c_t7' AND period_start = '2026-10-01'")" \
+   "0.0000625 937.50 true true" "and the statement keeps the rate, price and split it was settled with"
+bg ingest8 ingester "BEGIN; INSERT INTO dsx.usage_inbox VALUES ('t8', '2026-10-31 12:00Z', 'c_f8', 'cust1', 'm1', 1000000, 0); SELECT inserted FROM dsx.ingest(); SELECT pg_sleep(2); COMMIT;"
+wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ingester' AND wait_event = 'PgSleep'" 1 20 >/dev/null
+bg zone8 rezoner "UPDATE dsx.factories SET time_zone = 'Pacific/Kiritimati' WHERE factory = 'c_f8'"
+is "$(wait_for "$DB" "SELECT wait_event_type FROM pg_stat_activity WHERE application_name = 'rezoner'" Lock 20)" Lock \
+   "a zone change during an ingest of the factory's first events waits for it"
+wait
+is "$(cat "$tmp/ingest8.rc") $(grep -c 'has usage: its time zone is fixed' "$tmp/zone8.out") $(q "$DB" -c "SELECT time_zone || ' ' || (SELECT day FROM dsx.usage_daily WHERE factory = 'c_f8') FROM dsx.factories WHERE factory = 'c_f8'")" \
+   "0 1 UTC 2026-10-31" "then it is refused (55000), and the day rolled up is the zone's the events were stored under"
 
 echo "1..$t"
 [ "$failed" = 0 ]

@@ -117,6 +117,8 @@ INSERT INTO expected_function VALUES
     ('revoke_partner', '{dsx_operator}'), ('grant_vendor', '{dsx_operator}'), ('revoke_vendor', '{dsx_operator}'),
     ('grant_role_check', '{dsx_operator}'), ('map_role', '{dsx_operator}'), ('unmap_role', '{dsx_operator}'),
     ('grant_loader', '{dsx_operator}'), ('revoke_loader', '{dsx_operator}'),
+    -- the terms triggers, which operators fire, hold settlement and ingest off with it
+    ('serialize_with_books', '{dsx_operator}'),
     -- loaders and operators ingest
     ('ingest', '{dsx_operator,dsx_loader}'), ('ingest_as', '{dsx_operator,dsx_loader}'),
     -- whoever may see a statement verifies it (the function decides which statements)
@@ -159,7 +161,8 @@ CREATE FUNCTION pg_temp.definer_faults() RETURNS SETOF text LANGUAGE sql AS $$
       FROM pg_proc p
      WHERE p.pronamespace = 'dsx'::regnamespace
        AND p.prosecdef IS DISTINCT FROM (p.proname IN ('ingest_as', 'void_events', 'settle', 'settle_period',
-                                                       'run_due_settlements', 'verify_settlement_as', 'record_config_change'))
+                                                       'run_due_settlements', 'verify_settlement_as', 'record_config_change',
+                                                       'serialize_with_books'))
     UNION ALL
     SELECT p.oid::regprocedure::text || ' does not pin its search_path'
       FROM pg_proc p
@@ -167,7 +170,7 @@ CREATE FUNCTION pg_temp.definer_faults() RETURNS SETOF text LANGUAGE sql AS $$
        AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp')
 $$;
 SELECT is(ARRAY(SELECT pg_temp.definer_faults()), '{}'::text[],
-          'exactly ingest, voids, settlement, verification and the history trigger run as the owner, each with a pinned search_path');
+          'exactly ingest, voids, settlement, verification, the history trigger and the lock of the terms triggers run as the owner, each with a pinned search_path');
 ALTER FUNCTION dsx.void_events(text, text[], text) RESET search_path;
 SELECT is(ARRAY(SELECT pg_temp.definer_faults()), ARRAY['dsx.void_events(text,text[],text) does not pin its search_path'],
           'control: a SECURITY DEFINER function without a pinned search_path is caught');
