@@ -25,7 +25,8 @@ PARTS      = $(sort $(wildcard $(srcdir)/schema/*.sql))
 ONCE_PARTS = $(filter %.type.sql %.tables.sql,$(PARTS))
 CODE_PARTS = $(filter-out $(ONCE_PARTS) %/00-head.sql,$(PARTS))
 # objects 1.1 creates once that a 1.0 database does not have: the update creates them too
-NEW_IN_1_1 = $(srcdir)/schema/13-usage-span.type.sql $(srcdir)/schema/35-integrity.tables.sql $(srcdir)/schema/36-terms.tables.sql
+NEW_IN_1_1 = $(srcdir)/schema/13-usage-span.type.sql $(srcdir)/schema/35-integrity.tables.sql $(srcdir)/schema/36-terms.tables.sql \
+             $(srcdir)/schema/37-finance.tables.sql
 
 # pg_regress: one file per feature under sql/, run in name order, with dsx created first.
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

@@ -80,9 +80,11 @@ BEGIN
     END IF;
     IF TG_OP = 'UPDATE' AND dsx.citus_node() <> 'worker'
        AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = OLD.agreement) THEN
-        IF (NEW.agreement, NEW.partner, NEW.vendor, NEW.factory, NEW.starts, NEW.settlement_currency, NEW.fx_rule)
-           IS DISTINCT FROM (OLD.agreement, OLD.partner, OLD.vendor, OLD.factory, OLD.starts, OLD.settlement_currency, OLD.fx_rule) THEN
-            RAISE EXCEPTION 'agreement "%" has settled periods: its parties, factory, start, settlement currency and FX rule are fixed', OLD.agreement
+        IF (NEW.agreement, NEW.partner, NEW.vendor, NEW.factory, NEW.starts, NEW.settlement_currency, NEW.fx_rule,
+            NEW.support_rate, NEW.support_day_count)
+           IS DISTINCT FROM (OLD.agreement, OLD.partner, OLD.vendor, OLD.factory, OLD.starts, OLD.settlement_currency, OLD.fx_rule,
+                             OLD.support_rate, OLD.support_day_count) THEN
+            RAISE EXCEPTION 'agreement "%" has settled periods: its parties, factory, start, settlement currency, FX rule and support terms are fixed', OLD.agreement
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'A new revenue split applies from a period through dsx.agreement_splits; a new settle lag from the next period settled.';
         END IF;
@@ -155,6 +157,64 @@ COMMENT ON FUNCTION dsx.credit_facilities_currency() IS 'Trigger: a credit facil
 CREATE OR REPLACE TRIGGER credit_facilities_currency BEFORE INSERT OR UPDATE ON dsx.credit_facilities
     FOR EACH ROW EXECUTE FUNCTION dsx.credit_facilities_currency();
 
+
+/*
+ * A facility settled is part of the books: once a statement booked its debt service, its
+ * terms (schedule, rank, support, lender) cannot change, nor can it go (55000); a new
+ * facility whose schedule has a payment due in a period already settled for its agreement
+ * would change that period, and is refused too. On Citus the check runs on the
+ * coordinator, where the books are.
+ */
+CREATE OR REPLACE FUNCTION dsx.credit_facilities_booked() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    hit record;
+BEGIN
+    IF dsx.citus_node() = 'worker' THEN
+        RETURN NULL;
+    END IF;
+    -- pg_restore, run by a superuser, brings facilities and books back in whatever order
+    IF current_setting('application_name') = 'pg_restore'
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles u WHERE u.rolname = SESSION_USER AND u.rolsuper) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+        IF EXISTS (SELECT 1 FROM dsx.statement_debt) THEN
+            RAISE EXCEPTION 'TRUNCATE on dsx.credit_facilities is refused: settled statements booked their debt service'
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') AND (TG_OP = 'DELETE' OR pg_catalog.to_jsonb(NEW) <> pg_catalog.to_jsonb(OLD))
+       AND EXISTS (SELECT 1 FROM dsx.statement_debt d WHERE d.facility = OLD.facility) THEN
+        RAISE EXCEPTION '% of facility "%" is refused: settled statements booked its debt service', TG_OP, OLD.facility
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'A facility''s terms are those its settled periods were settled with; a refinancing is a new facility whose schedule starts after them.';
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT s.period_start, x.due INTO hit
+          FROM dsx.statements s,
+               LATERAL dsx.amortize(NEW.principal, NEW.annual_rate, NEW.periods, NEW.first_due, NEW.method, NEW.frequency,
+                                    NEW.day_count, NEW.minor_units, NEW.grace_periods) x
+         WHERE s.agreement = NEW.agreement AND x.due >= s.period_start AND x.due < s.period_end
+         ORDER BY s.period_start LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'facility "%" has a payment due on %, in settled period % of agreement "%"',
+                  NEW.facility, hit.due, hit.period_start, NEW.agreement
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Closed books stay closed: a new facility''s first payment falls after the last settled period.';
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION dsx.credit_facilities_booked() IS 'Trigger: a facility whose debt service a statement booked cannot change or go, nor the table be truncated; a facility with a payment due in a settled period of its agreement is refused (55000)';
+CREATE OR REPLACE TRIGGER credit_facilities_booked AFTER INSERT OR UPDATE OR DELETE ON dsx.credit_facilities
+    FOR EACH ROW EXECUTE FUNCTION dsx.credit_facilities_booked();
+CREATE OR REPLACE TRIGGER credit_facilities_booked_truncate BEFORE TRUNCATE ON dsx.credit_facilities
+    FOR EACH STATEMENT EXECUTE FUNCTION dsx.credit_facilities_booked();
 
 /*
  * A change of terms and a settlement, or a change of a factory's calendar and an ingest,
@@ -443,6 +503,8 @@ CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statement_l
 CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statement_lines FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
 CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statement_shares FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
 CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statement_shares FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statement_debt FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
+CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statement_debt FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
 CREATE OR REPLACE TRIGGER agreements_check BEFORE INSERT OR UPDATE ON dsx.agreements FOR EACH ROW EXECUTE FUNCTION dsx.agreements_check();
 
 /*

@@ -185,18 +185,80 @@ AS $$
 $$;
 COMMENT ON FUNCTION dsx.debt_service_due(text, date, integer) IS 'Payments of the agreement''s credit facility schedule due in the settlement period starting at period_start';
 
--- Interest on a credit support balance over a period, at the facility's rate and day count.
+/*
+ * The debt service of an agreement for a period, facility by facility in rank order, and
+ * how it is paid: each facility's scheduled payments in the period (rounded to the
+ * settlement currency's minor units) and the arrears it carries in from the statement
+ * before, through the priority of payments with the period's gross, the opening support
+ * balance and its interest. Settlement writes what this returns; verification recomputes
+ * it. A facility owed nothing in the period has no part. (Costs, the reserve and the
+ * lock-up are not yet part of it: nothing.)
+ */
+CREATE OR REPLACE FUNCTION dsx.debt_waterfall(agreement text, period_start date, gross numeric,
+                                              support_opening numeric, support_interest numeric, minor_units integer,
+    OUT facilities text[], OUT ranks integer[], OUT lenders text[], OUT supported boolean[],
+    OUT scheduled numeric[], OUT arrears_opening numeric[], OUT paid numeric[], OUT from_reserve numeric[],
+    OUT by_support numeric[], OUT arrears numeric[], OUT debt_service_due numeric, OUT debt_service_paid numeric,
+    OUT support_drawn numeric, OUT debt_arrears numeric, OUT support_repaid numeric, OUT support_balance numeric,
+    OUT distributable numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT COALESCE(array_agg(f.facility ORDER BY f.rank), '{}'), COALESCE(array_agg(f.rank ORDER BY f.rank), '{}'),
+           COALESCE(array_agg(f.lender ORDER BY f.rank), '{}'), COALESCE(array_agg(f.supported ORDER BY f.rank), '{}'),
+           COALESCE(array_agg(f.scheduled ORDER BY f.rank), '{}'), COALESCE(array_agg(f.arrears ORDER BY f.rank), '{}')
+      INTO facilities, ranks, lenders, supported, scheduled, arrears_opening
+      FROM (SELECT c.facility, c.rank, c.lender, c.supported,
+                   COALESCE((SELECT sum(x.payment)
+                               FROM dsx.amortize(c.principal, c.annual_rate, c.periods, c.first_due, c.method,
+                                                 c.frequency, c.day_count, debt_waterfall.minor_units, c.grace_periods) x
+                              WHERE x.due >= debt_waterfall.period_start
+                                AND x.due < dsx.period_end(debt_waterfall.period_start)), 0) AS scheduled,
+                   COALESCE((SELECT d.arrears FROM dsx.statement_debt d
+                              WHERE d.agreement = c.agreement AND d.facility = c.facility
+                                AND d.period_start = (debt_waterfall.period_start - interval '1 month')::date), 0) AS arrears
+              FROM dsx.credit_facilities c
+             WHERE c.agreement = debt_waterfall.agreement) f
+     -- a facility owed nothing in the period takes no part (and one added later for later
+     -- periods changes nothing of earlier ones)
+     WHERE f.scheduled <> 0 OR f.arrears <> 0;
+    SELECT p.paid, p.from_reserve, p.by_support, p.arrears, p.debt_service_due, p.debt_service_paid, p.support_drawn,
+           (SELECT COALESCE(sum(x), 0) FROM unnest(p.arrears) x), p.support_repaid, p.support_balance, p.distributable
+      INTO paid, from_reserve, by_support, arrears, debt_service_due, debt_service_paid, support_drawn,
+           debt_arrears, support_repaid, support_balance, distributable
+      FROM dsx.priority_of_payments(gross, 0, 0, scheduled, arrears_opening, supported, 0, 0,
+                                    support_opening, support_interest, NULL, 0) p;
+END
+$$;
+COMMENT ON FUNCTION dsx.debt_waterfall(text, date, numeric, numeric, numeric, integer) IS 'An agreement''s facilities in rank order for a period (scheduled payments, arrears brought in) and dsx.priority_of_payments over them with the period''s gross and credit support: what settlement writes and verification recomputes';
+
+-- The terms the credit support bears interest at: the agreement's support_rate and
+-- support_day_count, else its facility's rate and day count; no row without either.
+CREATE OR REPLACE FUNCTION dsx.support_terms(agreement text, OUT annual_rate numeric, OUT day_count text)
+RETURNS SETOF record
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(a.support_rate, f.annual_rate), COALESCE(a.support_day_count, f.day_count)
+      FROM dsx.agreements a
+      LEFT JOIN LATERAL (SELECT c.annual_rate, c.day_count FROM dsx.credit_facilities c
+                          WHERE c.agreement = a.agreement ORDER BY c.facility LIMIT 1) f ON true
+     WHERE a.agreement = support_terms.agreement AND COALESCE(a.support_rate, f.annual_rate) IS NOT NULL
+$$;
+COMMENT ON FUNCTION dsx.support_terms(text) IS 'Rate and day count of an agreement''s credit support: its support_rate and support_day_count, else those of its facility; no row when it has neither';
+
+-- Interest on a credit support balance over a period, at the support terms.
 CREATE OR REPLACE FUNCTION dsx.support_interest(agreement text, balance numeric, period_start date, minor_units integer) RETURNS numeric
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    -- parameters are qualified: dsx.credit_facilities has a minor_units column of its own
-    SELECT COALESCE((SELECT dsx.interest(support_interest.balance, f.annual_rate, support_interest.period_start,
-                                         dsx.period_end(support_interest.period_start), f.day_count,
+    SELECT COALESCE((SELECT dsx.interest(support_interest.balance, t.annual_rate, support_interest.period_start,
+                                         dsx.period_end(support_interest.period_start), t.day_count,
                                          support_interest.minor_units)
-                       FROM dsx.credit_facilities f WHERE f.agreement = support_interest.agreement), 0)
+                       FROM dsx.support_terms(support_interest.agreement) t), 0)
 $$;
-COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round(B x facility rate x year fraction of the period in the facility''s day count), exact until that one rounding, half away from zero; 0 without a facility';
+COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round(B x support rate x year fraction of the period in the support day count (dsx.support_terms)), exact until that one rounding, half away from zero; 0 without support terms';
 
 -- The revenue split in force for a period: the agreement's dsx.agreement_splits row with the
 -- latest valid_from on or before the period, else agreements.revenue_split (valid_from NULL).

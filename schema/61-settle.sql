@@ -322,7 +322,6 @@ BEGIN
                COALESCE(tot.rev, 0) AS rev_b, COALESCE(tot.adj, 0) AS adj_b,
                COALESCE(tot.input_tokens, 0) AS input_tokens, COALESCE(tot.output_tokens, 0) AS output_tokens,
                fx.rate_sum, fx.days, fx.rate,
-               dsx.debt_service_due(g.agreement, v_start, c.minor_units) AS due,
                dsx.support_interest(g.agreement, COALESCE(pr.support_balance, 0), v_start, c.minor_units) AS interest
           FROM dsx.agreements g
           JOIN dsx.factories f ON f.factory = g.factory
@@ -341,12 +340,12 @@ BEGIN
           FROM ag
     )
     SELECT cv.agreement, v_start, dsx.period_end(v_start), cv.currency, cv.input_tokens, cv.output_tokens,
-           cv.rev, cv.adj, cv.rev + cv.adj, cv.due, w.debt_service_paid, cv.opening, w.support_drawn,
+           cv.rev, cv.adj, cv.rev + cv.adj, w.debt_service_due, w.debt_service_paid, cv.opening, w.support_drawn,
            cv.interest, w.support_repaid, w.support_balance, w.distributable,
            COALESCE(sh.vendor_share, 0), COALESCE(sh.partner_share, 0), settle_waterfall.through_batch, pg_catalog.now(),
-           cv.billing, cv.rev_b, cv.adj_b, cv.rate, cv.split_from
+           cv.billing, cv.rev_b, cv.adj_b, cv.rate, cv.split_from, w.debt_arrears
       FROM cv
-     CROSS JOIN LATERAL dsx.waterfall(cv.rev + cv.adj, cv.due, cv.opening, cv.interest) w
+     CROSS JOIN LATERAL dsx.debt_waterfall(cv.agreement, v_start, cv.rev + cv.adj, cv.opening, cv.interest, cv.mu) w
       LEFT JOIN LATERAL (SELECT sum(x.amount) FILTER (WHERE x.party = cv.vendor) AS vendor_share,
                                 sum(x.amount) FILTER (WHERE x.party = cv.partner) AS partner_share
                            FROM dsx.agreement_shares(cv.revenue_split, cv.vendor, cv.partner, w.distributable, cv.mu) x) sh ON true
@@ -369,6 +368,17 @@ BEGIN
     INSERT INTO dsx.statements SELECT * FROM unnest(write_books.statements) s ORDER BY s.agreement;
     GET DIAGNOSTICS v_n = ROW_COUNT;
     INSERT INTO dsx.statement_lines SELECT * FROM unnest(write_books.lines);
+    -- each facility's part, in rank order, as the waterfall computed it
+    INSERT INTO dsx.statement_debt
+    SELECT s.agreement, s.period_start, d.facilities[k], d.ranks[k], d.supported[k], d.lenders[k], d.scheduled[k],
+           d.arrears_opening[k], d.scheduled[k] + d.arrears_opening[k], d.paid[k], d.from_reserve[k], d.by_support[k],
+           d.arrears[k]
+      FROM unnest(write_books.statements) s
+      JOIN dsx.currencies c ON c.currency = s.currency
+     CROSS JOIN LATERAL dsx.debt_waterfall(s.agreement, s.period_start, s.gross, s.support_opening, s.support_interest,
+                                           c.minor_units) d
+     CROSS JOIN LATERAL pg_catalog.generate_subscripts(d.facilities, 1) k
+     ORDER BY s.agreement, k;
     WITH sh AS (
         INSERT INTO dsx.statement_shares (agreement, period_start, party, amount)
         SELECT s.agreement, s.period_start, x.party, x.amount
@@ -413,10 +423,11 @@ BEGIN
     -- transactions are numbered in agreement order, as the statements are read
     WITH st AS MATERIALIZED (
         SELECT o.*, o.fx_rate IS NOT NULL AS fx, nextval('dsx.ledger_txn_seq') AS txn_id
-          FROM (SELECT s.*, g.vendor, cf.lender
+          FROM (SELECT s.*, g.vendor,
+                       (SELECT COALESCE(sum(d.arrears_opening), 0) FROM dsx.statement_debt d
+                         WHERE d.agreement = s.agreement AND d.period_start = s.period_start) AS arrears_in
                   FROM dsx.statements s
                   JOIN dsx.agreements g ON g.agreement = s.agreement
-                  LEFT JOIN dsx.credit_facilities cf ON cf.agreement = s.agreement
                  WHERE s.agreement = ANY (post_ledger.agreements) AND s.period_start = post_ledger.period_start
                  ORDER BY s.agreement) o
     ), e AS (
@@ -427,8 +438,7 @@ BEGIN
                 (1.2, 'fx:conversion', st.gross, st.currency, st.fx),
                 (2, 'income:revenue', -st.revenue, st.currency, true),
                 (3, 'income:adjustments', -st.adjustments, st.currency, false),
-                (4, 'expense:debt_service', st.debt_service_due, st.currency, false),
-                (5, 'payable:lender:' || st.lender, -st.debt_service_paid, st.currency, false),
+                (4, 'expense:debt_service', st.debt_service_due - st.arrears_in, st.currency, false),
                 (6, 'liability:credit_support:' || st.vendor, -st.support_drawn, st.currency, false),
                 (7, 'expense:credit_support_interest', st.support_interest, st.currency, false),
                 (8, 'liability:credit_support:' || st.vendor, -st.support_interest, st.currency, false),
@@ -437,6 +447,14 @@ BEGIN
                 (11, 'distribution:revenue_share', st.distributable, st.currency, false))
                 e(ord, account, amount, currency, posted_when_zero)
          WHERE e.ord NOT IN (1.1, 1.2) OR st.fx
+        UNION ALL
+        -- each facility, in rank order: its lender paid from the period's cash, and the
+        -- change in its arrears (arrears brought in settled, new arrears carried)
+        SELECT st.txn_id, d.agreement, st.currency, x.ord + d.rank / 1000.0, x.account, x.amount, false
+          FROM dsx.statement_debt d
+          JOIN st ON st.agreement = d.agreement AND d.period_start = st.period_start,
+               LATERAL (VALUES (5, 'payable:lender:' || d.lender, -d.paid_from_revenue),
+                               (5.5, 'liability:debt_arrears:' || d.facility, d.arrears_opening - d.arrears)) x(ord, account, amount)
         UNION ALL
         SELECT st.txn_id, sh.agreement, st.currency, 12, 'payable:share:' || sh.party, -sh.amount, false
           FROM dsx.statement_shares sh

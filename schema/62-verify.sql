@@ -137,16 +137,29 @@ BEGIN
     END IF;
 
     v_int := dsx.support_interest(a.agreement, COALESCE(v_prev.support_balance, 0), s.period_start, v_mu);
-    SELECT * INTO w FROM dsx.waterfall(v_rev + v_adj, dsx.debt_service_due(a.agreement, s.period_start, v_mu),
-                                       COALESCE(v_prev.support_balance, 0), v_int);
+    SELECT * INTO w FROM dsx.debt_waterfall(a.agreement, s.period_start, v_rev + v_adj,
+                                            COALESCE(v_prev.support_balance, 0), v_int, v_mu);
     IF (s.revenue, s.adjustments, s.gross, s.input_tokens, s.output_tokens, s.debt_service_due,
         s.debt_service_paid, s.support_opening, s.support_drawn, s.support_interest, s.support_repaid,
-        s.support_balance, s.distributable)
+        s.support_balance, s.distributable, s.debt_arrears)
        IS DISTINCT FROM
-       (v_rev, v_adj, v_rev + v_adj, v_in, v_out, w.debt_service_paid + w.support_drawn,
+       (v_rev, v_adj, v_rev + v_adj, v_in, v_out, w.debt_service_due,
         w.debt_service_paid, COALESCE(v_prev.support_balance, 0), w.support_drawn, v_int, w.support_repaid,
-        w.support_balance, w.distributable) THEN
+        w.support_balance, w.distributable, w.debt_arrears) THEN
         RAISE NOTICE 'statement figures differ from the recomputed waterfall';
+        ok := false;
+    END IF;
+    -- each facility's part
+    IF EXISTS (SELECT w.facilities[k], w.ranks[k], w.supported[k], w.lenders[k], w.scheduled[k], w.arrears_opening[k],
+                      w.paid[k], w.from_reserve[k], w.by_support[k], w.arrears[k]
+                 FROM pg_catalog.generate_subscripts(w.facilities, 1) k
+               EXCEPT
+               SELECT d.facility, d.rank, d.supported, d.lender, d.scheduled, d.arrears_opening, d.paid_from_revenue,
+                      d.paid_from_reserve, d.paid_by_support, d.arrears
+                 FROM dsx.statement_debt d WHERE d.agreement = s.agreement AND d.period_start = s.period_start)
+       OR (SELECT count(*) FROM dsx.statement_debt d WHERE d.agreement = s.agreement AND d.period_start = s.period_start)
+          <> COALESCE(array_length(w.facilities, 1), 0) THEN
+        RAISE NOTICE 'statement debt by facility differs from the recomputed waterfall';
         ok := false;
     END IF;
     IF EXISTS (SELECT party, amount FROM dsx.agreement_shares(v_split, a.vendor, a.partner, w.distributable, v_mu) WHERE amount <> 0

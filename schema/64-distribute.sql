@@ -27,7 +27,8 @@ DECLARE
     t       text;
     fk      record;
     readd   text[] := '{}';
-    books   regclass[] := ARRAY['dsx.statements', 'dsx.statement_lines', 'dsx.statement_shares', 'dsx.ledger_entries'];
+    books   regclass[] := ARRAY['dsx.statements', 'dsx.statement_lines', 'dsx.statement_shares', 'dsx.statement_debt',
+                                    'dsx.ledger_entries'];
 BEGIN
     IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
         RAISE EXCEPTION 'dsx.distribute() needs Citus'

@@ -39,6 +39,7 @@ ALTER TABLE dsx.usage_conflicts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.statements ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.statement_lines ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.statement_shares ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.statement_debt ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.ledger_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.partner_roles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.vendor_roles ENABLE ROW LEVEL SECURITY;
@@ -53,7 +54,7 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['parties', 'factories', 'price_plans', 'customer_plans', 'agreements',
                              'agreement_splits', 'credit_facilities', 'usage_events', 'usage_daily', 'usage_conflicts',
-                             'statements', 'statement_lines', 'statement_shares', 'ledger_entries',
+                             'statements', 'statement_lines', 'statement_shares', 'statement_debt', 'ledger_entries',
                              'partner_roles', 'vendor_roles', 'loader_roles', 'usage_voids', 'ingest_log',
                              'config_history'] LOOP
         EXECUTE pg_catalog.format(
@@ -77,7 +78,8 @@ BEGIN
             'CREATE POLICY dsx_read ON dsx.%I FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees(''factory'', factory))', t);
     END LOOP;
     -- and the books of their agreements
-    FOREACH t IN ARRAY ARRAY['agreement_splits', 'credit_facilities', 'statements', 'statement_shares', 'ledger_entries'] LOOP
+    FOREACH t IN ARRAY ARRAY['agreement_splits', 'credit_facilities', 'statements', 'statement_shares', 'statement_debt',
+                             'ledger_entries'] LOOP
         EXECUTE pg_catalog.format(
             'CREATE POLICY dsx_read ON dsx.%I FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees(''agreement'', agreement))', t);
     END LOOP;
@@ -114,6 +116,7 @@ COMMENT ON POLICY dsx_read ON dsx.credit_facilities IS 'Partners and vendors see
 COMMENT ON POLICY dsx_read ON dsx.statements IS 'Partners and vendors see the statements of their agreements';
 COMMENT ON POLICY dsx_read ON dsx.statement_lines IS 'Partners see the customer lines of their statements; vendors do not';
 COMMENT ON POLICY dsx_read ON dsx.statement_shares IS 'Partners and vendors see the shares of their statements';
+COMMENT ON POLICY dsx_read ON dsx.statement_debt IS 'Partners and vendors see the debt service of their statements, facility by facility';
 COMMENT ON POLICY dsx_read ON dsx.ledger_entries IS 'Partners and vendors see the ledger of their agreements';
 COMMENT ON POLICY dsx_read ON dsx.partner_roles IS 'A role sees its own mappings';
 COMMENT ON POLICY dsx_read ON dsx.vendor_roles IS 'A role sees its own mappings';

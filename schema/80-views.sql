@@ -101,27 +101,29 @@ CREATE OR REPLACE VIEW dsx.credit_support_position WITH (security_invoker = true
 SELECT a.partner, s.agreement, a.vendor, f.facility, f.lender, s.period_start, s.period_end, s.currency,
        s.debt_service_due, s.debt_service_paid, s.support_opening, s.support_drawn,
        s.support_interest, s.support_repaid, s.support_balance,
-       dsx.facility_outstanding(f.facility, s.period_end) AS loan_outstanding
+       (SELECT pg_catalog.sum(dsx.facility_outstanding(c.facility, s.period_end))
+          FROM dsx.credit_facilities c WHERE c.agreement = s.agreement) AS loan_outstanding
   FROM dsx.statements s
   JOIN dsx.agreements a ON a.agreement = s.agreement
-  JOIN dsx.credit_facilities f ON f.agreement = s.agreement;
+  JOIN LATERAL (SELECT c.facility, c.lender FROM dsx.credit_facilities c
+                 WHERE c.agreement = s.agreement ORDER BY c.rank LIMIT 1) f ON true;
 COMMENT ON VIEW dsx.credit_support_position IS 'One row per settled period of every agreement with a credit facility: the debt service due and how it was paid, and the vendor''s credit support (drawn, interest, repaid, balance). support_balance = support_opening + support_interest + support_drawn - support_repaid';
 COMMENT ON COLUMN dsx.credit_support_position.partner IS 'The capital partner whose factory the facility finances';
 COMMENT ON COLUMN dsx.credit_support_position.agreement IS 'Agreement';
 COMMENT ON COLUMN dsx.credit_support_position.vendor IS 'The vendor giving credit support';
-COMMENT ON COLUMN dsx.credit_support_position.facility IS 'The credit facility';
-COMMENT ON COLUMN dsx.credit_support_position.lender IS 'The lender, always paid in full';
+COMMENT ON COLUMN dsx.credit_support_position.facility IS 'The most senior credit facility (rank 1 first; dsx.statement_debt has each facility''s figures)';
+COMMENT ON COLUMN dsx.credit_support_position.lender IS 'Its lender';
 COMMENT ON COLUMN dsx.credit_support_position.period_start IS 'First day of the settled month, a local month of the factory';
 COMMENT ON COLUMN dsx.credit_support_position.period_end IS 'First day of the next month';
 COMMENT ON COLUMN dsx.credit_support_position.currency IS 'ISO 4217 currency of every amount in the row';
-COMMENT ON COLUMN dsx.credit_support_position.debt_service_due IS 'Facility payments (interest and principal) due in the period';
+COMMENT ON COLUMN dsx.credit_support_position.debt_service_due IS 'Facility payments (interest and principal) due in the period, over every facility, with arrears brought in';
 COMMENT ON COLUMN dsx.credit_support_position.debt_service_paid IS 'Part of the debt service paid from the period''s revenue';
 COMMENT ON COLUMN dsx.credit_support_position.support_opening IS 'Credit support owed to the vendor at the start of the period';
-COMMENT ON COLUMN dsx.credit_support_position.support_drawn IS 'Drawn on the vendor''s credit support to pay the lender: debt_service_due - debt_service_paid';
+COMMENT ON COLUMN dsx.credit_support_position.support_drawn IS 'Drawn on the vendor''s credit support to pay the lenders of supported facilities what the period''s cash did not';
 COMMENT ON COLUMN dsx.credit_support_position.support_interest IS 'Interest accrued on the opening balance';
 COMMENT ON COLUMN dsx.credit_support_position.support_repaid IS 'Repaid to the vendor in the period, interest first';
 COMMENT ON COLUMN dsx.credit_support_position.support_balance IS 'Credit support owed to the vendor at the end of the period';
-COMMENT ON COLUMN dsx.credit_support_position.loan_outstanding IS 'Facility principal still owed to the lender after the payments due before period_end (the facility schedule''s closing balance)';
+COMMENT ON COLUMN dsx.credit_support_position.loan_outstanding IS 'Principal still owed to the lenders after the payments due before period_end, over every facility of the agreement (the schedules'' closing balances)';
 
 CREATE OR REPLACE VIEW dsx.vendor_portfolio WITH (security_invoker = true) AS
 SELECT a.vendor, a.partner, a.agreement, a.factory, fa.region, fa.gpus::bigint AS gpus, fa.power_mw,
@@ -157,7 +159,7 @@ SELECT a.vendor, a.partner, a.agreement, a.factory, fa.region, fa.gpus::bigint A
          FROM dsx.statements s WHERE s.agreement = a.agreement
         ORDER BY s.period_start DESC LIMIT 1) l ON true
   LEFT JOIN LATERAL (
-       SELECT dsx.facility_outstanding(f.facility, COALESCE(l.period_end, a.starts)) AS loan_outstanding
+       SELECT pg_catalog.sum(dsx.facility_outstanding(f.facility, COALESCE(l.period_end, a.starts))) AS loan_outstanding
          FROM dsx.credit_facilities f
         WHERE f.agreement = a.agreement) o ON true;
 COMMENT ON VIEW dsx.vendor_portfolio IS 'The vendor''s view across partners, one row per agreement: what it earned, its credit support exposure, and how busy each factory was in its last settled period';

@@ -40,7 +40,7 @@ GRANT USAGE ON SCHEMA dsx TO dsx_operator, dsx_loader, dsx_partner, dsx_vendor, 
 -- partners and vendors: read, row-level security deciding which rows
 GRANT SELECT ON dsx.currencies, dsx.parties, dsx.factories, dsx.price_plans, dsx.customer_plans,
     dsx.agreements, dsx.agreement_splits, dsx.fx_rates, dsx.price_versions, dsx.credit_facilities, dsx.usage_events, dsx.usage_daily, dsx.usage_conflicts,
-    dsx.usage_voids, dsx.statements, dsx.statement_lines, dsx.statement_shares, dsx.ledger_entries,
+    dsx.usage_voids, dsx.statements, dsx.statement_lines, dsx.statement_shares, dsx.statement_debt, dsx.ledger_entries,
     dsx.partner_roles, dsx.vendor_roles, dsx.facility_position, dsx.prices_in_force,
     dsx.partner_statements, dsx.partner_usage_daily, dsx.credit_support_position, dsx.vendor_portfolio
     TO dsx_partner, dsx_vendor;

@@ -70,7 +70,7 @@ SELECT pg_temp.err($$INSERT INTO dsx.credit_facilities (facility, agreement, len
 SELECT pg_temp.err($$INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due)
                      VALUES ('cf-x', 'cf-x', 'cf-nobody', 1000, 0.08, 12, '2026-01-15')$$) AS unknown_lender;
 SELECT pg_temp.err($$UPDATE dsx.credit_facilities SET lender = 'cf-vendor' WHERE facility = 'cf-past'$$) AS update_to_vendor;
--- One facility per agreement, unique names, no empty name, no missing term.
+-- A second facility of an agreement needs a rank of its own; unique names, no empty name, no missing term.
 SELECT pg_temp.err($$INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due)
                      VALUES ('cf-x', 'cf-agreement-1', 'cf-bank', 1000, 0.08, 12, '2026-01-15')$$) AS second_facility_same_agreement;
 SELECT pg_temp.err($$INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due)

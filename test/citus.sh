@@ -46,7 +46,7 @@ is "$(q dsx -c "$distribute" 2>&1)" \
 want="dsx.agreement_splits reference, dsx.agreements reference, dsx.config_history local, dsx.credit_facilities reference, dsx.currencies reference, \
 dsx.customer_plans reference, dsx.factories reference, dsx.fx_rates reference, dsx.ingest_log local, dsx.ledger_entries local, \
 dsx.loader_roles reference, dsx.parties reference, dsx.partner_roles reference, dsx.price_plans reference, \
-dsx.statement_lines local, dsx.statement_shares local, dsx.statements local, dsx.usage_conflicts distributed by factory, \
+dsx.statement_debt local, dsx.statement_lines local, dsx.statement_shares local, dsx.statements local, dsx.usage_conflicts distributed by factory, \
 dsx.usage_daily distributed by factory, dsx.usage_events distributed by factory, dsx.usage_inbox distributed by factory, \
 dsx.usage_voids distributed by factory, dsx.vendor_roles reference"
 is "$layout" "$want" "dsx.distribute(): the usage distributed by factory, the configuration as reference tables, the books local"
@@ -93,6 +93,7 @@ compare statements "SELECT agreement, period_start, period_end, currency, input_
                       FROM dsx.statements ORDER BY agreement, period_start"
 compare statement_lines "SELECT l.* FROM dsx.statement_lines l ORDER BY agreement, period_start, for_period, customer, model"
 compare statement_shares "SELECT s.* FROM dsx.statement_shares s ORDER BY agreement, period_start, party"
+compare statement_debt "SELECT d.* FROM dsx.statement_debt d ORDER BY agreement, period_start, rank"
 compare ledger_entries "SELECT txn_id, entry_no, agreement, period_start, account, amount, currency
                           FROM dsx.ledger_entries ORDER BY txn_id, entry_no"
 compare ingests "SELECT * FROM public.scenario_ingests ORDER BY step"
@@ -120,6 +121,8 @@ is "$(q dsx -c "SELECT count(*) > 0 FROM dsx.statements WHERE gross < 0") $(q ds
 is "$(q dsx -c "SELECT count(*) FILTER (WHERE fx_rate IS NOT NULL) > 0, count(*) FILTER (WHERE split_valid_from IS NOT NULL) > 0,
                       count(DISTINCT billing_currency || currency) > 2 FROM dsx.statements")" "t|t|t" \
    "the scenario converts yen to dollars and settles by an amended split"
+is "$(q dsx -c "SELECT count(*) FILTER (WHERE debt_arrears > 0) > 0, count(DISTINCT facility) FROM dsx.statement_debt d JOIN dsx.statements s USING (agreement, period_start) WHERE s.agreement = 'sc-a4'")" "t|2" \
+   "Citus: sc-a4 pays two ranked facilities, the unsupported one's shortfall carried as arrears"
 is "$(q dsx -c "SELECT min(day) FROM dsx.usage_daily WHERE factory = 'sc-f3'") $(q dsx -c "SELECT max(day) FROM dsx.usage_daily WHERE factory = 'sc-f5'")" \
    "2026-03-01 2026-07-31" "Citus: the rollup's days are the factories' local days (Tokyo from 1 March, New York to 31 July)"
 

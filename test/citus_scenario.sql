@@ -43,6 +43,8 @@ INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, 
     ('sc-a5', 'sc-pc', 'sc-vendor', 'sc-f5', 'vendor=50%, partner=50%', '2026-04-01');
 -- the yen campus settles in dollars at each month's average rate; sc-a4's split changes from May
 UPDATE dsx.agreements SET settlement_currency = 'USD', fx_rule = 'period_average' WHERE agreement = 'sc-a3';
+-- the vendor's credit support to sc-a1 bears 11 % ACT/360, not its facility's 8 % 30/360
+UPDATE dsx.agreements SET support_rate = 0.11, support_day_count = 'ACT/360' WHERE agreement = 'sc-a1';
 INSERT INTO dsx.agreement_splits (agreement, valid_from, revenue_split) VALUES ('sc-a4', '2026-05-01', 'vendor=35%, partner=65%');
 INSERT INTO dsx.fx_rates (base, quote, rate_date, rate)
 SELECT 'JPY', 'USD', d::date, 0.0066 + (extract(doy FROM d)::int % 17) * 0.0000137
@@ -51,6 +53,9 @@ INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annua
     ('sc-l1', 'sc-a1', 'sc-bank', 900000, 0.08, 24, '2026-03-31', 'annuity', 'monthly', '30/360'),
     ('sc-l3', 'sc-a3', 'sc-bank', 540000, 0.05, 36, '2026-04-30', 'linear', 'monthly', 'ACT/365F'),
     ('sc-l4', 'sc-a4', 'sc-fund', 40000000, 0.10, 12, '2026-03-31', 'annuity', 'monthly', '30/360');
+-- behind sc-l4, a mezzanine facility the vendor does not support: its shortfalls are arrears
+INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, rank, supported)
+VALUES ('sc-l4m', 'sc-a4', 'sc-bank', 5000000, 0.12, 12, '2026-03-31', 2, false);
 SELECT dsx.grant_loader('sc_loader', 'sc-f2');
 
 -- Hourly readings of every customer and model at the factories, in [from_ts, to_ts).

@@ -201,8 +201,12 @@ for v in $versions; do
   after=$(q "$db" -c "$COUNTS")
   kept=$(echo "$before" | tr ' ' '\n' | cut -d= -f1 | paste -sd'|')
   is "$(echo "$after" | tr ' ' '\n' | grep -E "^($kept)=" | paste -sd' ')" "$before" "every row kept through the update from $v"
-  is "$(echo "$after" | tr ' ' '\n' | grep -vE "^($kept)=" | grep -v '=0$' | paste -sd' ')" "" \
-        "the tables the update adds are empty"
+  is "$(echo "$after" | tr ' ' '\n' | grep -vE "^($kept)=" | grep -v '=0$' | paste -sd' ')" "statement_debt=2" \
+        "the tables the update adds are empty, but the debt service by facility of the two settled statements"
+  is "$(q "$db" -c "SELECT string_agg(format('%s %s %s %s', d.facility, d.due = s.debt_service_due, d.paid_from_revenue = s.debt_service_paid,
+                                          d.paid_by_support = s.support_drawn), ', ' ORDER BY d.period_start)
+                     FROM dsx.statement_debt d JOIN dsx.statements s USING (agreement, period_start)")" \
+        "up-loan t t t, up-loan t t t" "each settled statement's one facility is filled in with its debt service as the statement has it"
   is "$(q "$db" -c "SELECT bool_and(dsx.verify_settlement(agreement, period_start)) AND count(*) = 2 FROM dsx.statements")" t \
         "the statements settled under $v still verify"
   is "$(q "$db" -c "SELECT count(*) FROM dsx.statement_lines WHERE for_period < period_start")" 1 \

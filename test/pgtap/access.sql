@@ -5,7 +5,7 @@
 -- comments, row-level security, pinned search_path, config dump registration), each with
 -- a control that plants the fault it looks for and shows the same query catching it.
 BEGIN;
-SELECT plan(238);
+SELECT plan(241);
 SET LOCAL timezone = 'UTC';
 
 -- Run q as role r and return its single value; sqlstate_as returns the SQLSTATE q raised,
@@ -110,6 +110,7 @@ INSERT INTO sees (role, rel, n) VALUES
     ('tap_p1', 'dsx.statements', 2), ('tap_p2', 'dsx.statements', 2), ('tap_vendor', 'dsx.statements', 4),
     ('tap_p1', 'dsx.statement_lines', 2), ('tap_p2', 'dsx.statement_lines', 2), ('tap_vendor', 'dsx.statement_lines', 0),
     ('tap_p1', 'dsx.statement_shares', 4), ('tap_p2', 'dsx.statement_shares', 4), ('tap_vendor', 'dsx.statement_shares', 8),
+    ('tap_p1', 'dsx.statement_debt', 2), ('tap_p2', 'dsx.statement_debt', 0), ('tap_vendor', 'dsx.statement_debt', 2),
     ('tap_p1', 'dsx.partner_roles', 1), ('tap_p2', 'dsx.partner_roles', 1), ('tap_vendor', 'dsx.partner_roles', 0),
     ('tap_p1', 'dsx.vendor_roles', 0), ('tap_p2', 'dsx.vendor_roles', 0), ('tap_vendor', 'dsx.vendor_roles', 1),
     ('tap_p1', 'dsx.partner_statements', 2), ('tap_p2', 'dsx.partner_statements', 2), ('tap_vendor', 'dsx.partner_statements', 4),

@@ -51,10 +51,11 @@ SELECT function_lang_is('dsx', 'year_fraction', ARRAY['date', 'date', 'text'], '
 SELECT has_table('dsx', 'credit_facilities', 'dsx.credit_facilities exists');
 SELECT columns_are('dsx', 'credit_facilities',
                    ARRAY['facility', 'agreement', 'lender', 'principal', 'annual_rate', 'periods',
-                         'first_due', 'method', 'frequency', 'day_count', 'grace_periods', 'minor_units', 'currency'],
+                         'first_due', 'method', 'frequency', 'day_count', 'grace_periods', 'minor_units', 'currency',
+                         'rank', 'supported'],
                    'dsx.credit_facilities has the SPEC''s columns and minor_units');
 SELECT col_is_pk('dsx', 'credit_facilities', 'facility', 'facility is the primary key');
-SELECT col_is_unique('dsx', 'credit_facilities', 'agreement', 'one facility per agreement');
+SELECT col_is_unique('dsx', 'credit_facilities', ARRAY['agreement', 'rank'], 'facilities of an agreement ranked, no two alike');
 SELECT fk_ok('dsx', 'credit_facilities', 'lender', 'dsx', 'parties', 'party', 'the lender is a party');
 SELECT has_trigger('dsx', 'credit_facilities', 'credit_facilities_lender', 'the lender''s kind is checked');
 SELECT col_type_is('dsx', 'credit_facilities', 'principal', 'numeric', 'principal is numeric');

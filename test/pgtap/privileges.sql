@@ -35,6 +35,7 @@ INSERT INTO expected_table VALUES
     ('statements',        'S',    '',  'S', 'S', 'S'),
     ('statement_lines',   'S',    '',  'S', 'S', 'S'),
     ('statement_shares',  'S',    '',  'S', 'S', 'S'),
+    ('statement_debt',    'S',    '',  'S', 'S', 'S'),
     ('ledger_entries',    'S',    '',  'S', 'S', 'S'),
     ('config_history',    'S',    '',  '',  '',  'S'),
     -- views
