@@ -25,11 +25,31 @@ COMMENT ON COLUMN dsx.credit_facilities.agreement IS 'The agreement the facility
 COMMENT ON COLUMN dsx.credit_facilities.rank IS 'Seniority among the agreement''s facilities: 1 is paid first; no two alike';
 COMMENT ON COLUMN dsx.credit_facilities.supported IS 'Whether the vendor''s credit support pays what the period''s cash does not; an unsupported facility''s shortfall is carried as its arrears';
 
+-- A debt service reserve account (DSRA), funded from the period's cash toward the debt
+-- service scheduled over the next dsra_months periods, drawn before credit support.
+ALTER TABLE dsx.agreements ADD COLUMN dsra_months integer NOT NULL DEFAULT 0
+    CONSTRAINT agreements_dsra_months_check CHECK (dsra_months BETWEEN 0 AND 120);
+COMMENT ON COLUMN dsx.agreements.dsra_months IS 'Debt service reserve target: the facilities'' payments scheduled in this many periods after each one (0: no reserve)';
+
 -- The statement's debt service is the total over the facilities: what the period's cash
--- paid, what credit support paid, and what is carried as arrears of unsupported facilities.
+-- paid, what the reserve paid, what credit support paid, and what is carried as arrears of
+-- unsupported facilities. The reserve's movements and balance roll forward.
 ALTER TABLE dsx.statements DROP CONSTRAINT statements_check1,
     ADD COLUMN debt_arrears numeric NOT NULL DEFAULT 0,
-    ADD CONSTRAINT statements_debt_check CHECK (debt_service_due = debt_service_paid + support_drawn + debt_arrears);
+    ADD COLUMN reserve_opening numeric NOT NULL DEFAULT 0,
+    ADD COLUMN reserve_drawn numeric NOT NULL DEFAULT 0,
+    ADD COLUMN reserve_topup numeric NOT NULL DEFAULT 0,
+    ADD COLUMN reserve_released numeric NOT NULL DEFAULT 0,
+    ADD COLUMN reserve_balance numeric NOT NULL DEFAULT 0,
+    ADD CONSTRAINT statements_debt_check
+        CHECK (debt_service_due = debt_service_paid + reserve_drawn + support_drawn + debt_arrears),
+    ADD CONSTRAINT statements_reserve_check
+        CHECK (reserve_balance = reserve_opening - reserve_drawn + reserve_topup - reserve_released);
+COMMENT ON COLUMN dsx.statements.reserve_opening IS 'Debt service reserve at the start of the period (the balance of the period before)';
+COMMENT ON COLUMN dsx.statements.reserve_drawn IS 'Debt service the reserve paid';
+COMMENT ON COLUMN dsx.statements.reserve_topup IS 'Paid from the period''s cash into the reserve, toward its target';
+COMMENT ON COLUMN dsx.statements.reserve_released IS 'Reserve above its target released into the period''s cash (all of it once nothing more is scheduled)';
+COMMENT ON COLUMN dsx.statements.reserve_balance IS 'Debt service reserve at the end of the period';
 COMMENT ON COLUMN dsx.statements.debt_service_due IS 'Debt service of the period over all facilities: their scheduled payments plus the arrears brought in';
 COMMENT ON COLUMN dsx.statements.debt_service_paid IS 'Part of the debt service paid from the period''s cash';
 COMMENT ON COLUMN dsx.statements.support_drawn IS 'Part of the debt service of supported facilities paid by the vendor''s credit support';

@@ -81,10 +81,10 @@ BEGIN
     IF TG_OP = 'UPDATE' AND dsx.citus_node() <> 'worker'
        AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = OLD.agreement) THEN
         IF (NEW.agreement, NEW.partner, NEW.vendor, NEW.factory, NEW.starts, NEW.settlement_currency, NEW.fx_rule,
-            NEW.support_rate, NEW.support_day_count)
+            NEW.support_rate, NEW.support_day_count, NEW.dsra_months)
            IS DISTINCT FROM (OLD.agreement, OLD.partner, OLD.vendor, OLD.factory, OLD.starts, OLD.settlement_currency, OLD.fx_rule,
-                             OLD.support_rate, OLD.support_day_count) THEN
-            RAISE EXCEPTION 'agreement "%" has settled periods: its parties, factory, start, settlement currency, FX rule and support terms are fixed', OLD.agreement
+                             OLD.support_rate, OLD.support_day_count, OLD.dsra_months) THEN
+            RAISE EXCEPTION 'agreement "%" has settled periods: its parties, factory, start, settlement currency, FX rule, support terms and reserve are fixed', OLD.agreement
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'A new revenue split applies from a period through dsx.agreement_splits; a new settle lag from the next period settled.';
         END IF;

@@ -191,47 +191,64 @@ COMMENT ON FUNCTION dsx.debt_service_due(text, date, integer) IS 'Payments of th
  * settlement currency's minor units) and the arrears it carries in from the statement
  * before, through the priority of payments with the period's gross, the opening support
  * balance and its interest. Settlement writes what this returns; verification recomputes
- * it. A facility owed nothing in the period has no part. (Costs, the reserve and the
- * lock-up are not yet part of it: nothing.)
+ * it. A facility owed nothing in the period has no part. The debt service reserve is
+ * drawn before credit support and topped up toward its target from what is left.
+ * (Costs and the lock-up are not yet part of it: nothing.)
  */
 CREATE OR REPLACE FUNCTION dsx.debt_waterfall(agreement text, period_start date, gross numeric,
-                                              support_opening numeric, support_interest numeric, minor_units integer,
+                                              support_opening numeric, support_interest numeric, reserve_opening numeric,
+                                              minor_units integer,
     OUT facilities text[], OUT ranks integer[], OUT lenders text[], OUT supported boolean[],
     OUT scheduled numeric[], OUT arrears_opening numeric[], OUT paid numeric[], OUT from_reserve numeric[],
     OUT by_support numeric[], OUT arrears numeric[], OUT debt_service_due numeric, OUT debt_service_paid numeric,
     OUT support_drawn numeric, OUT debt_arrears numeric, OUT support_repaid numeric, OUT support_balance numeric,
-    OUT distributable numeric)
+    OUT distributable numeric, OUT reserve_target numeric, OUT reserve_drawn numeric, OUT reserve_topup numeric,
+    OUT reserve_released numeric, OUT reserve_balance numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_end   date := dsx.period_end(debt_waterfall.period_start);
+    v_ahead date;
 BEGIN
-    SELECT COALESCE(array_agg(f.facility ORDER BY f.rank), '{}'), COALESCE(array_agg(f.rank ORDER BY f.rank), '{}'),
-           COALESCE(array_agg(f.lender ORDER BY f.rank), '{}'), COALESCE(array_agg(f.supported ORDER BY f.rank), '{}'),
-           COALESCE(array_agg(f.scheduled ORDER BY f.rank), '{}'), COALESCE(array_agg(f.arrears ORDER BY f.rank), '{}')
-      INTO facilities, ranks, lenders, supported, scheduled, arrears_opening
-      FROM (SELECT c.facility, c.rank, c.lender, c.supported,
-                   COALESCE((SELECT sum(x.payment)
-                               FROM dsx.amortize(c.principal, c.annual_rate, c.periods, c.first_due, c.method,
-                                                 c.frequency, c.day_count, debt_waterfall.minor_units, c.grace_periods) x
-                              WHERE x.due >= debt_waterfall.period_start
-                                AND x.due < dsx.period_end(debt_waterfall.period_start)), 0) AS scheduled,
-                   COALESCE((SELECT d.arrears FROM dsx.statement_debt d
-                              WHERE d.agreement = c.agreement AND d.facility = c.facility
-                                AND d.period_start = (debt_waterfall.period_start - interval '1 month')::date), 0) AS arrears
+    -- the reserve's target: every facility's payments scheduled in the dsra_months periods
+    -- after this one (0 without a reserve, and once nothing more is scheduled)
+    SELECT (v_end + g.dsra_months * interval '1 month')::date INTO v_ahead
+      FROM dsx.agreements g WHERE g.agreement = debt_waterfall.agreement;
+    -- each facility's schedule once: its payments in the period and in those ahead, and the
+    -- arrears it carries in; a facility owed nothing in the period takes no part (so one
+    -- added later for later periods changes nothing of earlier ones)
+    SELECT COALESCE(array_agg(f.facility ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
+           COALESCE(array_agg(f.rank ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
+           COALESCE(array_agg(f.lender ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
+           COALESCE(array_agg(f.supported ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
+           COALESCE(array_agg(f.scheduled ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
+           COALESCE(array_agg(f.arrears ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
+           COALESCE(sum(f.ahead), 0)
+      INTO facilities, ranks, lenders, supported, scheduled, arrears_opening, reserve_target
+      FROM (SELECT c.facility, c.rank, c.lender, c.supported, x.scheduled, x.ahead,
+                   COALESCE(d.arrears, 0) AS arrears, x.scheduled <> 0 OR COALESCE(d.arrears, 0) <> 0 AS owed
               FROM dsx.credit_facilities c
-             WHERE c.agreement = debt_waterfall.agreement) f
-     -- a facility owed nothing in the period takes no part (and one added later for later
-     -- periods changes nothing of earlier ones)
-     WHERE f.scheduled <> 0 OR f.arrears <> 0;
+             CROSS JOIN LATERAL (
+                   SELECT COALESCE(sum(y.payment) FILTER (WHERE y.due >= debt_waterfall.period_start AND y.due < v_end), 0) AS scheduled,
+                          COALESCE(sum(y.payment) FILTER (WHERE y.due >= v_end AND y.due < v_ahead), 0) AS ahead
+                     FROM dsx.amortize(c.principal, c.annual_rate, c.periods, c.first_due, c.method,
+                                       c.frequency, c.day_count, debt_waterfall.minor_units, c.grace_periods) y) x
+              LEFT JOIN dsx.statement_debt d
+                ON d.agreement = c.agreement AND d.facility = c.facility
+               AND d.period_start = (debt_waterfall.period_start - interval '1 month')::date
+             WHERE c.agreement = debt_waterfall.agreement) f;
     SELECT p.paid, p.from_reserve, p.by_support, p.arrears, p.debt_service_due, p.debt_service_paid, p.support_drawn,
-           (SELECT COALESCE(sum(x), 0) FROM unnest(p.arrears) x), p.support_repaid, p.support_balance, p.distributable
+           (SELECT COALESCE(sum(x), 0) FROM unnest(p.arrears) x), p.support_repaid, p.support_balance, p.distributable,
+           p.reserve_drawn, p.reserve_topup, p.reserve_release, p.reserve_balance
       INTO paid, from_reserve, by_support, arrears, debt_service_due, debt_service_paid, support_drawn,
-           debt_arrears, support_repaid, support_balance, distributable
-      FROM dsx.priority_of_payments(gross, 0, 0, scheduled, arrears_opening, supported, 0, 0,
+           debt_arrears, support_repaid, support_balance, distributable,
+           reserve_drawn, reserve_topup, reserve_released, reserve_balance
+      FROM dsx.priority_of_payments(gross, 0, 0, scheduled, arrears_opening, supported, reserve_opening, reserve_target,
                                     support_opening, support_interest, NULL, 0) p;
 END
 $$;
-COMMENT ON FUNCTION dsx.debt_waterfall(text, date, numeric, numeric, numeric, integer) IS 'An agreement''s facilities in rank order for a period (scheduled payments, arrears brought in) and dsx.priority_of_payments over them with the period''s gross and credit support: what settlement writes and verification recomputes';
+COMMENT ON FUNCTION dsx.debt_waterfall(text, date, numeric, numeric, numeric, numeric, integer) IS 'An agreement''s facilities in rank order for a period (scheduled payments, arrears brought in), the reserve''s target (the payments scheduled in its dsra_months next periods), and dsx.priority_of_payments over them with the period''s gross, credit support and reserve: what settlement writes and verification recomputes';
 
 -- The terms the credit support bears interest at: the agreement's support_rate and
 -- support_day_count, else its facility's rate and day count; no row without either.

@@ -299,7 +299,7 @@ COMMENT ON FUNCTION dsx.late_lines(text[], date) IS 'Settlement step 3, re-rate 
 -- the split in force. Returns the statements (not yet written).
 CREATE OR REPLACE FUNCTION dsx.settle_waterfall(agreements text[], period_start date, lines dsx.statement_lines[],
                                                 through_batch bigint)
-RETURNS SETOF dsx.statements
+RETURNS TABLE(statement dsx.statements, debt dsx.statement_debt[])
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -318,7 +318,7 @@ BEGIN
     ), ag AS MATERIALIZED (
         SELECT g.agreement, g.vendor, g.partner, sp.valid_from AS split_from, sp.revenue_split,
                g.settlement_currency AS currency, c.minor_units AS mu, f.currency AS billing,
-               COALESCE(pr.support_balance, 0) AS opening,
+               COALESCE(pr.support_balance, 0) AS opening, COALESCE(pr.reserve_balance, 0) AS reserve_opening,
                COALESCE(tot.rev, 0) AS rev_b, COALESCE(tot.adj, 0) AS adj_b,
                COALESCE(tot.input_tokens, 0) AS input_tokens, COALESCE(tot.output_tokens, 0) AS output_tokens,
                fx.rate_sum, fx.days, fx.rate,
@@ -339,25 +339,34 @@ BEGIN
                CASE WHEN ag.rate_sum IS NULL THEN ag.adj_b ELSE dsx.convert(ag.adj_b, ag.rate_sum, ag.days, ag.mu) END AS adj
           FROM ag
     )
-    SELECT cv.agreement, v_start, dsx.period_end(v_start), cv.currency, cv.input_tokens, cv.output_tokens,
-           cv.rev, cv.adj, cv.rev + cv.adj, w.debt_service_due, w.debt_service_paid, cv.opening, w.support_drawn,
-           cv.interest, w.support_repaid, w.support_balance, w.distributable,
-           COALESCE(sh.vendor_share, 0), COALESCE(sh.partner_share, 0), settle_waterfall.through_batch, pg_catalog.now(),
-           cv.billing, cv.rev_b, cv.adj_b, cv.rate, cv.split_from, w.debt_arrears
+    SELECT ROW(cv.agreement, v_start, dsx.period_end(v_start), cv.currency, cv.input_tokens, cv.output_tokens,
+               cv.rev, cv.adj, cv.rev + cv.adj, w.debt_service_due, w.debt_service_paid, cv.opening, w.support_drawn,
+               cv.interest, w.support_repaid, w.support_balance, w.distributable,
+               COALESCE(sh.vendor_share, 0), COALESCE(sh.partner_share, 0), settle_waterfall.through_batch, pg_catalog.now(),
+               cv.billing, cv.rev_b, cv.adj_b, cv.rate, cv.split_from, w.debt_arrears,
+               cv.reserve_opening, w.reserve_drawn, w.reserve_topup, w.reserve_released, w.reserve_balance)::dsx.statements,
+           -- each facility's part, in rank order
+           ARRAY(SELECT ROW(cv.agreement, v_start, w.facilities[k], w.ranks[k], w.supported[k], w.lenders[k], w.scheduled[k],
+                            w.arrears_opening[k], w.scheduled[k] + w.arrears_opening[k], w.paid[k], w.from_reserve[k],
+                            w.by_support[k], w.arrears[k])::dsx.statement_debt
+                   FROM pg_catalog.generate_subscripts(w.facilities, 1) k ORDER BY k)
       FROM cv
-     CROSS JOIN LATERAL dsx.debt_waterfall(cv.agreement, v_start, cv.rev + cv.adj, cv.opening, cv.interest, cv.mu) w
+     CROSS JOIN LATERAL dsx.debt_waterfall(cv.agreement, v_start, cv.rev + cv.adj, cv.opening, cv.interest,
+                                           cv.reserve_opening, cv.mu) w
       LEFT JOIN LATERAL (SELECT sum(x.amount) FILTER (WHERE x.party = cv.vendor) AS vendor_share,
                                 sum(x.amount) FILTER (WHERE x.party = cv.partner) AS partner_share
                            FROM dsx.agreement_shares(cv.revenue_split, cv.vendor, cv.partner, w.distributable, cv.mu) x) sh ON true
      ORDER BY cv.agreement;
 END
 $$;
-COMMENT ON FUNCTION dsx.settle_waterfall(text[], date, dsx.statement_lines[], bigint) IS 'Settlement step 4, the waterfall: each agreement''s statement for the period from its lines (revenue and adjustments in the billing currency and converted to the settlement currency, debt service paid, credit support drawn, interest and repaid, distributable and the vendor''s and partner''s shares by the split in force), not yet written';
+COMMENT ON FUNCTION dsx.settle_waterfall(text[], date, dsx.statement_lines[], bigint) IS 'Settlement step 4, the waterfall: each agreement''s statement and the debt service of each of its facilities for the period from its lines (revenue and adjustments in the billing currency and converted to the settlement currency, debt service paid, credit support drawn, interest and repaid, distributable and the vendor''s and partner''s shares by the split in force), not yet written';
 
 -- Step 5: write the statements, then their lines and shares (the books check that a
 -- statement exists before its lines), and check the invariant of every statement written:
--- gross = debt service paid from revenue + support repaid + every share.
-CREATE OR REPLACE FUNCTION dsx.write_books(statements dsx.statements[], lines dsx.statement_lines[]) RETURNS integer
+-- gross = debt service paid from revenue + reserve topped up - released + support repaid +
+-- every share.
+CREATE OR REPLACE FUNCTION dsx.write_books(statements dsx.statements[], lines dsx.statement_lines[],
+                                           debt dsx.statement_debt[]) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -369,16 +378,7 @@ BEGIN
     GET DIAGNOSTICS v_n = ROW_COUNT;
     INSERT INTO dsx.statement_lines SELECT * FROM unnest(write_books.lines);
     -- each facility's part, in rank order, as the waterfall computed it
-    INSERT INTO dsx.statement_debt
-    SELECT s.agreement, s.period_start, d.facilities[k], d.ranks[k], d.supported[k], d.lenders[k], d.scheduled[k],
-           d.arrears_opening[k], d.scheduled[k] + d.arrears_opening[k], d.paid[k], d.from_reserve[k], d.by_support[k],
-           d.arrears[k]
-      FROM unnest(write_books.statements) s
-      JOIN dsx.currencies c ON c.currency = s.currency
-     CROSS JOIN LATERAL dsx.debt_waterfall(s.agreement, s.period_start, s.gross, s.support_opening, s.support_interest,
-                                           c.minor_units) d
-     CROSS JOIN LATERAL pg_catalog.generate_subscripts(d.facilities, 1) k
-     ORDER BY s.agreement, k;
+    INSERT INTO dsx.statement_debt SELECT * FROM unnest(write_books.debt);
     WITH sh AS (
         INSERT INTO dsx.statement_shares (agreement, period_start, party, amount)
         SELECT s.agreement, s.period_start, x.party, x.amount
@@ -390,21 +390,22 @@ BEGIN
          ORDER BY s.agreement
         RETURNING agreement, amount
     )
-    SELECT s.agreement, s.period_start, s.gross, s.debt_service_paid, s.support_repaid, COALESCE(t.shares, 0) AS shares
+    SELECT s.agreement, s.period_start, s.gross, s.debt_service_paid, s.support_repaid, COALESCE(t.shares, 0) AS shares,
+           s.reserve_topup - s.reserve_released AS reserve
       INTO bad
       FROM unnest(write_books.statements) s
       LEFT JOIN (SELECT sh.agreement, sum(sh.amount) AS shares FROM sh GROUP BY sh.agreement) t ON t.agreement = s.agreement
-     WHERE s.gross <> s.debt_service_paid + s.support_repaid + COALESCE(t.shares, 0)
+     WHERE s.gross <> s.debt_service_paid + s.reserve_topup - s.reserve_released + s.support_repaid + COALESCE(t.shares, 0)
      ORDER BY s.agreement LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'waterfall invariant broken for agreement "%" period %: gross % <> % + % + %',
-              bad.agreement, bad.period_start, bad.gross, bad.debt_service_paid, bad.support_repaid, bad.shares
+        RAISE EXCEPTION 'waterfall invariant broken for agreement "%" period %: gross % <> % + % + % + %',
+              bad.agreement, bad.period_start, bad.gross, bad.debt_service_paid, bad.reserve, bad.support_repaid, bad.shares
             USING ERRCODE = 'internal_error';
     END IF;
     RETURN v_n;
 END
 $$;
-COMMENT ON FUNCTION dsx.write_books(dsx.statements[], dsx.statement_lines[]) IS 'Settlement step 5, write the books: the statements, their lines and their shares (the split of each distributable amount); refuses a statement whose gross is not debt service paid + support repaid + the shares';
+COMMENT ON FUNCTION dsx.write_books(dsx.statements[], dsx.statement_lines[], dsx.statement_debt[]) IS 'Settlement step 5, write the books: the statements, their lines, each facility''s debt service and their shares (the split of each distributable amount); refuses a statement whose gross is not debt service paid + reserve topped up - released + support repaid + the shares';
 
 -- Step 6: one balanced double-entry transaction per statement of the period, numbered in
 -- agreement order. Revenue and the receivable are posted even when zero (a month without
@@ -444,6 +445,8 @@ BEGIN
                 (8, 'liability:credit_support:' || st.vendor, -st.support_interest, st.currency, false),
                 (9, 'liability:credit_support:' || st.vendor, st.support_repaid, st.currency, false),
                 (10, 'payable:credit_support_repayment:' || st.vendor, -st.support_repaid, st.currency, false),
+                (10.5, 'asset:debt_service_reserve', st.reserve_topup - st.reserve_released, st.currency, false),
+                (10.6, 'transfer:debt_service_reserve', st.reserve_released - st.reserve_topup, st.currency, false),
                 (11, 'distribution:revenue_share', st.distributable, st.currency, false))
                 e(ord, account, amount, currency, posted_when_zero)
          WHERE e.ord NOT IN (1.1, 1.2) OR st.fx
@@ -454,6 +457,7 @@ BEGIN
           FROM dsx.statement_debt d
           JOIN st ON st.agreement = d.agreement AND d.period_start = st.period_start,
                LATERAL (VALUES (5, 'payable:lender:' || d.lender, -d.paid_from_revenue),
+                               (5.3, 'asset:debt_service_reserve', -d.paid_from_reserve),
                                (5.5, 'liability:debt_arrears:' || d.facility, d.arrears_opening - d.arrears)) x(ord, account, amount)
         UNION ALL
         SELECT st.txn_id, sh.agreement, st.currency, 12, 'payable:share:' || sh.party, -sh.amount, false
@@ -493,7 +497,9 @@ DECLARE
     v_ags        text[];
     v_batch      bigint;
     v_lines      dsx.statement_lines[];
-    v_statements dsx.statements[];
+    v_statements dsx.statements[] := '{}';
+    v_debt       dsx.statement_debt[] := '{}';
+    r            record;
 BEGIN
     PERFORM dsx.refuse_on_worker('dsx.settle()');
     v_ags := dsx.settle_lock(settle_period.agreements, settle_period.period_start);
@@ -504,8 +510,11 @@ BEGIN
     v_batch := dsx.last_batch();
     v_lines := ARRAY(SELECT l FROM dsx.period_lines(v_ags, settle_period.period_start) l)
             || ARRAY(SELECT l FROM dsx.late_lines(v_ags, settle_period.period_start) l);
-    v_statements := ARRAY(SELECT s FROM dsx.settle_waterfall(v_ags, settle_period.period_start, v_lines, v_batch) s);
-    PERFORM dsx.write_books(v_statements, v_lines);
+    FOR r IN SELECT w.statement, w.debt FROM dsx.settle_waterfall(v_ags, settle_period.period_start, v_lines, v_batch) w LOOP
+        v_statements := v_statements || r.statement;
+        v_debt := v_debt || r.debt;
+    END LOOP;
+    PERFORM dsx.write_books(v_statements, v_lines, v_debt);
     PERFORM dsx.post_ledger(v_ags, settle_period.period_start);
     RETURN cardinality(v_statements);
 END

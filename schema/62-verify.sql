@@ -138,14 +138,17 @@ BEGIN
 
     v_int := dsx.support_interest(a.agreement, COALESCE(v_prev.support_balance, 0), s.period_start, v_mu);
     SELECT * INTO w FROM dsx.debt_waterfall(a.agreement, s.period_start, v_rev + v_adj,
-                                            COALESCE(v_prev.support_balance, 0), v_int, v_mu);
+                                            COALESCE(v_prev.support_balance, 0), v_int,
+                                            COALESCE(v_prev.reserve_balance, 0), v_mu);
     IF (s.revenue, s.adjustments, s.gross, s.input_tokens, s.output_tokens, s.debt_service_due,
         s.debt_service_paid, s.support_opening, s.support_drawn, s.support_interest, s.support_repaid,
-        s.support_balance, s.distributable, s.debt_arrears)
+        s.support_balance, s.distributable, s.debt_arrears, s.reserve_opening, s.reserve_drawn, s.reserve_topup,
+        s.reserve_released, s.reserve_balance)
        IS DISTINCT FROM
        (v_rev, v_adj, v_rev + v_adj, v_in, v_out, w.debt_service_due,
         w.debt_service_paid, COALESCE(v_prev.support_balance, 0), w.support_drawn, v_int, w.support_repaid,
-        w.support_balance, w.distributable, w.debt_arrears) THEN
+        w.support_balance, w.distributable, w.debt_arrears, COALESCE(v_prev.reserve_balance, 0), w.reserve_drawn,
+        w.reserve_topup, w.reserve_released, w.reserve_balance) THEN
         RAISE NOTICE 'statement figures differ from the recomputed waterfall';
         ok := false;
     END IF;

@@ -123,6 +123,8 @@ is "$(q dsx -c "SELECT count(*) FILTER (WHERE fx_rate IS NOT NULL) > 0, count(*)
    "the scenario converts yen to dollars and settles by an amended split"
 is "$(q dsx -c "SELECT count(*) FILTER (WHERE debt_arrears > 0) > 0, count(DISTINCT facility) FROM dsx.statement_debt d JOIN dsx.statements s USING (agreement, period_start) WHERE s.agreement = 'sc-a4'")" "t|2" \
    "Citus: sc-a4 pays two ranked facilities, the unsupported one's shortfall carried as arrears"
+is "$(q dsx -c "SELECT max(reserve_balance) > 0 FROM dsx.statements WHERE agreement = 'sc-a1'")" t \
+   "Citus: sc-a1 funds its debt service reserve"
 is "$(q dsx -c "SELECT min(day) FROM dsx.usage_daily WHERE factory = 'sc-f3'") $(q dsx -c "SELECT max(day) FROM dsx.usage_daily WHERE factory = 'sc-f5'")" \
    "2026-03-01 2026-07-31" "Citus: the rollup's days are the factories' local days (Tokyo from 1 March, New York to 31 July)"
 

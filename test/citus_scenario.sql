@@ -45,6 +45,8 @@ INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, 
 UPDATE dsx.agreements SET settlement_currency = 'USD', fx_rule = 'period_average' WHERE agreement = 'sc-a3';
 -- the vendor's credit support to sc-a1 bears 11 % ACT/360, not its facility's 8 % 30/360
 UPDATE dsx.agreements SET support_rate = 0.11, support_day_count = 'ACT/360' WHERE agreement = 'sc-a1';
+-- and keeps a reserve of the next three months' debt service
+UPDATE dsx.agreements SET dsra_months = 3 WHERE agreement = 'sc-a1';
 INSERT INTO dsx.agreement_splits (agreement, valid_from, revenue_split) VALUES ('sc-a4', '2026-05-01', 'vendor=35%, partner=65%');
 INSERT INTO dsx.fx_rates (base, quote, rate_date, rate)
 SELECT 'JPY', 'USD', d::date, 0.0066 + (extract(doy FROM d)::int % 17) * 0.0000137
