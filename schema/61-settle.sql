@@ -227,22 +227,29 @@ BEGIN
     -- The closed periods whose usage differs from their lines, per customer and model: a
     -- void and its correction under another customer or model leave the period's totals as
     -- they were, not its lines.
+    -- (The closed periods may have been written in this very transaction, by the run
+    -- settling the month before, so the planner cannot know how many there are: the spans
+    -- are given their agreement first and joined with them on the whole key, and the lines
+    -- are selected by key, whatever the estimates.)
     WITH ag AS (
         SELECT * FROM unnest(v_ags, v_facs) g(agreement, factory)
+    ), spans AS MATERIALIZED (
+        SELECT ag.agreement, u.period_start, u.customer, u.model, u.usage
+          FROM unnest(v_spans) u JOIN ag ON ag.factory = u.factory
     ), closed AS (
         SELECT s.agreement, s.period_start FROM dsx.statements s
          WHERE s.agreement = ANY (v_ags) AND s.period_start < v_start
     ), used AS (
-        SELECT c.agreement, c.period_start, u.customer, u.model,
+        SELECT u.agreement, u.period_start, u.customer, u.model,
                dsx.input_tokens(u.usage) AS i, dsx.output_tokens(u.usage) AS o
-          FROM unnest(v_spans) u
-          JOIN ag ON ag.factory = u.factory
-          JOIN closed c ON c.agreement = ag.agreement AND c.period_start = u.period_start
+          FROM spans u
+         WHERE EXISTS (SELECT 1 FROM closed c WHERE c.agreement = u.agreement AND c.period_start = u.period_start)
     ), booked AS (
+        -- every line of an earlier period is of a closed one (periods settle in order)
         SELECT l.agreement, l.for_period AS period_start, l.customer, l.model,
                sum(l.input_tokens) AS i, sum(l.output_tokens) AS o
           FROM dsx.statement_lines l
-          JOIN closed c ON c.agreement = l.agreement AND c.period_start = l.for_period
+         WHERE l.agreement = ANY (v_ags) AND l.for_period < v_start
          GROUP BY 1, 2, 3, 4
     )
     SELECT array_agg(x.a ORDER BY x.a, x.p), array_agg(x.p ORDER BY x.a, x.p)
