@@ -251,7 +251,8 @@ $$;
 COMMENT ON FUNCTION dsx.debt_waterfall(text, date, numeric, numeric, numeric, numeric, integer) IS 'An agreement''s facilities in rank order for a period (scheduled payments, arrears brought in), the reserve''s target (the payments scheduled in its dsra_months next periods), and dsx.priority_of_payments over them with the period''s gross, credit support and reserve: what settlement writes and verification recomputes';
 
 -- The terms the credit support bears interest at: the agreement's support_rate and
--- support_day_count, else its facility's rate and day count; no row without either.
+-- support_day_count, else the rate and day count of its most senior supported facility;
+-- no row without either.
 CREATE OR REPLACE FUNCTION dsx.support_terms(agreement text, OUT annual_rate numeric, OUT day_count text)
 RETURNS SETOF record
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -260,10 +261,10 @@ AS $$
     SELECT COALESCE(a.support_rate, f.annual_rate), COALESCE(a.support_day_count, f.day_count)
       FROM dsx.agreements a
       LEFT JOIN LATERAL (SELECT c.annual_rate, c.day_count FROM dsx.credit_facilities c
-                          WHERE c.agreement = a.agreement ORDER BY c.facility LIMIT 1) f ON true
+                          WHERE c.agreement = a.agreement AND c.supported ORDER BY c.rank LIMIT 1) f ON true
      WHERE a.agreement = support_terms.agreement AND COALESCE(a.support_rate, f.annual_rate) IS NOT NULL
 $$;
-COMMENT ON FUNCTION dsx.support_terms(text) IS 'Rate and day count of an agreement''s credit support: its support_rate and support_day_count, else those of its facility; no row when it has neither';
+COMMENT ON FUNCTION dsx.support_terms(text) IS 'Rate and day count of an agreement''s credit support: its support_rate and support_day_count, else those of its most senior supported facility; no row when it has neither';
 
 -- Interest on a credit support balance over a period, at the support terms.
 CREATE OR REPLACE FUNCTION dsx.support_interest(agreement text, balance numeric, period_start date, minor_units integer) RETURNS numeric
