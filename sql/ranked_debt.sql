@@ -74,8 +74,8 @@ SELECT bool_and(dsx.verify_settlement(agreement, period_start)) AS all_verify FR
 -- without terms of its own, the support bears the rate of the most senior supported
 -- facility: here the 9 % of rank 2, not the unsupported rank 1's 4 %
 INSERT INTO dsx.factories (factory, partner, currency) VALUES ('rd-g', 'rd-p', 'USD');
-INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts)
-VALUES ('rd-b', 'rd-p', 'rd-vendor', 'rd-g', 'vendor=30%, partner=70%', '2026-01-01');
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, settle_lag)
+VALUES ('rd-b', 'rd-p', 'rd-vendor', 'rd-g', 'vendor=30%, partner=70%', '2026-01-01', '100 years');
 INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, day_count, rank, supported)
 VALUES ('rd-b1', 'rd-b', 'rd-fund', 1000, 0.04, 12, '2026-01-31', 'ACT/360', 1, false),
        ('rd-b2', 'rd-b', 'rd-bank', 1000, 0.09, 12, '2026-01-31', '30/360', 2, true);
