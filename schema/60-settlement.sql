@@ -198,9 +198,7 @@ COMMENT ON FUNCTION dsx.debt_service_due(text, date, integer) IS 'Payments of th
 CREATE OR REPLACE FUNCTION dsx.debt_waterfall(agreement text, period_start date, gross numeric,
                                               support_opening numeric, support_interest numeric, reserve_opening numeric,
                                               minor_units integer,
-    OUT facilities text[], OUT ranks integer[], OUT lenders text[], OUT supported boolean[],
-    OUT scheduled numeric[], OUT arrears_opening numeric[], OUT paid numeric[], OUT from_reserve numeric[],
-    OUT by_support numeric[], OUT arrears numeric[], OUT debt_service_due numeric, OUT debt_service_paid numeric,
+    OUT debt dsx.statement_debt[], OUT debt_service_due numeric, OUT debt_service_paid numeric,
     OUT support_drawn numeric, OUT debt_arrears numeric, OUT support_repaid numeric, OUT support_balance numeric,
     OUT distributable numeric, OUT reserve_target numeric, OUT reserve_drawn numeric, OUT reserve_topup numeric,
     OUT reserve_released numeric, OUT reserve_balance numeric)
@@ -210,6 +208,16 @@ AS $$
 DECLARE
     v_end   date := dsx.period_end(debt_waterfall.period_start);
     v_ahead date;
+    facilities text[];
+    ranks      integer[];
+    lenders    text[];
+    supported  boolean[];
+    scheduled  numeric[];
+    arrears_opening numeric[];
+    paid       numeric[];
+    from_reserve numeric[];
+    by_support numeric[];
+    arrears    numeric[];
 BEGIN
     -- the reserve's target: every facility's payments scheduled in the dsra_months periods
     -- after this one (0 without a reserve, and once nothing more is scheduled)
@@ -246,6 +254,11 @@ BEGIN
            reserve_drawn, reserve_topup, reserve_released, reserve_balance
       FROM dsx.priority_of_payments(gross, 0, 0, scheduled, arrears_opening, supported, reserve_opening, reserve_target,
                                     support_opening, support_interest, NULL, 0) p;
+    -- each facility's part, in rank order: the rows of dsx.statement_debt
+    debt := ARRAY(SELECT ROW(debt_waterfall.agreement, debt_waterfall.period_start, facilities[k], ranks[k], supported[k],
+                             lenders[k], scheduled[k], arrears_opening[k], scheduled[k] + arrears_opening[k], paid[k],
+                             from_reserve[k], by_support[k], arrears[k])::dsx.statement_debt
+                    FROM pg_catalog.generate_subscripts(facilities, 1) k ORDER BY k);
 END
 $$;
 COMMENT ON FUNCTION dsx.debt_waterfall(text, date, numeric, numeric, numeric, numeric, integer) IS 'An agreement''s facilities in rank order for a period (scheduled payments, arrears brought in), the reserve''s target (the payments scheduled in its dsra_months next periods), and dsx.priority_of_payments over them with the period''s gross, credit support and reserve: what settlement writes and verification recomputes';

@@ -352,11 +352,7 @@ BEGIN
                COALESCE(sh.vendor_share, 0), COALESCE(sh.partner_share, 0), settle_waterfall.through_batch, pg_catalog.now(),
                cv.billing, cv.rev_b, cv.adj_b, cv.rate, cv.split_from, w.debt_arrears,
                cv.reserve_opening, w.reserve_drawn, w.reserve_topup, w.reserve_released, w.reserve_balance)::dsx.statements,
-           -- each facility's part, in rank order
-           ARRAY(SELECT ROW(cv.agreement, v_start, w.facilities[k], w.ranks[k], w.supported[k], w.lenders[k], w.scheduled[k],
-                            w.arrears_opening[k], w.scheduled[k] + w.arrears_opening[k], w.paid[k], w.from_reserve[k],
-                            w.by_support[k], w.arrears[k])::dsx.statement_debt
-                   FROM pg_catalog.generate_subscripts(w.facilities, 1) k ORDER BY k)
+           w.debt
       FROM cv
      CROSS JOIN LATERAL dsx.debt_waterfall(cv.agreement, v_start, cv.rev + cv.adj, cv.opening, cv.interest,
                                            cv.reserve_opening, cv.mu) w

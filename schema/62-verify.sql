@@ -153,15 +153,10 @@ BEGIN
         ok := false;
     END IF;
     -- each facility's part
-    IF EXISTS (SELECT w.facilities[k], w.ranks[k], w.supported[k], w.lenders[k], w.scheduled[k], w.arrears_opening[k],
-                      w.paid[k], w.from_reserve[k], w.by_support[k], w.arrears[k]
-                 FROM pg_catalog.generate_subscripts(w.facilities, 1) k
-               EXCEPT
-               SELECT d.facility, d.rank, d.supported, d.lender, d.scheduled, d.arrears_opening, d.paid_from_revenue,
-                      d.paid_from_reserve, d.paid_by_support, d.arrears
-                 FROM dsx.statement_debt d WHERE d.agreement = s.agreement AND d.period_start = s.period_start)
+    IF EXISTS (SELECT * FROM unnest(w.debt)
+               EXCEPT SELECT * FROM dsx.statement_debt d WHERE d.agreement = s.agreement AND d.period_start = s.period_start)
        OR (SELECT count(*) FROM dsx.statement_debt d WHERE d.agreement = s.agreement AND d.period_start = s.period_start)
-          <> COALESCE(array_length(w.facilities, 1), 0) THEN
+          <> cardinality(w.debt) THEN
         RAISE NOTICE 'statement debt by facility differs from the recomputed waterfall';
         ok := false;
     END IF;
