@@ -2,6 +2,22 @@
 -- functions and their triggers (facility lender and currency, agreement parties, append-only
 -- books, the books' foreign keys checked once per statement).
 
+/*
+ * Rows a superuser brings back rather than changes: pg_restore reloading a dump (restore),
+ * or dsx.distribute() copying a table into Citus's shards and emptying the coordinator's
+ * own heap (distribute). The checks and the history stand aside for them; a superuser
+ * could disable the triggers anyway.
+ */
+CREATE OR REPLACE FUNCTION dsx.superuser_reload(restore boolean, distribute boolean) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ((restore AND current_setting('application_name') = 'pg_restore')
+            OR (distribute AND current_setting('dsx.distributing', true) = 'on'))
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER AND r.rolsuper)
+$$;
+COMMENT ON FUNCTION dsx.superuser_reload(boolean, boolean) IS 'Whether the session is a superuser''s pg_restore (restore) or dsx.distribute() (distribute): rows reloaded, not changed, which the checks and the history let through';
+
 CREATE OR REPLACE FUNCTION dsx.credit_facilities_check_lender() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -176,8 +192,7 @@ BEGIN
         RETURN NULL;
     END IF;
     -- pg_restore, run by a superuser, brings facilities and books back in whatever order
-    IF current_setting('application_name') = 'pg_restore'
-       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles u WHERE u.rolname = SESSION_USER AND u.rolsuper) THEN
+    IF dsx.superuser_reload(true, false) THEN
         RETURN NULL;
     END IF;
     IF TG_OP = 'TRUNCATE' THEN
@@ -343,8 +358,7 @@ BEGIN
     END IF;
     -- pg_restore, run by a superuser, brings back terms and books together, in whatever
     -- order it loads the tables: the rows it restores change nothing
-    IF current_setting('application_name') = 'pg_restore'
-       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles u WHERE u.rolname = SESSION_USER AND u.rolsuper) THEN
+    IF dsx.superuser_reload(true, false) THEN
         RETURN NULL;
     END IF;
     IF TG_OP = 'UPDATE' AND pg_catalog.to_jsonb(NEW) = pg_catalog.to_jsonb(OLD) THEN
@@ -413,9 +427,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF dsx.citus_node() = 'worker'
-       OR (current_setting('dsx.distributing', true) = 'on'
-           AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER AND r.rolsuper)) THEN
+    IF dsx.citus_node() = 'worker' OR dsx.superuser_reload(false, true) THEN
         RETURN NULL;
     END IF;
     PERFORM dsx.serialize_with_books('terms');
@@ -482,8 +494,7 @@ AS $$
 BEGIN
     -- dsx.distribute() empties the coordinator's own heap of a table whose rows it has just
     -- copied into Citus's shards: nothing of the table's contents goes
-    IF TG_OP = 'TRUNCATE' AND current_setting('dsx.distributing', true) = 'on'
-       AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER AND r.rolsuper) THEN
+    IF TG_OP = 'TRUNCATE' AND dsx.superuser_reload(false, true) THEN
         RETURN NULL;
     END IF;
     -- the books by default; another append-only table names itself and its remedy

@@ -113,8 +113,7 @@ BEGIN
     -- pg_restore, run by a superuser, brings the history back with the rows: the rows it
     -- restores are not changes (a superuser could disable the trigger anyway)
     -- and neither are the rows dsx.distribute() copies into a table's new shards
-    IF (current_setting('application_name') = 'pg_restore' OR current_setting('dsx.distributing', true) = 'on')
-       AND EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = SESSION_USER AND r.rolsuper) THEN
+    IF dsx.superuser_reload(true, true) THEN
         RETURN NULL;
     END IF;
     -- On Citus a reference table's trigger fires on every node's copy: the coordinator's
