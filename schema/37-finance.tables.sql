@@ -1,6 +1,7 @@
--- schema/37-finance.tables.sql — what 1.1 adds for project finance, so far: the terms of
--- the vendor's credit support as a loan of its own. Created once, by a fresh install and by
--- the update from 1.0 alike.
+-- schema/37-finance.tables.sql — what 1.1 adds for project finance: the credit support's
+-- own terms, ranked facilities, the debt service reserve, operating costs and metered
+-- energy, and the lock-up covenant. Created once, by a fresh install and by the update from
+-- 1.0 alike.
 
 -- The credit support the vendor gives is a loan to the partner, at the agreement's own
 -- rate and day count; left NULL, those of its facility (so that a 1.0 agreement settles
@@ -100,3 +101,124 @@ SELECT s.agreement, s.period_start, f.facility, f.rank, f.supported, f.lender, s
 ALTER TABLE dsx.statement_debt ADD CONSTRAINT statement_debt_agreement_period_start_fkey
     FOREIGN KEY (agreement, period_start) REFERENCES dsx.statements DEFERRABLE INITIALLY DEFERRED;
 SELECT pg_catalog.pg_extension_config_dump('dsx.statement_debt', '');
+
+-- A lock-up covenant: when the period's cash available for debt service (CFADS) falls
+-- below lockup_dscr times its scheduled debt service, what would be distributed is trapped.
+ALTER TABLE dsx.agreements ADD COLUMN lockup_dscr numeric
+    CONSTRAINT agreements_lockup_dscr_check CHECK (lockup_dscr >= 0 AND lockup_dscr < 1000);
+COMMENT ON COLUMN dsx.agreements.lockup_dscr IS 'Lock-up threshold of the debt service coverage ratio (CFADS / scheduled debt service): below it (compared exactly) distributions are trapped; NULL: no lock-up';
+
+-- Operating costs, dated like the other terms: a fixed amount per period, or a price per
+-- MWh of the factory's metered energy.
+CREATE TABLE dsx.operating_costs (
+    agreement  text NOT NULL REFERENCES dsx.agreements,
+    cost       text NOT NULL CONSTRAINT operating_costs_cost_check CHECK (cost ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$'),
+    kind       text NOT NULL CONSTRAINT operating_costs_kind_check CHECK (kind IN ('fixed', 'power')),
+    amount     numeric NOT NULL CONSTRAINT operating_costs_amount_check CHECK (amount >= 0 AND amount < 1e15),
+    valid_from date NOT NULL DEFAULT '-infinity'
+        CONSTRAINT operating_costs_valid_from_check CHECK (valid_from < 'infinity' AND (valid_from = '-infinity' OR valid_from = date_trunc('month', valid_from)::date)),
+    PRIMARY KEY (agreement, cost, valid_from)
+);
+COMMENT ON TABLE dsx.operating_costs IS 'An agreement''s operating costs, paid before any lender: each cost from a period on (valid_from, -infinity: from the start) until its next version; an amount of 0 ends it';
+COMMENT ON COLUMN dsx.operating_costs.agreement IS 'Agreement whose cash pays the cost';
+COMMENT ON COLUMN dsx.operating_costs.cost IS 'Name of the cost (letters, digits, _ . -)';
+COMMENT ON COLUMN dsx.operating_costs.kind IS 'fixed: amount per period; power: amount per MWh of the factory''s metered energy in the period';
+COMMENT ON COLUMN dsx.operating_costs.amount IS 'In the agreement''s settlement currency: per period (fixed) or per MWh (power), exact';
+COMMENT ON COLUMN dsx.operating_costs.valid_from IS 'First period (first day of a local month) the version applies to; -infinity: from the start';
+SELECT pg_catalog.pg_extension_config_dump('dsx.operating_costs', '');
+
+-- Metered energy per factory and local day, as loaded: a day's reading is its latest one;
+-- a correction is a new reading, and the old one stays (what a settled period saw).
+CREATE TABLE dsx.energy_readings (
+    factory    text NOT NULL REFERENCES dsx.factories,
+    day        date NOT NULL CONSTRAINT energy_readings_day_check CHECK (day > '-infinity' AND day < 'infinity'),
+    mwh        numeric NOT NULL CONSTRAINT energy_readings_mwh_check CHECK (mwh >= 0 AND mwh < 1e9),
+    reading_id bigint GENERATED ALWAYS AS IDENTITY,
+    loaded_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    loaded_by  text NOT NULL DEFAULT SESSION_USER,
+    PRIMARY KEY (factory, day, reading_id)
+);
+COMMENT ON TABLE dsx.energy_readings IS 'Energy a factory drew on each local day, in MWh, as metered and loaded by dsx.load_energy (append-only: a day''s reading is its latest one, a correction a new row)';
+COMMENT ON COLUMN dsx.energy_readings.factory IS 'Factory metered';
+COMMENT ON COLUMN dsx.energy_readings.day IS 'Local day of the factory (its time zone)';
+COMMENT ON COLUMN dsx.energy_readings.mwh IS 'Energy drawn that day, MWh, exact, not negative';
+COMMENT ON COLUMN dsx.energy_readings.reading_id IS 'Order of loading: a settled statement saw the readings up to its energy_through';
+COMMENT ON COLUMN dsx.energy_readings.loaded_at IS 'When the reading was loaded';
+COMMENT ON COLUMN dsx.energy_readings.loaded_by IS 'Login that loaded it';
+SELECT pg_catalog.pg_extension_config_dump('dsx.energy_readings', '');
+
+-- The costs of a statement: each cost in force for the period, and for a closed period
+-- whose energy changed since it was booked, the difference (an adjustment, like late usage).
+CREATE TABLE dsx.statement_costs (
+    agreement    text NOT NULL,
+    period_start date NOT NULL,
+    for_period   date NOT NULL,
+    cost         text NOT NULL,
+    kind         text NOT NULL,
+    price        numeric NOT NULL,
+    mwh          numeric,
+    amount       numeric NOT NULL,
+    PRIMARY KEY (agreement, period_start, for_period, cost),
+    CONSTRAINT statement_costs_kind_check CHECK (CASE kind WHEN 'fixed' THEN mwh IS NULL AND amount = price
+                                                           WHEN 'power' THEN mwh IS NOT NULL AND amount = price * mwh END),
+    CONSTRAINT statement_costs_period_check CHECK (for_period <= period_start)
+);
+COMMENT ON TABLE dsx.statement_costs IS 'Each operating cost of a statement, exact (the statement''s opex_due rounds their total once per period): the costs of its own period, and adjustments for closed periods whose metered energy changed; written only by settlement';
+COMMENT ON COLUMN dsx.statement_costs.agreement IS 'Agreement';
+COMMENT ON COLUMN dsx.statement_costs.period_start IS 'Statement';
+COMMENT ON COLUMN dsx.statement_costs.for_period IS 'Period the cost belongs to: period_start, or an earlier one for an energy adjustment';
+COMMENT ON COLUMN dsx.statement_costs.cost IS 'The cost (dsx.operating_costs)';
+COMMENT ON COLUMN dsx.statement_costs.kind IS 'fixed or power';
+COMMENT ON COLUMN dsx.statement_costs.price IS 'Its amount in force for for_period: per period, or per MWh';
+COMMENT ON COLUMN dsx.statement_costs.mwh IS 'Energy of for_period it was charged on (power), or the change of it (adjustment); NULL for a fixed cost';
+COMMENT ON COLUMN dsx.statement_costs.amount IS 'price (fixed) or price x mwh (power), exact';
+ALTER TABLE dsx.statement_costs ADD CONSTRAINT statement_costs_agreement_period_start_fkey
+    FOREIGN KEY (agreement, period_start) REFERENCES dsx.statements DEFERRABLE INITIALLY DEFERRED;
+SELECT pg_catalog.pg_extension_config_dump('dsx.statement_costs', '');
+
+-- The statement's operating costs, the cash available for debt service, the lock-up and
+-- the coverage ratio; and the energy readings it saw.
+ALTER TABLE dsx.statements
+    ADD COLUMN opex_due numeric NOT NULL DEFAULT 0,
+    ADD COLUMN opex_adjustments numeric NOT NULL DEFAULT 0,
+    ADD COLUMN opex_arrears_opening numeric NOT NULL DEFAULT 0,
+    ADD COLUMN opex_paid numeric NOT NULL DEFAULT 0,
+    ADD COLUMN opex_arrears numeric NOT NULL DEFAULT 0,
+    ADD COLUMN cfads numeric NOT NULL DEFAULT 0,
+    ADD COLUMN lockup_opening numeric NOT NULL DEFAULT 0,
+    ADD COLUMN lockup_trapped numeric NOT NULL DEFAULT 0,
+    ADD COLUMN lockup_released numeric NOT NULL DEFAULT 0,
+    ADD COLUMN lockup_balance numeric NOT NULL DEFAULT 0,
+    ADD COLUMN dscr numeric,
+    ADD COLUMN energy_through bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN dsx.statements.opex_due IS 'Operating costs of the period (their total rounded once) plus the energy adjustments of closed periods';
+COMMENT ON COLUMN dsx.statements.opex_adjustments IS 'Part of opex_due that adjusts closed periods for energy metered late';
+COMMENT ON COLUMN dsx.statements.opex_arrears_opening IS 'Operating costs left unpaid by the period before';
+COMMENT ON COLUMN dsx.statements.opex_paid IS 'Operating costs paid from the period''s cash (before any lender)';
+COMMENT ON COLUMN dsx.statements.opex_arrears IS 'Operating costs left unpaid, carried to the next period';
+COMMENT ON COLUMN dsx.statements.cfads IS 'Cash flow available for debt service: gross - opex_paid';
+COMMENT ON COLUMN dsx.statements.lockup_opening IS 'Cash trapped by the lock-up at the start of the period';
+COMMENT ON COLUMN dsx.statements.lockup_trapped IS 'Left after the lenders, the reserve and the vendor, trapped because the DSCR was below the lock-up threshold';
+COMMENT ON COLUMN dsx.statements.lockup_released IS 'Trapped cash released into the period''s distribution (the test passed)';
+COMMENT ON COLUMN dsx.statements.lockup_balance IS 'Cash trapped at the end of the period';
+COMMENT ON COLUMN dsx.statements.dscr IS 'Debt service coverage ratio, cfads / scheduled debt service, rounded to 4 decimals (the lock-up test compares exactly); NULL when nothing is scheduled';
+COMMENT ON COLUMN dsx.statements.energy_through IS 'Energy readings the statement saw: those up to this reading_id';
+-- a 1.0 statement had no costs: its CFADS is its gross, its coverage gross / debt service
+-- (the books are append-only: this fill-in of the new columns changes no figure)
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = 'dsx.statements'::regclass AND t.tgname = 'append_only') THEN
+        ALTER TABLE dsx.statements DISABLE TRIGGER append_only;
+        UPDATE dsx.statements
+           SET cfads = gross,
+               dscr = CASE WHEN debt_service_due > 0 THEN pg_catalog.round(gross / debt_service_due, 4) END;
+        ALTER TABLE dsx.statements ENABLE TRIGGER append_only;
+    END IF;
+END
+$$;
+ALTER TABLE dsx.statements
+    ADD CONSTRAINT statements_opex_check
+        CHECK (opex_arrears >= 0 AND opex_arrears = opex_due + opex_arrears_opening - opex_paid),
+    ADD CONSTRAINT statements_cfads_check CHECK (cfads = gross - opex_paid),
+    ADD CONSTRAINT statements_lockup_check
+        CHECK (lockup_trapped >= 0 AND lockup_released >= 0 AND lockup_balance = lockup_opening + lockup_trapped - lockup_released);

@@ -97,10 +97,10 @@ BEGIN
     IF TG_OP = 'UPDATE' AND dsx.citus_node() <> 'worker'
        AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = OLD.agreement) THEN
         IF (NEW.agreement, NEW.partner, NEW.vendor, NEW.factory, NEW.starts, NEW.settlement_currency, NEW.fx_rule,
-            NEW.support_rate, NEW.support_day_count, NEW.dsra_months)
+            NEW.support_rate, NEW.support_day_count, NEW.dsra_months, NEW.lockup_dscr)
            IS DISTINCT FROM (OLD.agreement, OLD.partner, OLD.vendor, OLD.factory, OLD.starts, OLD.settlement_currency, OLD.fx_rule,
-                             OLD.support_rate, OLD.support_day_count, OLD.dsra_months) THEN
-            RAISE EXCEPTION 'agreement "%" has settled periods: its parties, factory, start, settlement currency, FX rule, support terms and reserve are fixed', OLD.agreement
+                             OLD.support_rate, OLD.support_day_count, OLD.dsra_months, OLD.lockup_dscr) THEN
+            RAISE EXCEPTION 'agreement "%" has settled periods: its parties, factory, start, settlement currency, FX rule, support terms, reserve and lock-up are fixed', OLD.agreement
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'A new revenue split applies from a period through dsx.agreement_splits; a new settle lag from the next period settled.';
         END IF;
@@ -336,7 +336,7 @@ CREATE OR REPLACE TRIGGER currencies_check BEFORE UPDATE OF minor_units ON dsx.c
 
 /*
  * Closed books stay closed: a dated row (a plan's prices, a customer's plan, a split
- * amendment, an FX rate) applies from its date until the next row of its key; inserting,
+ * amendment, an operating cost, an FX rate) applies from its date until the next row of its key; inserting,
  * changing or deleting one whose validity covers a period already settled for an agreement
  * it applies to would change what those books were settled with, and is refused (55000).
  * For a change, both the old and the new row's validity are checked.
@@ -395,6 +395,14 @@ BEGIN
               FROM dsx.statements s
              WHERE s.agreement = k ->> 'agreement' AND s.period_start >= v_from AND s.period_start < v_until
              ORDER BY s.period_start DESC LIMIT 1;
+        ELSIF tab = 'operating_costs' THEN
+            v_from := (k ->> 'valid_from')::date;
+            SELECT COALESCE(min(x.valid_from), 'infinity') INTO v_until FROM dsx.operating_costs x
+             WHERE x.agreement = k ->> 'agreement' AND x.cost = k ->> 'cost' AND x.valid_from > v_from;
+            SELECT s.agreement, s.period_start INTO hit
+              FROM dsx.statements s
+             WHERE s.agreement = k ->> 'agreement' AND s.period_start >= v_from AND s.period_start < v_until
+             ORDER BY s.period_start DESC LIMIT 1;
         ELSIF tab = 'fx_rates' THEN
             -- a rate stands for the days from its date to the pair's next rate
             v_from := (k ->> 'rate_date')::date;
@@ -418,7 +426,7 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION dsx.dated_terms_check() IS 'Trigger on price_plans, customer_plans, agreement_splits and fx_rates: refuses (55000) a row inserted, changed or deleted whose validity (from its date until the next row of its key) covers a period already settled for an agreement it applies to';
+COMMENT ON FUNCTION dsx.dated_terms_check() IS 'Trigger on price_plans, customer_plans, agreement_splits, operating_costs and fx_rates: refuses (55000) a row inserted, changed or deleted whose validity (from its date until the next row of its key) covers a period already settled for an agreement it applies to';
 
 -- TRUNCATE removes every version at once: refused once any period is settled (dsx.distribute
 -- empties the coordinator's own copy of a table it has just made a Citus table).
@@ -439,12 +447,12 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION dsx.dated_terms_truncate() IS 'Trigger: refuses TRUNCATE of price_plans, customer_plans, agreement_splits and fx_rates once any period is settled (55000)';
+COMMENT ON FUNCTION dsx.dated_terms_truncate() IS 'Trigger: refuses TRUNCATE of price_plans, customer_plans, agreement_splits, operating_costs and fx_rates once any period is settled (55000)';
 DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['price_plans', 'customer_plans', 'agreement_splits', 'fx_rates'] LOOP
+    FOREACH t IN ARRAY ARRAY['price_plans', 'customer_plans', 'agreement_splits', 'operating_costs', 'fx_rates'] LOOP
         EXECUTE pg_catalog.format('CREATE OR REPLACE TRIGGER dated_terms AFTER INSERT OR UPDATE OR DELETE ON dsx.%I '
                                   'FOR EACH ROW EXECUTE FUNCTION dsx.dated_terms_check()', t);
         EXECUTE pg_catalog.format('COMMENT ON TRIGGER dated_terms ON dsx.%I IS %L', t,
@@ -516,6 +524,8 @@ CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statement_s
 CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statement_shares FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
 CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statement_debt FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
 CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statement_debt FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON dsx.statement_costs FOR EACH ROW EXECUTE FUNCTION dsx.refuse_change();
+CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON dsx.statement_costs FOR EACH STATEMENT EXECUTE FUNCTION dsx.refuse_change();
 CREATE OR REPLACE TRIGGER agreements_check BEFORE INSERT OR UPDATE ON dsx.agreements FOR EACH ROW EXECUTE FUNCTION dsx.agreements_check();
 
 /*
@@ -623,6 +633,7 @@ BEGIN
             WHEN tab = 'agreements' AND EXISTS (SELECT 1 FROM dsx.statements) THEN 'statements'
             WHEN tab = 'parties' AND EXISTS (SELECT 1 FROM dsx.statement_shares) THEN 'statement_shares'
             WHEN tab = 'currencies' AND EXISTS (SELECT 1 FROM dsx.statements) THEN 'statements'
+            WHEN tab = 'factories' AND EXISTS (SELECT 1 FROM dsx.energy_readings) THEN 'energy_readings'
             END;
         IF book IS NOT NULL THEN
             RAISE EXCEPTION 'cannot truncate a table referenced in a foreign key constraint'
@@ -640,6 +651,7 @@ BEGIN
         WHEN tab = 'parties' AND EXISTS (SELECT 1 FROM dsx.statement_shares s WHERE s.party = k) THEN 'statement_shares'
         WHEN tab = 'currencies' AND EXISTS (SELECT 1 FROM dsx.statements s WHERE s.currency = k OR s.billing_currency = k) THEN 'statements'
         WHEN tab = 'currencies' AND EXISTS (SELECT 1 FROM dsx.ledger_entries e WHERE e.currency = k) THEN 'ledger_entries'
+        WHEN tab = 'factories' AND EXISTS (SELECT 1 FROM dsx.energy_readings r WHERE r.factory = k) THEN 'energy_readings'
         END;
     IF book IS NOT NULL THEN
         RAISE EXCEPTION 'update or delete on table "%" violates foreign key constraint "%_%_fkey" on table "%"', tab, book, col, book
@@ -649,4 +661,4 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION dsx.keep_books() IS 'Trigger dsx.distribute() puts on agreements, parties and currencies on Citus, in place of the books'' foreign keys: a row the books name cannot be deleted or rekeyed (23503), nor the table truncated while they name any (0A000)';
+COMMENT ON FUNCTION dsx.keep_books() IS 'Trigger dsx.distribute() puts on agreements, parties, currencies and factories on Citus, in place of the books'' foreign keys: a row the books name cannot be deleted or rekeyed (23503), nor the table truncated while they name any (0A000)';

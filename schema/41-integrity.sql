@@ -136,8 +136,8 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['currencies', 'parties', 'factories', 'price_plans', 'customer_plans', 'agreements',
-                             'agreement_splits', 'credit_facilities', 'fx_rates', 'partner_roles', 'vendor_roles',
-                             'loader_roles'] LOOP
+                             'agreement_splits', 'credit_facilities', 'operating_costs', 'fx_rates', 'partner_roles',
+                             'vendor_roles', 'loader_roles'] LOOP
         EXECUTE pg_catalog.format('CREATE OR REPLACE TRIGGER config_history AFTER INSERT OR UPDATE OR DELETE ON dsx.%I '
                                   'FOR EACH ROW EXECUTE FUNCTION dsx.record_config_change(%s)', t,
                                   (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(a.attname), ', '

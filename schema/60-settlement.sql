@@ -35,6 +35,7 @@ COMMENT ON FUNCTION dsx.month_of(date) IS 'The first day of the month of a day: 
  * is in the settlement currency, in its minor units; avail starts at gross and each step
  * pays from it min(max(avail, 0), x):
  *   1. operating costs due and their arrears;            CFADS = gross - opex paid
+ *      (costs due below zero, a credit, are "paid" negatively: they add to avail)
  *   2. each facility in rank order (the arrays are in rank order): its scheduled payment
  *      and arrears, from avail, then from the reserve while it lasts, then by credit
  *      support when supported, else carried as its arrears;
@@ -83,9 +84,11 @@ BEGIN
               n, COALESCE(array_length(arrears_in, 1), 0), COALESCE(array_length(supported, 1), 0)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF opex_due < 0 OR opex_arrears_in < 0 OR reserve_opening < 0 OR reserve_target < 0 OR support_opening < 0
+    -- costs due may be negative (a period's energy metered down after it closed): a credit
+    -- that flows back into avail
+    IF opex_arrears_in < 0 OR reserve_opening < 0 OR reserve_target < 0 OR support_opening < 0
        OR support_interest < 0 OR lockup_opening < 0 OR lockup_dscr < 0 THEN
-        RAISE EXCEPTION 'priority_of_payments: costs, balances, interest, target and threshold must not be negative'
+        RAISE EXCEPTION 'priority_of_payments: arrears, balances, interest, target and threshold must not be negative'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- 1. operating costs
@@ -186,46 +189,44 @@ $$;
 COMMENT ON FUNCTION dsx.debt_service_due(text, date, integer) IS 'Payments of the agreement''s credit facility schedule due in the settlement period starting at period_start';
 
 /*
- * The debt service of an agreement for a period, facility by facility in rank order, and
- * how it is paid: each facility's scheduled payments in the period (rounded to the
- * settlement currency's minor units) and the arrears it carries in from the statement
- * before, through the priority of payments with the period's gross, the opening support
- * balance and its interest. Settlement writes what this returns; verification recomputes
- * it. A facility owed nothing in the period has no part. The debt service reserve is
- * drawn before credit support and topped up toward its target from what is left.
- * (Costs and the lock-up are not yet part of it: nothing.)
+ * One period of an agreement through the full priority of payments: its facilities in rank
+ * order (each one's scheduled payments in the period, rounded to the settlement currency's
+ * minor units, and the arrears it carries in: arrears_in, the rows of dsx.statement_debt of
+ * the period before), the reserve's target (every facility's payments scheduled in the
+ * agreement's dsra_months next periods) and its lock-up threshold, with the period's gross,
+ * operating costs and opening balances given. Settlement writes what this returns,
+ * verification recomputes it, and dsx.project runs it forward: one implementation. A
+ * facility owed nothing in the period has no part (so that one added for later periods
+ * changes nothing of earlier ones).
  */
-CREATE OR REPLACE FUNCTION dsx.debt_waterfall(agreement text, period_start date, gross numeric,
-                                              support_opening numeric, support_interest numeric, reserve_opening numeric,
-                                              minor_units integer,
-    OUT debt dsx.statement_debt[], OUT debt_service_due numeric, OUT debt_service_paid numeric,
-    OUT support_drawn numeric, OUT debt_arrears numeric, OUT support_repaid numeric, OUT support_balance numeric,
-    OUT distributable numeric, OUT reserve_target numeric, OUT reserve_drawn numeric, OUT reserve_topup numeric,
-    OUT reserve_released numeric, OUT reserve_balance numeric)
+CREATE OR REPLACE FUNCTION dsx.period_waterfall(agreement text, period_start date, gross numeric,
+                                                opex_due numeric, opex_arrears_in numeric,
+                                                support_opening numeric, support_interest numeric,
+                                                reserve_opening numeric, lockup_opening numeric,
+                                                arrears_in dsx.statement_debt[], minor_units integer,
+    OUT debt dsx.statement_debt[], OUT opex_paid numeric, OUT opex_arrears numeric, OUT cfads numeric,
+    OUT debt_service_due numeric, OUT debt_service_paid numeric, OUT support_drawn numeric, OUT debt_arrears numeric,
+    OUT support_repaid numeric, OUT support_balance numeric, OUT reserve_target numeric, OUT reserve_drawn numeric,
+    OUT reserve_topup numeric, OUT reserve_released numeric, OUT reserve_balance numeric, OUT dscr numeric,
+    OUT lockup_trapped numeric, OUT lockup_released numeric, OUT lockup_balance numeric, OUT distributable numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_end   date := dsx.period_end(debt_waterfall.period_start);
+    v_end   date := dsx.period_end(period_waterfall.period_start);
     v_ahead date;
+    v_lockup numeric;
     facilities text[];
     ranks      integer[];
     lenders    text[];
     supported  boolean[];
     scheduled  numeric[];
     arrears_opening numeric[];
-    paid       numeric[];
-    from_reserve numeric[];
-    by_support numeric[];
-    arrears    numeric[];
+    p          record;
 BEGIN
-    -- the reserve's target: every facility's payments scheduled in the dsra_months periods
-    -- after this one (0 without a reserve, and once nothing more is scheduled)
-    SELECT (v_end + g.dsra_months * interval '1 month')::date INTO v_ahead
-      FROM dsx.agreements g WHERE g.agreement = debt_waterfall.agreement;
-    -- each facility's schedule once: its payments in the period and in those ahead, and the
-    -- arrears it carries in; a facility owed nothing in the period takes no part (so one
-    -- added later for later periods changes nothing of earlier ones)
+    SELECT (v_end + g.dsra_months * interval '1 month')::date, g.lockup_dscr INTO v_ahead, v_lockup
+      FROM dsx.agreements g WHERE g.agreement = period_waterfall.agreement;
+    -- each facility's schedule once: its payments in the period and in those ahead
     SELECT COALESCE(array_agg(f.facility ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
            COALESCE(array_agg(f.rank ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
            COALESCE(array_agg(f.lender ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
@@ -238,30 +239,100 @@ BEGIN
                    COALESCE(d.arrears, 0) AS arrears, x.scheduled <> 0 OR COALESCE(d.arrears, 0) <> 0 AS owed
               FROM dsx.credit_facilities c
              CROSS JOIN LATERAL (
-                   SELECT COALESCE(sum(y.payment) FILTER (WHERE y.due >= debt_waterfall.period_start AND y.due < v_end), 0) AS scheduled,
+                   SELECT COALESCE(sum(y.payment) FILTER (WHERE y.due >= period_waterfall.period_start AND y.due < v_end), 0) AS scheduled,
                           COALESCE(sum(y.payment) FILTER (WHERE y.due >= v_end AND y.due < v_ahead), 0) AS ahead
                      FROM dsx.amortize(c.principal, c.annual_rate, c.periods, c.first_due, c.method,
-                                       c.frequency, c.day_count, debt_waterfall.minor_units, c.grace_periods) y) x
-              LEFT JOIN dsx.statement_debt d
-                ON d.agreement = c.agreement AND d.facility = c.facility
-               AND d.period_start = (debt_waterfall.period_start - interval '1 month')::date
-             WHERE c.agreement = debt_waterfall.agreement) f;
-    SELECT p.paid, p.from_reserve, p.by_support, p.arrears, p.debt_service_due, p.debt_service_paid, p.support_drawn,
-           (SELECT COALESCE(sum(x), 0) FROM unnest(p.arrears) x), p.support_repaid, p.support_balance, p.distributable,
-           p.reserve_drawn, p.reserve_topup, p.reserve_release, p.reserve_balance
-      INTO paid, from_reserve, by_support, arrears, debt_service_due, debt_service_paid, support_drawn,
-           debt_arrears, support_repaid, support_balance, distributable,
-           reserve_drawn, reserve_topup, reserve_released, reserve_balance
-      FROM dsx.priority_of_payments(gross, 0, 0, scheduled, arrears_opening, supported, reserve_opening, reserve_target,
-                                    support_opening, support_interest, NULL, 0) p;
+                                       c.frequency, c.day_count, period_waterfall.minor_units, c.grace_periods) y) x
+              LEFT JOIN unnest(period_waterfall.arrears_in) d ON d.facility = c.facility
+             WHERE c.agreement = period_waterfall.agreement) f;
+    SELECT * INTO p
+      FROM dsx.priority_of_payments(gross, opex_due, opex_arrears_in, scheduled, arrears_opening, supported,
+                                    reserve_opening, reserve_target, support_opening, support_interest,
+                                    v_lockup, lockup_opening);
+    opex_paid := p.opex_paid; opex_arrears := p.opex_arrears; cfads := p.cfads;
+    debt_service_due := p.debt_service_due; debt_service_paid := p.debt_service_paid; support_drawn := p.support_drawn;
+    debt_arrears := (SELECT COALESCE(sum(x), 0) FROM unnest(p.arrears) x);
+    support_repaid := p.support_repaid; support_balance := p.support_balance;
+    reserve_drawn := p.reserve_drawn; reserve_topup := p.reserve_topup; reserve_released := p.reserve_release;
+    reserve_balance := p.reserve_balance; dscr := p.dscr;
+    lockup_trapped := p.lockup_trapped; lockup_released := p.lockup_released; lockup_balance := p.lockup_balance;
+    distributable := p.distributable;
     -- each facility's part, in rank order: the rows of dsx.statement_debt
-    debt := ARRAY(SELECT ROW(debt_waterfall.agreement, debt_waterfall.period_start, facilities[k], ranks[k], supported[k],
-                             lenders[k], scheduled[k], arrears_opening[k], scheduled[k] + arrears_opening[k], paid[k],
-                             from_reserve[k], by_support[k], arrears[k])::dsx.statement_debt
+    debt := ARRAY(SELECT ROW(period_waterfall.agreement, period_waterfall.period_start, facilities[k], ranks[k], supported[k],
+                             lenders[k], scheduled[k], arrears_opening[k], scheduled[k] + arrears_opening[k], p.paid[k],
+                             p.from_reserve[k], p.by_support[k], p.arrears[k])::dsx.statement_debt
                     FROM pg_catalog.generate_subscripts(facilities, 1) k ORDER BY k);
 END
 $$;
-COMMENT ON FUNCTION dsx.debt_waterfall(text, date, numeric, numeric, numeric, numeric, integer) IS 'An agreement''s facilities in rank order for a period (scheduled payments, arrears brought in), the reserve''s target (the payments scheduled in its dsra_months next periods), and dsx.priority_of_payments over them with the period''s gross, credit support and reserve: what settlement writes and verification recomputes';
+COMMENT ON FUNCTION dsx.period_waterfall(text, date, numeric, numeric, numeric, numeric, numeric, numeric, numeric,
+                                         dsx.statement_debt[], integer) IS
+'An agreement''s period through dsx.priority_of_payments: its facilities in rank order (scheduled payments, the arrears of arrears_in), the reserve''s target (the payments scheduled in its dsra_months next periods) and lock-up threshold, with the gross, costs and opening balances given; what settlement writes, verification recomputes and dsx.project runs forward';
+
+/*
+ * Operating costs. The costs in force for a period are each cost's version with the latest
+ * valid_from on or before it; a fixed cost charges its amount, a power cost its amount per
+ * MWh of the energy given (the factory's metered energy of the period's local days). The
+ * period's O is the total of its costs rounded once (dsx.opex_of).
+ */
+CREATE OR REPLACE FUNCTION dsx.cost_lines(agreement text, for_period date, mwh numeric)
+RETURNS TABLE(cost text, kind text, price numeric, mwh numeric, amount numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.cost, c.kind, c.amount,
+           CASE WHEN c.kind = 'power' THEN cost_lines.mwh END,
+           CASE WHEN c.kind = 'power' THEN c.amount * cost_lines.mwh ELSE c.amount END
+      FROM (SELECT DISTINCT ON (o.cost) o.cost, o.kind, o.amount
+              FROM dsx.operating_costs o
+             WHERE o.agreement = cost_lines.agreement AND o.valid_from <= cost_lines.for_period
+             ORDER BY o.cost, o.valid_from DESC) c
+     ORDER BY c.cost
+$$;
+COMMENT ON FUNCTION dsx.cost_lines(text, date, numeric) IS 'The operating costs of an agreement in force for a period (the version of each with the latest valid_from on or before it), charged: a fixed cost its amount, a power cost its amount x mwh; exact';
+
+-- A factory's metered energy over a period's local days, from each day's latest reading up
+-- to a reading_id (what a statement saw).
+CREATE OR REPLACE FUNCTION dsx.period_energy(factory text, period_start date, through_reading bigint) RETURNS numeric
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(sum(d.mwh), 0)
+      FROM (SELECT DISTINCT ON (r.day) r.mwh
+              FROM dsx.energy_readings r
+             WHERE r.factory = period_energy.factory AND r.day >= period_energy.period_start
+               AND r.day < dsx.period_end(period_energy.period_start) AND r.reading_id <= period_energy.through_reading
+             ORDER BY r.day, r.reading_id DESC) d
+$$;
+COMMENT ON FUNCTION dsx.period_energy(text, date, bigint) IS 'MWh a factory drew over the local days of a period: the sum of each day''s latest reading up to through_reading';
+
+/*
+ * The operating costs a statement charges, from its cost lines: its own period's total
+ * rounded once, plus for each earlier period a line adjusts, the rounded total of that
+ * period with the adjustment minus its rounded total as booked before (so that what a
+ * period is charged over all statements is always its exact total of now, rounded once).
+ */
+CREATE OR REPLACE FUNCTION dsx.opex_of(agreement text, period_start date, costs dsx.statement_costs[], minor_units integer,
+                                       OUT opex_due numeric, OUT opex_adjustments numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH mine AS (
+        SELECT c.for_period, sum(c.amount) AS amount FROM unnest(opex_of.costs) c
+         WHERE c.agreement = opex_of.agreement AND c.period_start = opex_of.period_start
+         GROUP BY c.for_period
+    ), adj AS (
+        SELECT round(b.amount + m.amount, opex_of.minor_units) - round(b.amount, opex_of.minor_units) AS amount
+          FROM mine m
+         CROSS JOIN LATERAL (SELECT COALESCE(sum(t.amount), 0) AS amount FROM dsx.statement_costs t
+                              WHERE t.agreement = opex_of.agreement AND t.for_period = m.for_period
+                                AND t.period_start < opex_of.period_start) b
+         WHERE m.for_period < opex_of.period_start
+    )
+    SELECT round(COALESCE((SELECT round(m.amount, opex_of.minor_units) FROM mine m WHERE m.for_period = opex_of.period_start), 0)
+                 + COALESCE((SELECT sum(adj.amount) FROM adj), 0), opex_of.minor_units),
+           round(COALESCE((SELECT sum(adj.amount) FROM adj), 0), opex_of.minor_units)
+$$;
+COMMENT ON FUNCTION dsx.opex_of(text, date, dsx.statement_costs[], integer) IS 'A statement''s operating costs from its cost lines: the period''s total rounded once, plus for each closed period an energy adjustment names, that period''s total now rounded less its total as booked before rounded; and that adjustment part';
 
 -- The terms the credit support bears interest at: the agreement's support_rate and
 -- support_day_count, else the rate and day count of its most senior supported facility;

@@ -8,8 +8,9 @@
  *                            the usage frozen for the rest of the transaction
  *   2. dsx.period_lines      rate the period: one line per agreement, customer and model
  *   3. dsx.late_lines        re-rate late usage: adjustment lines for closed periods
+ *      dsx.period_costs      the operating costs: the period's, and energy adjustments
  *   4. dsx.settle_waterfall  the waterfall: each agreement's statement
- *   5. dsx.write_books       write the statements, their lines and shares
+ *   5. dsx.write_books       write the statements, their lines, costs and shares
  *   6. dsx.post_ledger       post one balanced ledger transaction per statement
  * Steps 2 to 4 read and return rows without writing, so each can be called alone. Every
  * step works on the whole set at once, in a handful of statements.
@@ -300,12 +301,52 @@ END
 $$;
 COMMENT ON FUNCTION dsx.late_lines(text[], date) IS 'Settlement step 3, re-rate late usage: for every closed period of the agreements whose usage changed since it was booked, the difference between the period re-rated now (at the prices it was booked with) and what was booked, as adjustment lines of period_start';
 
--- Step 4: the waterfall of each agreement for the period, from its lines: revenue and
--- adjustments converted to the settlement currency, debt service, credit support drawn,
--- interest and repaid, what is left to distribute and the shares of vendor and partner by
--- the split in force. Returns the statements (not yet written).
+/*
+ * Step 3b: the operating costs of each agreement, as lines of dsx.statement_costs: every
+ * cost in force for the period, on the factory's metered energy of its local days (each
+ * day's latest reading up to through_reading); and for each closed period with energy read
+ * since the statement before (a late or corrected reading), the difference of its power
+ * costs now from what was booked for it: adjustments, like late usage.
+ */
+CREATE OR REPLACE FUNCTION dsx.period_costs(agreements text[], period_start date, through_reading bigint)
+RETURNS SETOF dsx.statement_costs
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH ag AS MATERIALIZED (
+        SELECT g.agreement, g.factory, g.starts,
+               COALESCE((SELECT max(t.energy_through) FROM dsx.statements t
+                          WHERE t.agreement = g.agreement AND t.period_start < period_costs.period_start), 0) AS seen
+          FROM dsx.agreements g WHERE g.agreement = ANY (period_costs.agreements)
+    ), late AS (
+        SELECT DISTINCT ag.agreement, ag.factory, dsx.month_of(r.day) AS for_period
+          FROM ag JOIN dsx.energy_readings r ON r.factory = ag.factory
+         WHERE r.reading_id > ag.seen AND r.reading_id <= period_costs.through_reading
+           AND r.day >= ag.starts AND r.day < period_costs.period_start
+    )
+    SELECT ag.agreement, period_costs.period_start, period_costs.period_start, c.cost, c.kind, c.price, c.mwh, c.amount
+      FROM ag CROSS JOIN LATERAL dsx.cost_lines(ag.agreement, period_costs.period_start,
+                                                dsx.period_energy(ag.factory, period_costs.period_start,
+                                                                  period_costs.through_reading)) c
+    UNION ALL
+    SELECT late.agreement, period_costs.period_start, late.for_period, c.cost, c.kind, c.price,
+           c.mwh - COALESCE(b.mwh, 0), c.amount - COALESCE(b.amount, 0)
+      FROM late
+     CROSS JOIN LATERAL dsx.cost_lines(late.agreement, late.for_period,
+                                       dsx.period_energy(late.factory, late.for_period, period_costs.through_reading)) c
+      LEFT JOIN LATERAL (SELECT sum(t.mwh) AS mwh, sum(t.amount) AS amount FROM dsx.statement_costs t
+                          WHERE t.agreement = late.agreement AND t.for_period = late.for_period AND t.cost = c.cost) b ON true
+     WHERE c.kind = 'power' AND c.mwh IS DISTINCT FROM COALESCE(b.mwh, 0)
+     ORDER BY 1, 3, 4
+$$;
+COMMENT ON FUNCTION dsx.period_costs(text[], date, bigint) IS 'Settlement step 3b, the operating costs: each agreement''s costs in force for the period (power on the factory''s metered energy of its local days, readings up to through_reading), and for each closed period with energy read since the statement before, the change of its power costs from what was booked, as adjustment lines';
+
+-- Step 4: the waterfall of each agreement for the period, from its lines and costs: revenue
+-- and adjustments converted to the settlement currency, then the full priority of payments
+-- (dsx.period_waterfall) from the balances of the statement before, and the shares of
+-- vendor and partner by the split in force. Returns the statements (not yet written).
 CREATE OR REPLACE FUNCTION dsx.settle_waterfall(agreements text[], period_start date, lines dsx.statement_lines[],
-                                                through_batch bigint)
+                                                costs dsx.statement_costs[], through_batch bigint, through_reading bigint)
 RETURNS TABLE(statement dsx.statements, debt dsx.statement_debt[])
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -326,6 +367,10 @@ BEGIN
         SELECT g.agreement, g.vendor, g.partner, sp.valid_from AS split_from, sp.revenue_split,
                g.settlement_currency AS currency, c.minor_units AS mu, f.currency AS billing,
                COALESCE(pr.support_balance, 0) AS opening, COALESCE(pr.reserve_balance, 0) AS reserve_opening,
+               COALESCE(pr.opex_arrears, 0) AS opex_arrears_in, COALESCE(pr.lockup_balance, 0) AS lockup_opening,
+               ARRAY(SELECT d FROM dsx.statement_debt d
+                      WHERE pr.agreement IS NOT NULL AND d.agreement = g.agreement
+                        AND d.period_start = pr.period_start) AS arrears_in,
                COALESCE(tot.rev, 0) AS rev_b, COALESCE(tot.adj, 0) AS adj_b,
                COALESCE(tot.input_tokens, 0) AS input_tokens, COALESCE(tot.output_tokens, 0) AS output_tokens,
                fx.rate_sum, fx.days, fx.rate,
@@ -351,25 +396,30 @@ BEGIN
                cv.interest, w.support_repaid, w.support_balance, w.distributable,
                COALESCE(sh.vendor_share, 0), COALESCE(sh.partner_share, 0), settle_waterfall.through_batch, pg_catalog.now(),
                cv.billing, cv.rev_b, cv.adj_b, cv.rate, cv.split_from, w.debt_arrears,
-               cv.reserve_opening, w.reserve_drawn, w.reserve_topup, w.reserve_released, w.reserve_balance)::dsx.statements,
+               cv.reserve_opening, w.reserve_drawn, w.reserve_topup, w.reserve_released, w.reserve_balance,
+               o.opex_due, o.opex_adjustments, cv.opex_arrears_in, w.opex_paid, w.opex_arrears, w.cfads,
+               cv.lockup_opening, w.lockup_trapped, w.lockup_released, w.lockup_balance, w.dscr,
+               settle_waterfall.through_reading)::dsx.statements,
            w.debt
       FROM cv
-     CROSS JOIN LATERAL dsx.debt_waterfall(cv.agreement, v_start, cv.rev + cv.adj, cv.opening, cv.interest,
-                                           cv.reserve_opening, cv.mu) w
+     CROSS JOIN LATERAL dsx.opex_of(cv.agreement, v_start, settle_waterfall.costs, cv.mu) o
+     CROSS JOIN LATERAL dsx.period_waterfall(cv.agreement, v_start, cv.rev + cv.adj, o.opex_due, cv.opex_arrears_in,
+                                             cv.opening, cv.interest, cv.reserve_opening, cv.lockup_opening,
+                                             cv.arrears_in, cv.mu) w
       LEFT JOIN LATERAL (SELECT sum(x.amount) FILTER (WHERE x.party = cv.vendor) AS vendor_share,
                                 sum(x.amount) FILTER (WHERE x.party = cv.partner) AS partner_share
                            FROM dsx.agreement_shares(cv.revenue_split, cv.vendor, cv.partner, w.distributable, cv.mu) x) sh ON true
      ORDER BY cv.agreement;
 END
 $$;
-COMMENT ON FUNCTION dsx.settle_waterfall(text[], date, dsx.statement_lines[], bigint) IS 'Settlement step 4, the waterfall: each agreement''s statement and the debt service of each of its facilities for the period from its lines (revenue and adjustments in the billing currency and converted to the settlement currency, debt service paid, credit support drawn, interest and repaid, distributable and the vendor''s and partner''s shares by the split in force), not yet written';
+COMMENT ON FUNCTION dsx.settle_waterfall(text[], date, dsx.statement_lines[], dsx.statement_costs[], bigint, bigint) IS 'Settlement step 4, the waterfall: each agreement''s statement and the debt service of each of its facilities for the period from its lines and costs (revenue and adjustments in the billing currency and converted to the settlement currency, operating costs, debt service paid facility by facility, the reserve, credit support drawn, interest and repaid, the lock-up, distributable and the vendor''s and partner''s shares by the split in force), not yet written';
 
--- Step 5: write the statements, then their lines and shares (the books check that a
--- statement exists before its lines), and check the invariant of every statement written:
--- gross = debt service paid from revenue + reserve topped up - released + support repaid +
--- every share.
+-- Step 5: write the statements, then their lines, costs, debt and shares (the books check
+-- that a statement exists before its lines), and check the invariant of every statement
+-- written: gross = costs paid + debt service paid from revenue + reserve topped up -
+-- released + support repaid + trapped - released from the lock-up + every share.
 CREATE OR REPLACE FUNCTION dsx.write_books(statements dsx.statements[], lines dsx.statement_lines[],
-                                           debt dsx.statement_debt[]) RETURNS integer
+                                           debt dsx.statement_debt[], costs dsx.statement_costs[]) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -382,6 +432,7 @@ BEGIN
     INSERT INTO dsx.statement_lines SELECT * FROM unnest(write_books.lines);
     -- each facility's part, in rank order, as the waterfall computed it
     INSERT INTO dsx.statement_debt SELECT * FROM unnest(write_books.debt);
+    INSERT INTO dsx.statement_costs SELECT * FROM unnest(write_books.costs);
     WITH sh AS (
         INSERT INTO dsx.statement_shares (agreement, period_start, party, amount)
         SELECT s.agreement, s.period_start, x.party, x.amount
@@ -393,22 +444,24 @@ BEGIN
          ORDER BY s.agreement
         RETURNING agreement, amount
     )
-    SELECT s.agreement, s.period_start, s.gross, s.debt_service_paid, s.support_repaid, COALESCE(t.shares, 0) AS shares,
-           s.reserve_topup - s.reserve_released AS reserve
+    SELECT s.agreement, s.period_start, s.gross, s.opex_paid, s.debt_service_paid, s.support_repaid, COALESCE(t.shares, 0) AS shares,
+           s.reserve_topup - s.reserve_released AS reserve, s.lockup_trapped - s.lockup_released AS lockup
       INTO bad
       FROM unnest(write_books.statements) s
       LEFT JOIN (SELECT sh.agreement, sum(sh.amount) AS shares FROM sh GROUP BY sh.agreement) t ON t.agreement = s.agreement
-     WHERE s.gross <> s.debt_service_paid + s.reserve_topup - s.reserve_released + s.support_repaid + COALESCE(t.shares, 0)
+     WHERE s.gross <> s.opex_paid + s.debt_service_paid + s.reserve_topup - s.reserve_released + s.support_repaid
+                      + s.lockup_trapped - s.lockup_released + COALESCE(t.shares, 0)
      ORDER BY s.agreement LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'waterfall invariant broken for agreement "%" period %: gross % <> % + % + % + %',
-              bad.agreement, bad.period_start, bad.gross, bad.debt_service_paid, bad.reserve, bad.support_repaid, bad.shares
+        RAISE EXCEPTION 'waterfall invariant broken for agreement "%" period %: gross % <> % + % + % + % + % + %',
+              bad.agreement, bad.period_start, bad.gross, bad.opex_paid, bad.debt_service_paid, bad.reserve,
+              bad.support_repaid, bad.lockup, bad.shares
             USING ERRCODE = 'internal_error';
     END IF;
     RETURN v_n;
 END
 $$;
-COMMENT ON FUNCTION dsx.write_books(dsx.statements[], dsx.statement_lines[], dsx.statement_debt[]) IS 'Settlement step 5, write the books: the statements, their lines, each facility''s debt service and their shares (the split of each distributable amount); refuses a statement whose gross is not debt service paid + reserve topped up - released + support repaid + the shares';
+COMMENT ON FUNCTION dsx.write_books(dsx.statements[], dsx.statement_lines[], dsx.statement_debt[], dsx.statement_costs[]) IS 'Settlement step 5, write the books: the statements, their lines, costs, each facility''s debt service and their shares (the split of each distributable amount); refuses a statement whose gross is not costs paid + debt service paid + reserve topped up - released + support repaid + trapped - released + the shares';
 
 -- Step 6: one balanced double-entry transaction per statement of the period, numbered in
 -- agreement order. Revenue and the receivable are posted even when zero (a month without
@@ -448,8 +501,13 @@ BEGIN
                 (8, 'liability:credit_support:' || st.vendor, -st.support_interest, st.currency, false),
                 (9, 'liability:credit_support:' || st.vendor, st.support_repaid, st.currency, false),
                 (10, 'payable:credit_support_repayment:' || st.vendor, -st.support_repaid, st.currency, false),
+                (3.5, 'expense:operating_costs', st.opex_due, st.currency, false),
+                (3.6, 'liability:operating_cost_arrears', st.opex_arrears_opening - st.opex_arrears, st.currency, false),
+                (3.7, 'payable:operating_costs', -st.opex_paid, st.currency, false),
                 (10.5, 'asset:debt_service_reserve', st.reserve_topup - st.reserve_released, st.currency, false),
                 (10.6, 'transfer:debt_service_reserve', st.reserve_released - st.reserve_topup, st.currency, false),
+                (10.7, 'asset:lockup', st.lockup_trapped - st.lockup_released, st.currency, false),
+                (10.8, 'transfer:lockup', st.lockup_released - st.lockup_trapped, st.currency, false),
                 (11, 'distribution:revenue_share', st.distributable, st.currency, false))
                 e(ord, account, amount, currency, posted_when_zero)
          WHERE e.ord NOT IN (1.1, 1.2) OR st.fx
@@ -502,6 +560,8 @@ DECLARE
     v_lines      dsx.statement_lines[];
     v_statements dsx.statements[] := '{}';
     v_debt       dsx.statement_debt[] := '{}';
+    v_reading    bigint;
+    v_costs      dsx.statement_costs[];
     r            record;
 BEGIN
     PERFORM dsx.refuse_on_worker('dsx.settle()');
@@ -513,16 +573,20 @@ BEGIN
     v_batch := dsx.last_batch();
     v_lines := ARRAY(SELECT l FROM dsx.period_lines(v_ags, settle_period.period_start) l)
             || ARRAY(SELECT l FROM dsx.late_lines(v_ags, settle_period.period_start) l);
-    FOR r IN SELECT w.statement, w.debt FROM dsx.settle_waterfall(v_ags, settle_period.period_start, v_lines, v_batch) w LOOP
+    -- and the energy readings loaded so far (loads wait for the lock as ingest does)
+    v_reading := COALESCE((SELECT max(e.reading_id) FROM dsx.energy_readings e), 0);
+    v_costs := ARRAY(SELECT c FROM dsx.period_costs(v_ags, settle_period.period_start, v_reading) c);
+    FOR r IN SELECT w.statement, w.debt
+               FROM dsx.settle_waterfall(v_ags, settle_period.period_start, v_lines, v_costs, v_batch, v_reading) w LOOP
         v_statements := v_statements || r.statement;
         v_debt := v_debt || r.debt;
     END LOOP;
-    PERFORM dsx.write_books(v_statements, v_lines, v_debt);
+    PERFORM dsx.write_books(v_statements, v_lines, v_debt, v_costs);
     PERFORM dsx.post_ledger(v_ags, settle_period.period_start);
     RETURN cardinality(v_statements);
 END
 $$;
-COMMENT ON FUNCTION dsx.settle_period(text[], date) IS 'Settle one monthly period for a set of agreements (what dsx.settle and dsx.run_due_settlements run): check and lock, rate, re-rate late usage, waterfall, write the books, post the ledger (dsx.settle_lock, dsx.period_lines, dsx.late_lines, dsx.settle_waterfall, dsx.write_books, dsx.post_ledger); an agreement already settled is skipped with a NOTICE; returns how many it settled. Any error settles none of them';
+COMMENT ON FUNCTION dsx.settle_period(text[], date) IS 'Settle one monthly period for a set of agreements (what dsx.settle and dsx.run_due_settlements run): check and lock, rate, re-rate late usage, the operating costs, waterfall, write the books, post the ledger (dsx.settle_lock, dsx.period_lines, dsx.late_lines, dsx.period_costs, dsx.settle_waterfall, dsx.write_books, dsx.post_ledger); an agreement already settled is skipped with a NOTICE; returns how many it settled. Any error settles none of them';
 
 CREATE OR REPLACE FUNCTION dsx.settle(agreement text, period_start date) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

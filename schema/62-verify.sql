@@ -37,6 +37,9 @@ DECLARE
     v_before dsx.usage_span[];
     v_known  dsx.statement_lines[];
     v_booked dsx.statement_lines[];
+    v_prev_reading bigint;
+    v_costs  dsx.statement_costs[];
+    o        record;
     w      record;
     ok     boolean := true;
 BEGIN
@@ -136,19 +139,52 @@ BEGIN
         ok := false;
     END IF;
 
+    -- the operating costs, from the energy readings the statement saw: its period's costs,
+    -- and for each closed period with readings loaded since the statement before, the change
+    -- of its power costs between the two (what settlement books as adjustments)
+    v_prev_reading := COALESCE((SELECT max(t.energy_through) FROM dsx.statements t
+                                 WHERE t.agreement = s.agreement AND t.period_start < s.period_start), 0);
+    v_costs := ARRAY(
+        SELECT ROW(a.agreement, s.period_start, s.period_start, c.cost, c.kind, c.price, c.mwh, c.amount)::dsx.statement_costs
+          FROM dsx.cost_lines(a.agreement, s.period_start, dsx.period_energy(a.factory, s.period_start, s.energy_through)) c
+        UNION ALL
+        SELECT ROW(a.agreement, s.period_start, p.for_period, n.cost, n.kind, n.price, n.mwh - b.mwh, n.amount - b.amount)::dsx.statement_costs
+          FROM (SELECT DISTINCT dsx.month_of(r.day) AS for_period FROM dsx.energy_readings r
+                 WHERE r.factory = a.factory AND r.reading_id > v_prev_reading AND r.reading_id <= s.energy_through
+                   AND r.day >= a.starts AND r.day < s.period_start) p
+         CROSS JOIN LATERAL dsx.cost_lines(a.agreement, p.for_period, dsx.period_energy(a.factory, p.for_period, s.energy_through)) n
+          JOIN LATERAL dsx.cost_lines(a.agreement, p.for_period, dsx.period_energy(a.factory, p.for_period, v_prev_reading)) b
+            ON b.cost = n.cost
+         WHERE n.kind = 'power' AND n.mwh <> b.mwh);
+    IF EXISTS (SELECT * FROM unnest(v_costs)
+               EXCEPT SELECT * FROM dsx.statement_costs t WHERE t.agreement = s.agreement AND t.period_start = s.period_start)
+       OR (SELECT count(*) FROM dsx.statement_costs t WHERE t.agreement = s.agreement AND t.period_start = s.period_start)
+          <> cardinality(v_costs) THEN
+        RAISE NOTICE 'statement costs differ from the operating costs and energy readings';
+        ok := false;
+    END IF;
+    SELECT * INTO o FROM dsx.opex_of(a.agreement, s.period_start, v_costs, v_mu);
+
     v_int := dsx.support_interest(a.agreement, COALESCE(v_prev.support_balance, 0), s.period_start, v_mu);
-    SELECT * INTO w FROM dsx.debt_waterfall(a.agreement, s.period_start, v_rev + v_adj,
-                                            COALESCE(v_prev.support_balance, 0), v_int,
-                                            COALESCE(v_prev.reserve_balance, 0), v_mu);
+    SELECT * INTO w FROM dsx.period_waterfall(a.agreement, s.period_start, v_rev + v_adj, o.opex_due,
+                                              COALESCE(v_prev.opex_arrears, 0),
+                                              COALESCE(v_prev.support_balance, 0), v_int,
+                                              COALESCE(v_prev.reserve_balance, 0), COALESCE(v_prev.lockup_balance, 0),
+                                              ARRAY(SELECT d FROM dsx.statement_debt d
+                                                     WHERE d.agreement = s.agreement AND d.period_start = v_prev.period_start),
+                                              v_mu);
     IF (s.revenue, s.adjustments, s.gross, s.input_tokens, s.output_tokens, s.debt_service_due,
         s.debt_service_paid, s.support_opening, s.support_drawn, s.support_interest, s.support_repaid,
         s.support_balance, s.distributable, s.debt_arrears, s.reserve_opening, s.reserve_drawn, s.reserve_topup,
-        s.reserve_released, s.reserve_balance)
+        s.reserve_released, s.reserve_balance, s.opex_due, s.opex_adjustments, s.opex_arrears_opening, s.opex_paid,
+        s.opex_arrears, s.cfads, s.lockup_opening, s.lockup_trapped, s.lockup_released, s.lockup_balance, s.dscr)
        IS DISTINCT FROM
        (v_rev, v_adj, v_rev + v_adj, v_in, v_out, w.debt_service_due,
         w.debt_service_paid, COALESCE(v_prev.support_balance, 0), w.support_drawn, v_int, w.support_repaid,
         w.support_balance, w.distributable, w.debt_arrears, COALESCE(v_prev.reserve_balance, 0), w.reserve_drawn,
-        w.reserve_topup, w.reserve_released, w.reserve_balance) THEN
+        w.reserve_topup, w.reserve_released, w.reserve_balance, o.opex_due, o.opex_adjustments,
+        COALESCE(v_prev.opex_arrears, 0), w.opex_paid, w.opex_arrears, w.cfads, COALESCE(v_prev.lockup_balance, 0),
+        w.lockup_trapped, w.lockup_released, w.lockup_balance, w.dscr) THEN
         RAISE NOTICE 'statement figures differ from the recomputed waterfall';
         ok := false;
     END IF;
@@ -181,4 +217,4 @@ CREATE OR REPLACE FUNCTION dsx.verify_settlement(agreement text, period_start da
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT dsx.verify_settlement_as(CURRENT_USER, $1, $2) $$;
-COMMENT ON FUNCTION dsx.verify_settlement(text, date) IS 'Recompute a settled statement from raw usage events (as of the batches it saw, in the factory''s local months), the prices its periods were booked with (else those in force for them), the FX rates, the facility and the split in force, and compare with what was stored: true when every line, figure, both currencies, the rate, the split used, the shares and the ledger (balanced per currency) agree';
+COMMENT ON FUNCTION dsx.verify_settlement(text, date) IS 'Recompute a settled statement from raw usage events (as of the batches it saw, in the factory''s local months), the prices its periods were booked with (else those in force for them), the FX rates, the operating costs and energy readings (as of the readings it saw), the facilities and the split in force, and compare with what was stored: true when every line, cost, figure, both currencies, the rate, the split used, each facility''s part, the shares and the ledger (balanced per currency) agree';

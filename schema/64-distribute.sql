@@ -10,7 +10,8 @@
  *   reference                            the configuration (currencies, parties, factories,
  *       plans, agreements, facilities, the role maps): small, read by every settlement and
  *       policy, joined with the usage on the workers, so each node keeps a copy.
- *   local (on the coordinator)           the books (statements, lines, shares, ledger):
+ *   local (on the coordinator)           the books (statements, lines, costs, debt, shares,
+ *       ledger) and the energy readings (one row per factory and day, numbered as loaded):
  *       one row set per agreement and month, written in one transaction with its ledger
  *       and checked as a whole (dsx.books_check), read by partners through row-level
  *       security; and the ingest log and the configuration history, written with the
@@ -28,7 +29,7 @@ DECLARE
     fk      record;
     readd   text[] := '{}';
     books   regclass[] := ARRAY['dsx.statements', 'dsx.statement_lines', 'dsx.statement_shares', 'dsx.statement_debt',
-                                    'dsx.ledger_entries'];
+                                    'dsx.statement_costs', 'dsx.ledger_entries', 'dsx.energy_readings'];
 BEGIN
     IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
         RAISE EXCEPTION 'dsx.distribute() needs Citus'
@@ -74,8 +75,8 @@ BEGIN
     END LOOP;
     -- the configuration, referenced tables before the tables that reference them
     FOREACH t IN ARRAY ARRAY['currencies', 'parties', 'factories', 'price_plans', 'customer_plans', 'agreements',
-                             'agreement_splits', 'credit_facilities', 'fx_rates', 'partner_roles', 'vendor_roles',
-                             'loader_roles'] LOOP
+                             'agreement_splits', 'credit_facilities', 'operating_costs', 'fx_rates', 'partner_roles',
+                             'vendor_roles', 'loader_roles'] LOOP
         IF NOT dsx.citus_placed(pg_catalog.format('dsx.%I', t)::regclass) THEN
             PERFORM dsx.citus_move(pg_catalog.format('dsx.%I', t)::regclass, NULL);
         END IF;
@@ -91,7 +92,8 @@ BEGIN
     FOREACH t IN ARRAY readd LOOP
         EXECUTE t;
     END LOOP;
-    FOR fk IN SELECT * FROM (VALUES ('agreements', 'agreement'), ('parties', 'party'), ('currencies', 'currency')) v(tab, col)
+    FOR fk IN SELECT * FROM (VALUES ('agreements', 'agreement'), ('parties', 'party'), ('currencies', 'currency'),
+                                    ('factories', 'factory')) v(tab, col)
                WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
                                   WHERE g.tgrelid = pg_catalog.format('dsx.%I', v.tab)::regclass AND g.tgname = 'keep_books') LOOP
         EXECUTE pg_catalog.format('CREATE TRIGGER keep_books AFTER UPDATE OR DELETE ON dsx.%I '

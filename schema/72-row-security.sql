@@ -40,6 +40,9 @@ ALTER TABLE dsx.statements ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.statement_lines ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.statement_shares ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.statement_debt ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.statement_costs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.operating_costs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dsx.energy_readings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.ledger_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.partner_roles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dsx.vendor_roles ENABLE ROW LEVEL SECURITY;
@@ -53,9 +56,10 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['parties', 'factories', 'price_plans', 'customer_plans', 'agreements',
-                             'agreement_splits', 'credit_facilities', 'usage_events', 'usage_daily', 'usage_conflicts',
-                             'statements', 'statement_lines', 'statement_shares', 'statement_debt', 'ledger_entries',
-                             'partner_roles', 'vendor_roles', 'loader_roles', 'usage_voids', 'ingest_log',
+                             'agreement_splits', 'credit_facilities', 'operating_costs', 'energy_readings',
+                             'usage_events', 'usage_daily', 'usage_conflicts',
+                             'statements', 'statement_lines', 'statement_shares', 'statement_debt', 'statement_costs',
+                             'ledger_entries', 'partner_roles', 'vendor_roles', 'loader_roles', 'usage_voids', 'ingest_log',
                              'config_history'] LOOP
         EXECUTE pg_catalog.format(
             'CREATE POLICY dsx_staff ON dsx.%I FOR ALL TO dsx_operator USING (true) WITH CHECK (true)', t);
@@ -66,7 +70,7 @@ BEGIN
         EXECUTE pg_catalog.format('COMMENT ON POLICY dsx_audit ON dsx.%I IS %L', t, 'dsx_auditor reads every row');
     END LOOP;
     -- loaders: the usage of their factories, and the batches they ingested
-    FOREACH t IN ARRAY ARRAY['factories', 'usage_events', 'usage_daily', 'usage_conflicts', 'usage_voids'] LOOP
+    FOREACH t IN ARRAY ARRAY['factories', 'energy_readings', 'usage_events', 'usage_daily', 'usage_conflicts', 'usage_voids'] LOOP
         EXECUTE pg_catalog.format(
             'CREATE POLICY dsx_load ON dsx.%I FOR SELECT TO dsx_loader USING (dsx.sees(''loader_factory'', factory))', t);
         EXECUTE pg_catalog.format('COMMENT ON POLICY dsx_load ON dsx.%I IS %L', t,
@@ -78,8 +82,8 @@ BEGIN
             'CREATE POLICY dsx_read ON dsx.%I FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees(''factory'', factory))', t);
     END LOOP;
     -- and the books of their agreements
-    FOREACH t IN ARRAY ARRAY['agreement_splits', 'credit_facilities', 'statements', 'statement_shares', 'statement_debt',
-                             'ledger_entries'] LOOP
+    FOREACH t IN ARRAY ARRAY['agreement_splits', 'credit_facilities', 'operating_costs', 'statements', 'statement_shares',
+                             'statement_debt', 'statement_costs', 'ledger_entries'] LOOP
         EXECUTE pg_catalog.format(
             'CREATE POLICY dsx_read ON dsx.%I FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees(''agreement'', agreement))', t);
     END LOOP;
@@ -95,6 +99,7 @@ COMMENT ON POLICY dsx_load ON dsx.loader_roles IS 'A role sees its own mappings'
 -- a partner sees itself, its counterparties and its customers; a vendor the parties of its agreements
 CREATE POLICY dsx_read ON dsx.parties FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees('party', party));
 CREATE POLICY dsx_read ON dsx.factories FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees('seen_factory', factory));
+CREATE POLICY dsx_read ON dsx.energy_readings FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees('seen_factory', factory));
 CREATE POLICY dsx_read ON dsx.price_plans FOR SELECT TO dsx_partner, dsx_vendor USING (dsx.sees('plan', plan));
 CREATE POLICY dsx_read ON dsx.agreements FOR SELECT TO dsx_partner, dsx_vendor
     USING (dsx.sees('partner', partner) OR dsx.sees('vendor', vendor));
@@ -117,6 +122,9 @@ COMMENT ON POLICY dsx_read ON dsx.statements IS 'Partners and vendors see the st
 COMMENT ON POLICY dsx_read ON dsx.statement_lines IS 'Partners see the customer lines of their statements; vendors do not';
 COMMENT ON POLICY dsx_read ON dsx.statement_shares IS 'Partners and vendors see the shares of their statements';
 COMMENT ON POLICY dsx_read ON dsx.statement_debt IS 'Partners and vendors see the debt service of their statements, facility by facility';
+COMMENT ON POLICY dsx_read ON dsx.operating_costs IS 'Partners and vendors see the operating costs of their agreements';
+COMMENT ON POLICY dsx_read ON dsx.energy_readings IS 'Partners see their factories'' metered energy; vendors that of their agreements'' factories';
+COMMENT ON POLICY dsx_read ON dsx.statement_costs IS 'Partners and vendors see the costs of their statements';
 COMMENT ON POLICY dsx_read ON dsx.ledger_entries IS 'Partners and vendors see the ledger of their agreements';
 COMMENT ON POLICY dsx_read ON dsx.partner_roles IS 'A role sees its own mappings';
 COMMENT ON POLICY dsx_read ON dsx.vendor_roles IS 'A role sees its own mappings';

@@ -102,7 +102,9 @@ SELECT a.partner, s.agreement, a.vendor, f.facility, f.lender, s.period_start, s
        s.debt_service_due, s.debt_service_paid, s.support_opening, s.support_drawn,
        s.support_interest, s.support_repaid, s.support_balance,
        (SELECT pg_catalog.sum(dsx.facility_outstanding(c.facility, s.period_end))
-          FROM dsx.credit_facilities c WHERE c.agreement = s.agreement) AS loan_outstanding
+          FROM dsx.credit_facilities c WHERE c.agreement = s.agreement) AS loan_outstanding,
+       s.debt_arrears, s.reserve_opening, s.reserve_drawn, s.reserve_topup, s.reserve_released, s.reserve_balance,
+       s.opex_due, s.opex_paid, s.opex_arrears, s.cfads, s.dscr, s.lockup_trapped, s.lockup_released, s.lockup_balance
   FROM dsx.statements s
   JOIN dsx.agreements a ON a.agreement = s.agreement
   JOIN LATERAL (SELECT c.facility, c.lender FROM dsx.credit_facilities c
@@ -123,6 +125,20 @@ COMMENT ON COLUMN dsx.credit_support_position.support_drawn IS 'Drawn on the ven
 COMMENT ON COLUMN dsx.credit_support_position.support_interest IS 'Interest accrued on the opening balance';
 COMMENT ON COLUMN dsx.credit_support_position.support_repaid IS 'Repaid to the vendor in the period, interest first';
 COMMENT ON COLUMN dsx.credit_support_position.support_balance IS 'Credit support owed to the vendor at the end of the period';
+COMMENT ON COLUMN dsx.credit_support_position.debt_arrears IS 'Debt service of unsupported facilities left unpaid in the period, carried to the next';
+COMMENT ON COLUMN dsx.credit_support_position.reserve_opening IS 'Debt service reserve at the start of the period';
+COMMENT ON COLUMN dsx.credit_support_position.reserve_drawn IS 'Debt service the reserve paid (before credit support)';
+COMMENT ON COLUMN dsx.credit_support_position.reserve_topup IS 'Paid into the reserve toward its target';
+COMMENT ON COLUMN dsx.credit_support_position.reserve_released IS 'Reserve above its target released into the period''s cash';
+COMMENT ON COLUMN dsx.credit_support_position.reserve_balance IS 'Debt service reserve at the end of the period';
+COMMENT ON COLUMN dsx.credit_support_position.opex_due IS 'Operating costs of the period (with energy adjustments of closed periods)';
+COMMENT ON COLUMN dsx.credit_support_position.opex_paid IS 'Operating costs paid, before any lender';
+COMMENT ON COLUMN dsx.credit_support_position.opex_arrears IS 'Operating costs left unpaid, carried to the next period';
+COMMENT ON COLUMN dsx.credit_support_position.cfads IS 'Cash flow available for debt service: gross - opex_paid';
+COMMENT ON COLUMN dsx.credit_support_position.dscr IS 'cfads / the period''s scheduled debt service, to 4 decimals; NULL when nothing is scheduled';
+COMMENT ON COLUMN dsx.credit_support_position.lockup_trapped IS 'Cash trapped by the lock-up (DSCR below the agreement''s lockup_dscr)';
+COMMENT ON COLUMN dsx.credit_support_position.lockup_released IS 'Trapped cash released (the test passed)';
+COMMENT ON COLUMN dsx.credit_support_position.lockup_balance IS 'Cash trapped at the end of the period';
 COMMENT ON COLUMN dsx.credit_support_position.loan_outstanding IS 'Principal still owed to the lenders after the payments due before period_end, over every facility of the agreement (the schedules'' closing balances)';
 
 CREATE OR REPLACE VIEW dsx.vendor_portfolio WITH (security_invoker = true) AS
@@ -144,7 +160,10 @@ SELECT a.vendor, a.partner, a.agreement, a.factory, fa.region, fa.gpus::bigint A
                              / (fa.gpus::numeric * pg_catalog.date_part('epoch', dsx.local_midnight(l.period_end, fa.time_zone)
                                                                              - dsx.local_midnight(l.period_start, fa.time_zone))::numeric / 3600), 2)
        END AS utilisation,
-       fa.currency AS billing_currency, COALESCE(t.revenue_billing, 0) AS revenue_billing, fa.time_zone
+       fa.currency AS billing_currency, COALESCE(t.revenue_billing, 0) AS revenue_billing, fa.time_zone,
+       COALESCE(l.reserve_balance, 0) AS reserve_balance, COALESCE(l.lockup_balance, 0) AS lockup_balance,
+       l.dscr AS last_dscr, COALESCE(l.debt_arrears, 0) AS debt_arrears, COALESCE(l.opex_arrears, 0) AS opex_arrears,
+       COALESCE(t.opex_paid, 0) AS opex_paid_total, COALESCE(t.lockup_trapped, 0) AS lockup_trapped_total
   FROM dsx.agreements a
   JOIN dsx.factories fa ON fa.factory = a.factory
   LEFT JOIN LATERAL (
@@ -152,10 +171,12 @@ SELECT a.vendor, a.partner, a.agreement, a.factory, fa.region, fa.gpus::bigint A
               pg_catalog.sum(s.gross) AS revenue, pg_catalog.sum(s.revenue_billing + s.adjustments_billing) AS revenue_billing,
               pg_catalog.sum(s.vendor_share) AS vendor_share,
               pg_catalog.sum(s.partner_share) AS partner_share, pg_catalog.sum(s.support_drawn) AS support_drawn,
-              pg_catalog.sum(s.support_interest) AS support_interest, pg_catalog.sum(s.support_repaid) AS support_repaid
+              pg_catalog.sum(s.support_interest) AS support_interest, pg_catalog.sum(s.support_repaid) AS support_repaid,
+              pg_catalog.sum(s.opex_paid) AS opex_paid, pg_catalog.sum(s.lockup_trapped) AS lockup_trapped
          FROM dsx.statements s WHERE s.agreement = a.agreement) t ON true
   LEFT JOIN LATERAL (
-       SELECT s.period_start, s.period_end, s.support_balance, s.input_tokens, s.output_tokens
+       SELECT s.period_start, s.period_end, s.support_balance, s.input_tokens, s.output_tokens,
+              s.reserve_balance, s.lockup_balance, s.dscr, s.debt_arrears, s.opex_arrears
          FROM dsx.statements s WHERE s.agreement = a.agreement
         ORDER BY s.period_start DESC LIMIT 1) l ON true
   LEFT JOIN LATERAL (
@@ -188,6 +209,13 @@ COMMENT ON COLUMN dsx.vendor_portfolio.support_balance IS 'Credit support owed t
 COMMENT ON COLUMN dsx.vendor_portfolio.loan_outstanding IS 'Facility principal still owed to the lender after the payments due before the end of the latest settled period (before the agreement starts when none is settled); NULL without a facility';
 COMMENT ON COLUMN dsx.vendor_portfolio.credit_exposure IS 'support_balance + loan_outstanding: what the vendor is owed plus the principal it stands behind (future interest not included)';
 COMMENT ON COLUMN dsx.vendor_portfolio.last_period_tokens IS 'Tokens (input + output) served in the latest settled period, late usage excluded';
+COMMENT ON COLUMN dsx.vendor_portfolio.reserve_balance IS 'Debt service reserve after the latest settled period';
+COMMENT ON COLUMN dsx.vendor_portfolio.lockup_balance IS 'Cash trapped by the lock-up after the latest settled period';
+COMMENT ON COLUMN dsx.vendor_portfolio.last_dscr IS 'DSCR of the latest settled period (NULL when nothing was scheduled, or before any)';
+COMMENT ON COLUMN dsx.vendor_portfolio.debt_arrears IS 'Debt service of unsupported facilities unpaid after the latest settled period';
+COMMENT ON COLUMN dsx.vendor_portfolio.opex_arrears IS 'Operating costs unpaid after the latest settled period';
+COMMENT ON COLUMN dsx.vendor_portfolio.opex_paid_total IS 'Operating costs paid over the settled periods';
+COMMENT ON COLUMN dsx.vendor_portfolio.lockup_trapped_total IS 'Cash trapped by the lock-up over the settled periods (released or not)';
 COMMENT ON COLUMN dsx.vendor_portfolio.utilisation IS 'Tokens served per GPU-hour in the latest settled period: last_period_tokens / (gpus x hours in the period), rounded to 2 decimals; NULL before any settlement or without GPUs. A throughput measure, not a percentage: dsx does not know a GPU''s capacity';
 
 -- What blocks a settlement: usage no plan prices, per factory, customer, model and month.

@@ -159,10 +159,15 @@ SELECT reserve_release, reserve_balance, dscr, lockup_released, distributable
 SELECT opex_paid, opex_arrears, debt_service_paid, support_drawn, reserve_drawn, distributable
   FROM dsx.priority_of_payments(-250.00, 100, 0, '{300}', '{0}', '{t}', 200, 200, 0, 0, 1.2, 0);
 
+-- a credit of costs (energy metered down after its period closed) adds to the cash: with
+-- $30 of arrears brought in, a -$50 credit leaves -$20 "paid", none carried, CFADS $120
+SELECT opex_paid, opex_arrears, cfads, distributable
+  FROM dsx.priority_of_payments(100, -50, 30, '{}', '{}', '{}', 0, 0, 0, 0, NULL, 0);
+
 -- Refusals
 \set VERBOSITY sqlstate
 SELECT * FROM dsx.priority_of_payments(100, 0, 0, '{1,2}', '{0}', '{t,t}', 0, 0, 0, 0, NULL, 0);
-SELECT * FROM dsx.priority_of_payments(100, -1, 0, '{1}', '{0}', '{t}', 0, 0, 0, 0, NULL, 0);
+SELECT * FROM dsx.priority_of_payments(100, 0, -1, '{1}', '{0}', '{t}', 0, 0, 0, 0, NULL, 0);
 SELECT * FROM dsx.priority_of_payments(100, 0, 0, '{-1}', '{0}', '{t}', 0, 0, 0, 0, NULL, 0);
 SELECT * FROM dsx.priority_of_payments(100, 0, 0, '{1}', '{0}', '{NULL}', 0, 0, 0, 0, NULL, 0);
 SELECT * FROM dsx.priority_of_payments(NULL, 0, 0, '{1}', '{0}', '{t}', 0, 0, 0, 0, NULL, 0);
