@@ -10,8 +10,7 @@
  * rights: whoever may see the agreement (row-level security) may project it, and sees it
  * through the rows they may read.
  */
-CREATE OR REPLACE FUNCTION dsx.project(agreement text, gross numeric[], opex numeric[] DEFAULT NULL,
-                                       from_period date DEFAULT NULL)
+CREATE OR REPLACE FUNCTION dsx.project_periods(agreement text, gross_in numeric[], opex_in numeric[], from_period date)
 RETURNS TABLE(period_start date, period_end date, currency text, gross numeric,
               opex_due numeric, opex_arrears_opening numeric, opex_paid numeric, opex_arrears numeric, cfads numeric,
               debt_service_due numeric, debt_service_paid numeric, reserve_opening numeric, reserve_drawn numeric,
@@ -39,34 +38,34 @@ DECLARE
     v_split dsx.split;
     w       record;
 BEGIN
-    SELECT * INTO a FROM dsx.agreements g WHERE g.agreement = project.agreement;
+    SELECT * INTO a FROM dsx.agreements g WHERE g.agreement = project_periods.agreement;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown agreement "%"', project.agreement USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'unknown agreement "%"', project_periods.agreement USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF project.gross IS NULL OR array_position(project.gross, NULL) IS NOT NULL
-       OR array_position(project.opex, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'dsx.project needs a gross for every period, and no NULL cost' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF array_ndims(project.gross) > 1 OR array_ndims(project.opex) > 1 THEN
+    IF array_ndims(project_periods.gross_in) > 1 OR array_ndims(project_periods.opex_in) > 1 THEN
         RAISE EXCEPTION 'dsx.project takes one-dimensional arrays' USING ERRCODE = 'array_subscript_error';
     END IF;
-    IF project.opex IS NOT NULL AND cardinality(project.opex) <> cardinality(project.gross) THEN
-        RAISE EXCEPTION 'dsx.project: % periods of gross and % of operating costs', cardinality(project.gross), cardinality(project.opex)
+    IF project_periods.gross_in IS NULL OR array_position(project_periods.gross_in, NULL) IS NOT NULL
+       OR array_position(project_periods.opex_in, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'dsx.project needs a gross for every period, and no NULL cost' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF project_periods.opex_in IS NOT NULL AND cardinality(project_periods.opex_in) <> cardinality(project_periods.gross_in) THEN
+        RAISE EXCEPTION 'dsx.project: % periods of gross and % of operating costs', cardinality(project_periods.gross_in), cardinality(project_periods.opex_in)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT c.minor_units INTO v_mu FROM dsx.currencies c WHERE c.currency = a.settlement_currency;
-    IF EXISTS (SELECT 1 FROM unnest(project.gross || COALESCE(project.opex, '{}')) x WHERE x <> round(x, v_mu)) THEN
+    IF EXISTS (SELECT 1 FROM unnest(project_periods.gross_in || COALESCE(project_periods.opex_in, '{}')) x WHERE x <> round(x, v_mu)) THEN
         RAISE EXCEPTION 'projected amounts are in % and have at most % decimals', a.settlement_currency, v_mu
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- the balances the projection starts from
     SELECT * INTO v_last FROM dsx.statements s
-     WHERE s.agreement = a.agreement AND (project.from_period IS NULL OR s.period_start < project.from_period)
+     WHERE s.agreement = a.agreement AND (project_periods.from_period IS NULL OR s.period_start < project_periods.from_period)
      ORDER BY s.period_start DESC LIMIT 1;
     v_p := COALESCE((v_last.period_start + interval '1 month')::date, a.starts);
-    IF project.from_period IS NOT NULL AND project.from_period <> v_p THEN
+    IF project_periods.from_period IS NOT NULL AND project_periods.from_period <> v_p THEN
         RAISE EXCEPTION 'agreement "%" can be projected from % (the period after its last settled one before), not from %',
-              a.agreement, v_p, project.from_period
+              a.agreement, v_p, project_periods.from_period
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF v_last.agreement IS NOT NULL THEN
@@ -77,9 +76,9 @@ BEGIN
         v_debt := ARRAY(SELECT d FROM dsx.statement_debt d
                          WHERE d.agreement = a.agreement AND d.period_start = v_last.period_start);
     END IF;
-    FOR k IN 1 .. COALESCE(cardinality(project.gross), 0) LOOP
-        v_g := project.gross[k];
-        v_o := COALESCE(project.opex[k],
+    FOR k IN 1 .. COALESCE(cardinality(project_periods.gross_in), 0) LOOP
+        v_g := project_periods.gross_in[k];
+        v_o := COALESCE(project_periods.opex_in[k],
                         (SELECT COALESCE(round(sum(c.amount), v_mu), 0) FROM dsx.cost_lines(a.agreement, v_p, 0) c
                           WHERE c.kind = 'fixed'));
         v_int := dsx.support_interest(a.agreement, v_support, v_p, v_mu);
@@ -109,6 +108,21 @@ BEGIN
     END LOOP;
 END
 $$;
+COMMENT ON FUNCTION dsx.project_periods(text, numeric[], numeric[], date) IS 'What dsx.project runs (its inputs named apart from the figures it returns)';
+
+-- The projection as SPEC names it: its gross in, the statement's gross out.
+CREATE OR REPLACE FUNCTION dsx.project(agreement text, gross numeric[], opex numeric[] DEFAULT NULL,
+                                       from_period date DEFAULT NULL)
+RETURNS TABLE(period_start date, period_end date, currency text, gross numeric,
+              opex_due numeric, opex_arrears_opening numeric, opex_paid numeric, opex_arrears numeric, cfads numeric,
+              debt_service_due numeric, debt_service_paid numeric, reserve_opening numeric, reserve_drawn numeric,
+              reserve_topup numeric, reserve_released numeric, reserve_balance numeric, support_opening numeric,
+              support_drawn numeric, support_interest numeric, support_repaid numeric, support_balance numeric,
+              debt_arrears numeric, lockup_opening numeric, lockup_trapped numeric, lockup_released numeric,
+              lockup_balance numeric, dscr numeric, distributable numeric, vendor_share numeric, partner_share numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM dsx.project_periods($1, $2, $3, $4) $$;
 COMMENT ON FUNCTION dsx.project(text, numeric[], numeric[], date) IS 'Run an agreement''s waterfall forward, one period per element of gross (in the settlement currency), from its last settled statement (or from from_period, the period after a settled one, to run settled periods again): opex the costs of each period (default: the fixed costs in force); stores nothing; one row per period with the figures of a statement and its DSCR. Runs with the caller''s rights: who may see the agreement may project it';
 
 /*
