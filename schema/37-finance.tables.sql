@@ -146,6 +146,7 @@ COMMENT ON COLUMN dsx.energy_readings.reading_id IS 'Order of loading: a settled
 COMMENT ON COLUMN dsx.energy_readings.loaded_at IS 'When the reading was loaded';
 COMMENT ON COLUMN dsx.energy_readings.loaded_by IS 'Login that loaded it';
 SELECT pg_catalog.pg_extension_config_dump('dsx.energy_readings', '');
+SELECT pg_catalog.pg_extension_config_dump('dsx.energy_readings_reading_id_seq', '');
 
 -- The costs of a statement: each cost in force for the period, and for a closed period
 -- whose energy changed since it was booked, the difference (an adjustment, like late usage).

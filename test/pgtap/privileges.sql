@@ -21,6 +21,7 @@ INSERT INTO expected_table VALUES
     ('agreement_splits',  'SIUD', '',  'S', 'S', 'S'),
     ('fx_rates',          'SIUD', '',  'S', 'S', 'S'),
     ('credit_facilities', 'SIUD', '',  'S', 'S', 'S'),
+    ('operating_costs',   'SIUD', '',  'S', 'S', 'S'),
     ('partner_roles',     'SIUD', '',  'S', 'S', 'S'),
     ('vendor_roles',      'SIUD', '',  'S', 'S', 'S'),
     ('loader_roles',      'SIUD', 'S', '',  '',  'S'),
@@ -31,11 +32,13 @@ INSERT INTO expected_table VALUES
     ('usage_daily',       'S',    'S', 'S', 'S', 'S'),
     ('usage_conflicts',   'S',    'S', 'S', 'S', 'S'),
     ('usage_voids',       'S',    'S', 'S', 'S', 'S'),
+    ('energy_readings',   'S',    'S', 'S', 'S', 'S'),
     ('ingest_log',        'S',    'S', '',  '',  'S'),
     ('statements',        'S',    '',  'S', 'S', 'S'),
     ('statement_lines',   'S',    '',  'S', 'S', 'S'),
     ('statement_shares',  'S',    '',  'S', 'S', 'S'),
     ('statement_debt',    'S',    '',  'S', 'S', 'S'),
+    ('statement_costs',   'S',    '',  'S', 'S', 'S'),
     ('ledger_entries',    'S',    '',  'S', 'S', 'S'),
     ('config_history',    'S',    '',  '',  '',  'S'),
     -- views
@@ -46,6 +49,7 @@ INSERT INTO expected_table VALUES
     ('partner_usage_daily',     'S', '', 'S', 'S', 'S'),
     ('credit_support_position', 'S', '', 'S', 'S', 'S'),
     ('vendor_portfolio',        'S', '', 'S', 'S', 'S'),
+    ('vendor_stress',           'S', '', 'S', 'S', 'S'),
     ('unpriced_usage',          'S', '', '',  '',  'S');
 
 -- What a role may do on a table, as the same letters (its own grants, those of the groups
@@ -122,6 +126,7 @@ INSERT INTO expected_function VALUES
     ('serialize_with_books', '{dsx_operator}'),
     -- loaders and operators ingest
     ('ingest', '{dsx_operator,dsx_loader}'), ('ingest_as', '{dsx_operator,dsx_loader}'),
+    ('load_energy', '{dsx_operator,dsx_loader}'), ('load_energy_as', '{dsx_operator,dsx_loader}'),
     -- whoever may see a statement verifies it (the function decides which statements)
     ('verify_settlement', '{dsx_operator,dsx_partner,dsx_vendor,dsx_auditor}'),
     ('verify_settlement_as', '{dsx_operator,dsx_partner,dsx_vendor,dsx_auditor}');
@@ -161,7 +166,7 @@ CREATE FUNCTION pg_temp.definer_faults() RETURNS SETOF text LANGUAGE sql AS $$
     SELECT p.oid::regprocedure::text || CASE WHEN p.prosecdef THEN ' runs as owner' ELSE ' runs as caller' END
       FROM pg_proc p
      WHERE p.pronamespace = 'dsx'::regnamespace
-       AND p.prosecdef IS DISTINCT FROM (p.proname IN ('ingest_as', 'void_events', 'settle', 'settle_period',
+       AND p.prosecdef IS DISTINCT FROM (p.proname IN ('ingest_as', 'load_energy_as', 'void_events', 'settle', 'settle_period',
                                                        'run_due_settlements', 'verify_settlement_as', 'record_config_change',
                                                        'serialize_with_books'))
     UNION ALL
@@ -171,7 +176,7 @@ CREATE FUNCTION pg_temp.definer_faults() RETURNS SETOF text LANGUAGE sql AS $$
        AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp')
 $$;
 SELECT is(ARRAY(SELECT pg_temp.definer_faults()), '{}'::text[],
-          'exactly ingest, voids, settlement, verification, the history trigger and the lock of the terms triggers run as the owner, each with a pinned search_path');
+          'exactly ingest, energy loads, voids, settlement, verification, the history trigger and the lock of the terms triggers run as the owner, each with a pinned search_path');
 ALTER FUNCTION dsx.void_events(text, text[], text) RESET search_path;
 SELECT is(ARRAY(SELECT pg_temp.definer_faults()), ARRAY['dsx.void_events(text,text[],text) does not pin its search_path'],
           'control: a SECURITY DEFINER function without a pinned search_path is caught');
