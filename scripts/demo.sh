@@ -29,16 +29,18 @@ else
   run -c 'CREATE EXTENSION dsx; CREATE EXTENSION pg_cron;'
 fi
 say "seed: the vendor, two partners, their factories, customers, price plans, agreements and"
-say "credit facilities; three months of per-minute meter readings per customer and model,"
-say "loaded through dsx.usage_inbox and dsx.ingest() (August is a ramp-up at 20 % load)"
+say "credit facilities; four months of per-minute meter readings per customer and model and the"
+say "Batam campus's daily energy, loaded through dsx.usage_inbox, dsx.ingest() and dsx.load_energy()"
+say "(August is a ramp-up at 20 % load)"
 start=$(date +%s)
 # one session: the demand table the usage generator reads is a temporary table
 # psql runs -c and -f in order, so each month's \set applies to the load that follows it
 load=(-f "$seed/10-parties.sql" -f "$seed/30-pricing.sql" -f "$seed/40-agreements.sql")
-for m in "2026-08-01 2026-09-01 aug 20" "2026-09-01 2026-10-01 sep 85" "2026-10-01 2026-11-01 oct 95"; do
+for m in "2026-08-01 2026-09-01 aug 20" "2026-09-01 2026-10-01 sep 85" "2026-10-01 2026-11-01 oct 95" "2026-11-01 2026-12-01 nov 100"; do
   set -- $m
   load+=(-c "\\set from $1" -c "\\set to $2" -c "\\set tag $3" -c "\\set load $4" -f "$seed/20-usage.sql")
 done
+load+=(-f "$seed/25-energy.sql")
 run "${load[@]}"
 say "loaded in $(( $(date +%s) - start )) s"
 say "settling every due period (dsx.run_due_settlements), then verifying each statement"
@@ -46,6 +48,8 @@ run -f "$seed/50-settle.sql"
 run -f "$seed/90-usage-report.sql" -f "$seed/92-statements.sql"
 say "what each party sees: logged in as each partner's and the vendor's finance role"
 run -f "$seed/80-roles.sql" -f "$seed/95-party-views.sql"
+say "the vendor's exposure under stress: every agreement projected at 100 to 0 % of its last gross"
+run -f "$seed/97-stress.sql"
 
 if [ "$mode" = citus ]; then
   listening="The coordinator listens on 127.0.0.1 (trusting local connections: give the roles
@@ -61,6 +65,7 @@ Point a BI tool (Metabase, Superset, Tableau, Excel over ODBC) at the views, log
 party's role: each sees only its own rows. $listening to host localhost, port $PGPORT, database dsx, as sharon_ai_finance,
 firmus_finance or nvidia_finance (give them passwords first), and read:
   dsx.partner_statements  dsx.partner_usage_daily  dsx.credit_support_position  dsx.vendor_portfolio
+  dsx.vendor_stress
 (docs/access.md explains every column.)
 
 The demo cluster is still running.

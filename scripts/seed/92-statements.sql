@@ -49,3 +49,21 @@ SELECT agreement, period_start AS period,
        to_char(vendor_share, 'FM999G999G990D00') AS vendor_share,
        to_char(partner_share, 'FM999G999G990D00') AS partner_share
   FROM dsx.statements ORDER BY 1, 2;
+
+\echo '== Firmus is project-financed: costs first, then the senior and mezzanine lenders, the reserve, the vendor, the lock-up =='
+\echo '   power is metered per local day (MWh x $85) with $8 M a month for the site; the reserve is funded toward six'
+\echo '   months of debt service before the vendor is repaid; below a DSCR of 1.20 distributions are trapped'
+SELECT period_start AS period, to_char(gross, 'FM999G999G990D00') AS gross,
+       to_char(opex_paid, 'FM999G999G990D00') AS costs_paid, to_char(opex_arrears, 'FM999G999G990D00') AS costs_carried,
+       to_char(cfads, 'FM999G999G990D00') AS cfads, dscr,
+       to_char(reserve_topup, 'FM999G999G990D00') AS reserve_topup, to_char(reserve_drawn, 'FM999G999G990D00') AS reserve_drawn,
+       to_char(reserve_balance, 'FM999G999G990D00') AS reserve,
+       to_char(support_balance, 'FM999G999G990D00') AS support_balance,
+       to_char(lockup_trapped, 'FM999G999G990D00') AS trapped, to_char(distributable, 'FM999G999G990D00') AS distributable
+  FROM dsx.statements WHERE agreement = 'dsx-firmus' ORDER BY 1;
+\echo '   each facility, in rank order'
+SELECT period_start AS period, facility, rank, supported,
+       to_char(due, 'FM999G999G990D00') AS due, to_char(paid_from_revenue, 'FM999G999G990D00') AS from_cash,
+       to_char(paid_from_reserve, 'FM999G999G990D00') AS from_reserve, to_char(paid_by_support, 'FM999G999G990D00') AS by_support,
+       to_char(arrears, 'FM999G999G990D00') AS arrears
+  FROM dsx.statement_debt WHERE agreement = 'dsx-firmus' ORDER BY 1, rank;
