@@ -44,9 +44,9 @@ layout=$(q dsx -c "$distribute" 2>&1)
 is "$(q dsx -c "$distribute" 2>&1)" \
    "$layout" "dsx.distribute() again changes nothing and reports the same layout"
 want="dsx.agreement_splits reference, dsx.agreements reference, dsx.config_history local, dsx.credit_facilities reference, dsx.currencies reference, \
-dsx.customer_plans reference, dsx.factories reference, dsx.fx_rates reference, dsx.ingest_log local, dsx.ledger_entries local, \
-dsx.loader_roles reference, dsx.parties reference, dsx.partner_roles reference, dsx.price_plans reference, \
-dsx.statement_debt local, dsx.statement_lines local, dsx.statement_shares local, dsx.statements local, dsx.usage_conflicts distributed by factory, \
+dsx.customer_plans reference, dsx.energy_readings local, dsx.factories reference, dsx.fx_rates reference, dsx.ingest_log local, \
+dsx.ledger_entries local, dsx.loader_roles reference, dsx.operating_costs reference, dsx.parties reference, dsx.partner_roles reference, \
+dsx.price_plans reference, dsx.statement_costs local, dsx.statement_debt local, dsx.statement_lines local, dsx.statement_shares local, dsx.statements local, dsx.usage_conflicts distributed by factory, \
 dsx.usage_daily distributed by factory, dsx.usage_events distributed by factory, dsx.usage_inbox distributed by factory, \
 dsx.usage_voids distributed by factory, dsx.vendor_roles reference"
 is "$layout" "$want" "dsx.distribute(): the usage distributed by factory, the configuration as reference tables, the books local"
@@ -89,14 +89,22 @@ compare() {
 compare statements "SELECT agreement, period_start, period_end, currency, input_tokens, output_tokens, revenue, adjustments,
                            gross, debt_service_due, debt_service_paid, support_opening, support_drawn, support_interest,
                            support_repaid, support_balance, distributable, vendor_share, partner_share, through_batch,
-                           billing_currency, revenue_billing, adjustments_billing, fx_rate, split_valid_from
+                           billing_currency, revenue_billing, adjustments_billing, fx_rate, split_valid_from,
+                           debt_arrears, reserve_opening, reserve_drawn, reserve_topup, reserve_released, reserve_balance,
+                           opex_due, opex_adjustments, opex_arrears_opening, opex_paid, opex_arrears, cfads,
+                           lockup_opening, lockup_trapped, lockup_released, lockup_balance, dscr, energy_through
                       FROM dsx.statements ORDER BY agreement, period_start"
 compare statement_lines "SELECT l.* FROM dsx.statement_lines l ORDER BY agreement, period_start, for_period, customer, model"
 compare statement_shares "SELECT s.* FROM dsx.statement_shares s ORDER BY agreement, period_start, party"
 compare statement_debt "SELECT d.* FROM dsx.statement_debt d ORDER BY agreement, period_start, rank"
+compare statement_costs "SELECT c.* FROM dsx.statement_costs c ORDER BY agreement, period_start, for_period, cost"
 compare ledger_entries "SELECT txn_id, entry_no, agreement, period_start, account, amount, currency
                           FROM dsx.ledger_entries ORDER BY txn_id, entry_no"
 compare ingests "SELECT * FROM public.scenario_ingests ORDER BY step"
+compare vendor_stress "SELECT * FROM dsx.vendor_stress ORDER BY agreement, scenario_pct"
+is "$(q dsx -c "SELECT count(*) FILTER (WHERE opex_paid > 0) > 0, count(*) FILTER (WHERE dscr IS NOT NULL) > 0,
+                      (SELECT count(*) FROM dsx.statement_costs WHERE kind = 'power') > 0 FROM dsx.statements WHERE agreement = 'sc-a4'")" "t|t|t" \
+   "Citus: sc-a4 pays metered power and a fixed cost before its lenders, under a lock-up test"
 compare ingest_log "SELECT batch_id, ingested_by, inserted, duplicates, conflicts FROM dsx.ingest_log ORDER BY batch_id"
 compare usage_events "SELECT factory, count(*), sum(input_tokens), sum(output_tokens),
                              md5(string_agg(event_id || occurred_at || customer || model || input_tokens || output_tokens || batch_id,

@@ -58,6 +58,14 @@ INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annua
 -- behind sc-l4, a mezzanine facility the vendor does not support: its shortfalls are arrears
 INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, rank, supported)
 VALUES ('sc-l4m', 'sc-a4', 'sc-bank', 5000000, 0.12, 12, '2026-03-31', 2, false);
+-- sc-a4 pays power on sc-f4's metered energy and a fixed cost first, under a 1.25 lock-up;
+-- sc-a1 pays a fixed cost that rises from May
+UPDATE dsx.agreements SET lockup_dscr = 1.25 WHERE agreement = 'sc-a4';
+INSERT INTO dsx.operating_costs (agreement, cost, kind, amount, valid_from) VALUES
+    ('sc-a4', 'power', 'power', 91.5, '-infinity'), ('sc-a4', 'site', 'fixed', 150000, '-infinity'),
+    ('sc-a1', 'site', 'fixed', 2500, '-infinity'), ('sc-a1', 'site', 'fixed', 2750.50, '2026-05-01');
+SELECT count(*) FILTER (WHERE dsx.load_energy('sc-f4', d::date, 40 + (extract(doy FROM d)::int % 9) * 1.125)) AS days_metered
+  FROM generate_series(date '2026-03-01', date '2026-07-31', interval '1 day') d;
 SELECT dsx.grant_loader('sc_loader', 'sc-f2');
 
 -- Hourly readings of every customer and model at the factories, in [from_ts, to_ts).
