@@ -136,9 +136,9 @@ SELECT 'b_h' || k, 'b_p' || (1 + k % 50), 'b_vendor', 'b_h' || k,
        'vendor=30%, partner=60%, b_fund=10%; from 10000: vendor=20%, partner=70%, b_fund=10%', '2026-10-01', 3, 1.2
   FROM generate_series(1, $AGREEMENTS) k;
 INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, rank, supported)
-SELECT 'b_hs' || k, 'b_h' || k, 'b_bank', 20000 + k * 100, 0.07, 24, '2026-10-15', 1, true FROM generate_series(1, $AGREEMENTS) k
+SELECT 'b_hs' || k, 'b_h' || k, 'b_bank', 20000 + k * 100, 0.07, 24, date '2026-10-15', 1, true FROM generate_series(1, $AGREEMENTS) k
 UNION ALL
-SELECT 'b_hm' || k, 'b_h' || k, 'b_bank', 5000 + k * 10, 0.12, 24, '2026-10-15', 2, false FROM generate_series(1, $AGREEMENTS) k;
+SELECT 'b_hm' || k, 'b_h' || k, 'b_bank', 5000 + k * 10, 0.12, 24, date '2026-10-15', 2, false FROM generate_series(1, $AGREEMENTS) k;
 INSERT INTO dsx.operating_costs (agreement, cost, kind, amount)
 SELECT 'b_h' || k, 'site', 'fixed', 500 FROM generate_series(1, $AGREEMENTS) k
 UNION ALL
