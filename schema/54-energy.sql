@@ -29,15 +29,17 @@ BEGIN
     IF load_energy_as.factory IS NULL OR load_energy_as.day IS NULL OR load_energy_as.mwh IS NULL THEN
         RAISE EXCEPTION 'dsx.load_energy needs a factory, a day and the MWh' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM dsx.factories f WHERE f.factory = load_energy_as.factory) THEN
-        RAISE EXCEPTION 'unknown factory "%"', load_energy_as.factory USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    -- a loader learns nothing of factories it is not mapped to: whether they exist or not,
+    -- it is refused alike
     IF NOT dsx.is_staff(who)
        AND load_energy_as.factory <> ALL (COALESCE(dsx.visible_keys((SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = who),
                                                                     'loader_factory'), '{}')) THEN
         RAISE EXCEPTION 'permission denied to load energy of factory "%"', load_energy_as.factory
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'An operator maps a loader to its factories with dsx.grant_loader().';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM dsx.factories f WHERE f.factory = load_energy_as.factory) THEN
+        RAISE EXCEPTION 'unknown factory "%"', load_energy_as.factory USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF load_energy_as.mwh < 0 OR load_energy_as.mwh >= 1e9 THEN
         RAISE EXCEPTION 'energy of factory "%" on % must be at least 0 and below 1e9 MWh, not %',
@@ -49,9 +51,11 @@ BEGIN
     END IF;
     -- a settlement in progress holds the rollup in SHARE mode: wait for it
     LOCK TABLE dsx.usage_daily IN ROW EXCLUSIVE MODE;
-    -- one loader at a time per factory and day decides what is new
+    -- one loader at a time per factory and day decides what is new (the day as a number:
+    -- its text would follow the session's DateStyle)
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('dsx.energy_readings'),
-                                             pg_catalog.hashtext(load_energy_as.factory || '/' || load_energy_as.day));
+                                             pg_catalog.hashtext(load_energy_as.factory || '/'
+                                                                 || (load_energy_as.day - date '2000-01-01')));
     SELECT r.mwh INTO latest FROM dsx.energy_readings r
      WHERE r.factory = load_energy_as.factory AND r.day = load_energy_as.day
      ORDER BY r.reading_id DESC LIMIT 1;

@@ -79,6 +79,11 @@ BEGIN
         RAISE EXCEPTION 'priority_of_payments: only the lock-up threshold may be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF array_lower(scheduled, 1) <> 1 OR array_lower(arrears_in, 1) <> 1 OR array_lower(supported, 1) <> 1
+       OR array_ndims(scheduled) > 1 OR array_ndims(arrears_in) > 1 OR array_ndims(supported) > 1 THEN
+        RAISE EXCEPTION 'priority_of_payments takes one-dimensional arrays that start at element 1'
+            USING ERRCODE = 'array_subscript_error';
+    END IF;
     IF COALESCE(array_length(arrears_in, 1), 0) <> n OR COALESCE(array_length(supported, 1), 0) <> n THEN
         RAISE EXCEPTION 'priority_of_payments: % scheduled payments, % arrears and % supported flags',
               n, COALESCE(array_length(arrears_in, 1), 0), COALESCE(array_length(supported, 1), 0)

@@ -335,7 +335,8 @@ AS $$
      CROSS JOIN LATERAL dsx.cost_lines(late.agreement, late.for_period,
                                        dsx.period_energy(late.factory, late.for_period, period_costs.through_reading)) c
       LEFT JOIN LATERAL (SELECT sum(t.mwh) AS mwh, sum(t.amount) AS amount FROM dsx.statement_costs t
-                          WHERE t.agreement = late.agreement AND t.for_period = late.for_period AND t.cost = c.cost) b ON true
+                          WHERE t.agreement = late.agreement AND t.for_period = late.for_period AND t.cost = c.cost
+                            AND t.period_start < period_costs.period_start) b ON true
      WHERE c.kind = 'power' AND c.mwh IS DISTINCT FROM COALESCE(b.mwh, 0)
      ORDER BY 1, 3, 4
 $$;

@@ -38,6 +38,9 @@ DECLARE
     v_split dsx.split;
     w       record;
 BEGIN
+    IF project_periods.agreement IS NULL THEN
+        RAISE EXCEPTION 'dsx.project needs an agreement' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     SELECT * INTO a FROM dsx.agreements g WHERE g.agreement = project_periods.agreement;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown agreement "%"', project_periods.agreement USING ERRCODE = 'invalid_parameter_value';
@@ -48,6 +51,13 @@ BEGIN
     IF project_periods.gross_in IS NULL OR array_position(project_periods.gross_in, NULL) IS NOT NULL
        OR array_position(project_periods.opex_in, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'dsx.project needs a gross for every period, and no NULL cost' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF array_lower(project_periods.gross_in, 1) <> 1 OR array_lower(project_periods.opex_in, 1) <> 1 THEN
+        RAISE EXCEPTION 'dsx.project takes arrays that start at element 1' USING ERRCODE = 'array_subscript_error';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(project_periods.gross_in || COALESCE(project_periods.opex_in, '{}')) x
+                WHERE x IN ('NaN', 'Infinity', '-Infinity')) THEN
+        RAISE EXCEPTION 'projected amounts must be finite numbers' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF project_periods.opex_in IS NOT NULL AND cardinality(project_periods.opex_in) <> cardinality(project_periods.gross_in) THEN
         RAISE EXCEPTION 'dsx.project: % periods of gross and % of operating costs', cardinality(project_periods.gross_in), cardinality(project_periods.opex_in)
@@ -150,10 +160,10 @@ BEGIN
         RETURN;                          -- nothing settled: no period to stress
     END IF;
     SELECT c.minor_units INTO v_mu FROM dsx.currencies c WHERE c.currency = v_last.currency;
-    -- the last period's metered energy (that of any power line of its own period)
-    v_mwh := COALESCE((SELECT max(c.mwh) FROM dsx.statement_costs c
-                        WHERE c.agreement = stress.agreement AND c.period_start = v_last.period_start
-                          AND c.for_period = v_last.period_start AND c.kind = 'power'), 0);
+    -- the last period's metered energy, as that statement saw it (whether or not a power
+    -- cost was in force then)
+    v_mwh := dsx.period_energy((SELECT g.factory FROM dsx.agreements g WHERE g.agreement = stress.agreement),
+                               v_last.period_start, v_last.energy_through);
     SELECT dsx.month_of(max(y.due)) INTO v_until
       FROM dsx.credit_facilities f
      CROSS JOIN LATERAL dsx.amortize(f.principal, f.annual_rate, f.periods, f.first_due, f.method,

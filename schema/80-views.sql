@@ -30,10 +30,25 @@ SELECT a.partner, s.agreement, a.factory, a.vendor, s.period_start, s.period_end
        s.distributable - s.vendor_share - s.partner_share AS other_shares,
        s.settled_at,
        s.billing_currency, s.revenue_billing, s.adjustments_billing, s.revenue_billing + s.adjustments_billing AS gross_billing,
-       s.fx_rate, s.split_valid_from
+       s.fx_rate, s.split_valid_from,
+       s.opex_due, s.opex_paid, s.opex_arrears, s.cfads, s.debt_arrears, s.reserve_drawn, s.reserve_topup,
+       s.reserve_released, s.reserve_balance, s.lockup_trapped, s.lockup_released, s.lockup_balance, s.dscr
   FROM dsx.statements s
   JOIN dsx.agreements a ON a.agreement = s.agreement;
-COMMENT ON VIEW dsx.partner_statements IS 'One row per agreement and settled monthly period (a local month of the factory): every figure of the waterfall in the settlement currency, and revenue and adjustments also in the billing currency with the rate between them. gross = debt_service_paid + support_repaid + distributable; distributable = vendor_share + partner_share + other_shares';
+COMMENT ON VIEW dsx.partner_statements IS 'One row per agreement and settled monthly period (a local month of the factory): every figure of the waterfall in the settlement currency, and revenue and adjustments also in the billing currency with the rate between them. gross = opex_paid + debt_service_paid + reserve_topup - reserve_released + support_repaid + lockup_trapped - lockup_released + distributable (without costs, reserve or lock-up: debt_service_paid + support_repaid + distributable); distributable = vendor_share + partner_share + other_shares';
+COMMENT ON COLUMN dsx.partner_statements.opex_due IS 'Operating costs of the period (with energy adjustments of closed periods)';
+COMMENT ON COLUMN dsx.partner_statements.opex_paid IS 'Operating costs paid, before any lender';
+COMMENT ON COLUMN dsx.partner_statements.opex_arrears IS 'Operating costs left unpaid, carried to the next period';
+COMMENT ON COLUMN dsx.partner_statements.cfads IS 'Cash flow available for debt service: gross - opex_paid';
+COMMENT ON COLUMN dsx.partner_statements.debt_arrears IS 'Debt service of unsupported facilities left unpaid, carried to the next period';
+COMMENT ON COLUMN dsx.partner_statements.reserve_drawn IS 'Debt service the reserve paid';
+COMMENT ON COLUMN dsx.partner_statements.reserve_topup IS 'Paid into the debt service reserve';
+COMMENT ON COLUMN dsx.partner_statements.reserve_released IS 'Reserve above its target released into the period''s cash';
+COMMENT ON COLUMN dsx.partner_statements.reserve_balance IS 'Debt service reserve at the end of the period';
+COMMENT ON COLUMN dsx.partner_statements.lockup_trapped IS 'Cash trapped by the lock-up (DSCR below the threshold)';
+COMMENT ON COLUMN dsx.partner_statements.lockup_released IS 'Trapped cash released into the distribution';
+COMMENT ON COLUMN dsx.partner_statements.lockup_balance IS 'Cash trapped at the end of the period';
+COMMENT ON COLUMN dsx.partner_statements.dscr IS 'cfads / scheduled debt service, to 4 decimals; NULL when nothing is scheduled';
 COMMENT ON COLUMN dsx.partner_statements.billing_currency IS 'Currency the customers were billed in (of the statement lines)';
 COMMENT ON COLUMN dsx.partner_statements.revenue_billing IS 'revenue in the billing currency: the sum of the period''s lines';
 COMMENT ON COLUMN dsx.partner_statements.adjustments_billing IS 'adjustments in the billing currency: the sum of the adjustment lines';

@@ -122,6 +122,8 @@ SELECT dsx.grant_loader('regress_oc_loader', 'oc-g');
 SET ROLE regress_oc_loader;
 \set VERBOSITY sqlstate
 SELECT dsx.load_energy('oc-f', '2026-08-01', 1);
+-- a factory it may not load is refused alike whether it exists or not: nothing learnt
+SELECT dsx.load_energy('no-such-factory', '2026-08-01', 1);
 INSERT INTO dsx.energy_readings (factory, day, mwh) VALUES ('oc-g', '2026-08-01', 1);
 \set VERBOSITY terse
 SELECT dsx.load_energy('oc-g', '2026-08-01', 1) AS loaded;

@@ -63,9 +63,8 @@ SELECT count(*) AS scenarios, count(*) FILTER (WHERE NOT ok) AS not_the_projecti
                   FROM dsx.project(s.agreement, array_fill(round(l.gross / 2, c.minor_units), ARRAY[n.months]),
                                    ARRAY(SELECT (SELECT COALESCE(round(sum(x.amount), c.minor_units), 0)
                                                    FROM dsx.cost_lines(s.agreement, (l.period_start + k * interval '1 month')::date,
-                                                                       COALESCE((SELECT max(t.mwh) FROM dsx.statement_costs t
-                                                                                  WHERE t.agreement = s.agreement AND t.period_start = l.period_start
-                                                                                    AND t.for_period = l.period_start AND t.kind = 'power'), 0)) x)
+                                                                       dsx.period_energy((SELECT g.factory FROM dsx.agreements g WHERE g.agreement = s.agreement),
+                                                                                         l.period_start, l.energy_through)) x)
                                            FROM generate_series(1, n.months) k ORDER BY k)) p) AS ok
           FROM dsx.vendor_stress s
           JOIN LATERAL (SELECT * FROM dsx.statements t WHERE t.agreement = s.agreement ORDER BY t.period_start DESC LIMIT 1) l ON true
@@ -88,6 +87,12 @@ SELECT * FROM dsx.project('lk-a', '{1.001}');
 SELECT * FROM dsx.project('lk-a', '{{1},{2}}');
 SELECT * FROM dsx.project('lk-a', '{1}', NULL, '2026-03-15');
 SELECT * FROM dsx.project('lk-a', '{1}', NULL, '2027-01-01');
+SELECT * FROM dsx.project(NULL, '{1}');
+SELECT * FROM dsx.project('lk-a', '{0,1000}', '[0:1]={10,20}');
+SELECT * FROM dsx.project('lk-a', '[0:1]={1,2}');
+SELECT * FROM dsx.project('lk-a', '{NaN}');
+SELECT * FROM dsx.project('lk-a', '{1}', '{Infinity}');
+SELECT * FROM dsx.priority_of_payments(100, 0, 0, '[2:3]={1,2}', '{0,0}', '{t,t}', 0, 0, 0, 0, NULL, 0);
 \set VERBOSITY terse
 -- an agreement the role may not see is, to it, unknown; its own it may project
 CREATE ROLE regress_pj_partner;
