@@ -345,6 +345,7 @@ COMMENT ON FUNCTION dsx.opex_of(text, date, dsx.statement_costs[], integer) IS '
 CREATE OR REPLACE FUNCTION dsx.support_terms(agreement text, OUT annual_rate numeric, OUT day_count text)
 RETURNS SETOF record
 LANGUAGE sql STABLE PARALLEL SAFE
+ROWS 1
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT COALESCE(a.support_rate, f.annual_rate), COALESCE(a.support_day_count, f.day_count)
@@ -355,7 +356,9 @@ AS $$
 $$;
 COMMENT ON FUNCTION dsx.support_terms(text) IS 'Rate and day count of an agreement''s credit support: its support_rate and support_day_count, else those of its most senior supported facility; no row when it has neither';
 
--- Interest on a credit support balance over a period, at the support terms.
+-- Interest on a credit support balance over a period, at the support terms. (Settlement's
+-- step 4 reads the terms in its own query, once for all agreements, and applies the same
+-- dsx.interest.)
 CREATE OR REPLACE FUNCTION dsx.support_interest(agreement text, balance numeric, period_start date, minor_units integer) RETURNS numeric
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -372,6 +375,7 @@ COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round
 CREATE OR REPLACE FUNCTION dsx.split_in_force(agreement text, period_start date)
 RETURNS TABLE(valid_from date, revenue_split dsx.split)
 LANGUAGE sql STABLE PARALLEL SAFE
+ROWS 1
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT x.valid_from, COALESCE(x.revenue_split, g.revenue_split)

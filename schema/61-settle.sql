@@ -364,6 +364,9 @@ BEGIN
                sum(ln.input_tokens) FILTER (WHERE ln.for_period = v_start)::bigint AS input_tokens,
                sum(ln.output_tokens) FILTER (WHERE ln.for_period = v_start)::bigint AS output_tokens
           FROM unnest(settle_waterfall.lines) ln GROUP BY ln.agreement
+    ), co AS (
+        -- each agreement's own cost lines
+        SELECT c.agreement, array_agg(c) AS costs FROM unnest(settle_waterfall.costs) c GROUP BY c.agreement
     ), ag AS MATERIALIZED (
         SELECT g.agreement, g.vendor, g.partner, sp.valid_from AS split_from, sp.revenue_split,
                g.settlement_currency AS currency, c.minor_units AS mu, f.currency AS billing,
@@ -375,12 +378,16 @@ BEGIN
                COALESCE(tot.rev, 0) AS rev_b, COALESCE(tot.adj, 0) AS adj_b,
                COALESCE(tot.input_tokens, 0) AS input_tokens, COALESCE(tot.output_tokens, 0) AS output_tokens,
                fx.rate_sum, fx.days, fx.rate,
-               dsx.support_interest(g.agreement, COALESCE(pr.support_balance, 0), v_start, c.minor_units) AS interest
+               COALESCE(dsx.interest(COALESCE(pr.support_balance, 0), st.annual_rate, v_start, dsx.period_end(v_start),
+                                     st.day_count, c.minor_units), 0) AS interest,
+               COALESCE(co.costs, '{}') AS costs
           FROM dsx.agreements g
           JOIN dsx.factories f ON f.factory = g.factory
           JOIN dsx.currencies c ON c.currency = g.settlement_currency
           CROSS JOIN LATERAL dsx.split_in_force(g.agreement, v_start) sp
           CROSS JOIN LATERAL dsx.period_fx(f.currency, g.settlement_currency, g.fx_rule, v_start) fx
+          LEFT JOIN LATERAL dsx.support_terms(g.agreement) st ON true
+          LEFT JOIN co ON co.agreement = g.agreement
           LEFT JOIN dsx.statements pr ON v_start > g.starts AND pr.agreement = g.agreement
                                      AND pr.period_start = (v_start - interval '1 month')::date
           LEFT JOIN tot ON tot.agreement = g.agreement
@@ -403,7 +410,7 @@ BEGIN
                settle_waterfall.through_reading)::dsx.statements,
            w.debt
       FROM cv
-     CROSS JOIN LATERAL dsx.opex_of(cv.agreement, v_start, settle_waterfall.costs, cv.mu) o
+     CROSS JOIN LATERAL dsx.opex_of(cv.agreement, v_start, cv.costs, cv.mu) o
      CROSS JOIN LATERAL dsx.period_waterfall(cv.agreement, v_start, cv.rev + cv.adj, o.opex_due, cv.opex_arrears_in,
                                              cv.opening, cv.interest, cv.reserve_opening, cv.lockup_opening,
                                              cv.arrears_in, cv.mu) w
@@ -554,6 +561,7 @@ COMMENT ON FUNCTION dsx.post_ledger(text[], date) IS 'Settlement step 6, post th
 CREATE OR REPLACE FUNCTION dsx.settle_period(agreements text[], period_start date) RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
     v_ags        text[];

@@ -12,6 +12,7 @@
 CREATE OR REPLACE FUNCTION dsx.verify_settlement_as(who name, agreement text, period_start date) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
     s      dsx.statements;

@@ -20,6 +20,7 @@ RETURNS TABLE(period_start date, period_end date, currency text, gross numeric,
               lockup_balance numeric, dscr numeric, distributable numeric, vendor_share numeric, partner_share numeric)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -146,6 +147,7 @@ RETURNS TABLE(scenario_pct integer, peak_support_balance numeric, periods_with_d
               support_balance_at_maturity numeric, through_period date)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
     v_last  dsx.statements;
