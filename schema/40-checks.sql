@@ -176,17 +176,21 @@ CREATE OR REPLACE TRIGGER credit_facilities_currency BEFORE INSERT OR UPDATE ON 
 
 /*
  * A facility settled is part of the books: once a statement booked its debt service, its
- * terms (schedule, rank, support, lender) cannot change, nor can it go (55000); a new
- * facility whose schedule has a payment due in a period already settled for its agreement
- * would change that period, and is refused too. On Citus the check runs on the
- * coordinator, where the books are.
+ * terms (schedule, rank, support, lender) cannot change, nor can it go (55000). A settled
+ * period also read every facility's payments due in the agreement's dsra_months periods
+ * after it (its reserve's target): no facility, booked or not, may gain, lose or move a
+ * payment due from the first settled period to dsra_months periods after the last (the
+ * reserve window; the period itself with no reserve). The check waits for a running
+ * settlement and holds new ones off until the change commits, as the other terms checks
+ * do. On Citus it runs on the coordinator, where the books are.
  */
 CREATE OR REPLACE FUNCTION dsx.credit_facilities_booked() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    hit record;
+    hit    record;
+    f      dsx.credit_facilities;
 BEGIN
     IF dsx.citus_node() = 'worker' THEN
         RETURN NULL;
@@ -195,6 +199,7 @@ BEGIN
     IF dsx.superuser_reload(true, false) THEN
         RETURN NULL;
     END IF;
+    PERFORM dsx.serialize_with_books('terms');
     IF TG_OP = 'TRUNCATE' THEN
         IF EXISTS (SELECT 1 FROM dsx.statement_debt) THEN
             RAISE EXCEPTION 'TRUNCATE on dsx.credit_facilities is refused: settled statements booked their debt service'
@@ -202,30 +207,43 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') AND (TG_OP = 'DELETE' OR pg_catalog.to_jsonb(NEW) <> pg_catalog.to_jsonb(OLD))
+    IF TG_OP = 'UPDATE' AND pg_catalog.to_jsonb(NEW) = pg_catalog.to_jsonb(OLD) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE')
        AND EXISTS (SELECT 1 FROM dsx.statement_debt d WHERE d.facility = OLD.facility) THEN
         RAISE EXCEPTION '% of facility "%" is refused: settled statements booked its debt service', TG_OP, OLD.facility
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'A facility''s terms are those its settled periods were settled with; a refinancing is a new facility whose schedule starts after them.';
     END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        SELECT s.period_start, x.due INTO hit
-          FROM dsx.statements s,
-               LATERAL dsx.amortize(NEW.principal, NEW.annual_rate, NEW.periods, NEW.first_due, NEW.method, NEW.frequency,
-                                    NEW.day_count, NEW.minor_units, NEW.grace_periods) x
-         WHERE s.agreement = NEW.agreement AND x.due >= s.period_start AND x.due < s.period_end
+    -- the schedule that goes (DELETE, UPDATE) and the one that comes (INSERT, UPDATE)
+    FOR f IN SELECT (x).* FROM (SELECT OLD AS x WHERE TG_OP IN ('UPDATE', 'DELETE')
+                                UNION ALL SELECT NEW WHERE TG_OP IN ('INSERT', 'UPDATE')) y LOOP
+        SELECT s.period_start, s.period_end, x.due, g.dsra_months INTO hit
+          FROM dsx.statements s
+          JOIN dsx.agreements g ON g.agreement = s.agreement,
+               LATERAL dsx.amortize(f.principal, f.annual_rate, f.periods, f.first_due, f.method, f.frequency,
+                                    f.day_count, f.minor_units, f.grace_periods) x
+         WHERE s.agreement = f.agreement AND x.due >= s.period_start
+           AND x.due < (s.period_end + g.dsra_months * interval '1 month')::date
          ORDER BY s.period_start LIMIT 1;
         IF FOUND THEN
-            RAISE EXCEPTION 'facility "%" has a payment due on %, in settled period % of agreement "%"',
-                  NEW.facility, hit.due, hit.period_start, NEW.agreement
+            IF hit.due < hit.period_end THEN
+                RAISE EXCEPTION 'facility "%" has a payment due on %, in settled period % of agreement "%"',
+                      f.facility, hit.due, hit.period_start, f.agreement
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          HINT = 'Closed books stay closed: a new facility''s first payment falls after the last settled period.';
+            END IF;
+            RAISE EXCEPTION 'facility "%" has a payment due on %, within the % months after settled period % of agreement "%" that sized its debt service reserve',
+                  f.facility, hit.due, hit.dsra_months, hit.period_start, f.agreement
                 USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = 'Closed books stay closed: a new facility''s first payment falls after the last settled period.';
+                      HINT = 'Closed books stay closed: the reserve of a settled period was sized on the payments then scheduled for its dsra_months next periods; a facility may change or be added only with payments after them.';
         END IF;
-    END IF;
+    END LOOP;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION dsx.credit_facilities_booked() IS 'Trigger: a facility whose debt service a statement booked cannot change or go, nor the table be truncated; a facility with a payment due in a settled period of its agreement is refused (55000)';
+COMMENT ON FUNCTION dsx.credit_facilities_booked() IS 'Trigger: a facility whose debt service a statement booked cannot change or go, nor the table be truncated; a facility added, changed or removed with a payment due in a settled period of its agreement, or in the dsra_months periods after one (the reserve''s target), is refused (55000). Waits for running settlements first';
 CREATE OR REPLACE TRIGGER credit_facilities_booked AFTER INSERT OR UPDATE OR DELETE ON dsx.credit_facilities
     FOR EACH ROW EXECUTE FUNCTION dsx.credit_facilities_booked();
 CREATE OR REPLACE TRIGGER credit_facilities_booked_truncate BEFORE TRUNCATE ON dsx.credit_facilities

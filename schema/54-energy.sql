@@ -49,6 +49,17 @@ BEGIN
     IF NOT pg_catalog.isfinite(load_energy_as.day) THEN
         RAISE EXCEPTION 'energy is read for a day, not %', load_energy_as.day USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF pg_catalog.scale(load_energy_as.mwh) > 6 THEN
+        RAISE EXCEPTION 'energy of factory "%" on % is metered to the watt-hour: % has more than 6 decimals of a MWh',
+              load_energy_as.factory, load_energy_as.day, load_energy_as.mwh
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- a meter reads days that have begun, in the factory's zone
+    IF load_energy_as.day > (SELECT (pg_catalog.now() AT TIME ZONE f.time_zone)::date FROM dsx.factories f
+                              WHERE f.factory = load_energy_as.factory) THEN
+        RAISE EXCEPTION 'energy of factory "%" for %: that day has not begun there', load_energy_as.factory, load_energy_as.day
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     -- a settlement in progress holds the rollup in SHARE mode: wait for it
     LOCK TABLE dsx.usage_daily IN ROW EXCLUSIVE MODE;
     -- one loader at a time per factory and day decides what is new (the day as a number:

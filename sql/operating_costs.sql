@@ -131,3 +131,9 @@ SELECT factory, day, mwh, loaded_by = session_user AS by_login FROM dsx.energy_r
 RESET ROLE;
 SELECT dsx.revoke_loader('regress_oc_loader', 'oc-g');
 DROP ROLE regress_oc_loader;
+-- A meter reads days that have begun in the factory's zone, to the watt-hour (22023).
+\set VERBOSITY sqlstate
+SELECT dsx.load_energy('oc-f', (now() AT TIME ZONE 'UTC')::date + 2, 1);
+SELECT dsx.load_energy('oc-f', '2026-05-02', 1.0000001);
+\set VERBOSITY terse
+SELECT dsx.load_energy('oc-f', '2026-05-02', 1.0000001);

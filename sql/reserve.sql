@@ -59,3 +59,19 @@ INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, 
 VALUES ('rs-b', 'rs-p', 'rs-vendor', 'rs-g', 'vendor=30%, partner=70%', '2026-01-01', 121);
 UPDATE dsx.agreements SET dsra_months = 3 WHERE agreement = 'rs-a';
 \set VERBOSITY terse
+-- A settled month's reserve was sized on the payments scheduled for the dsra_months after
+-- it: no facility may gain, lose or move a payment there (55000), booked or not; one whose
+-- payments all fall later may come, change and go. (rs-a: June settled, 2 months: the
+-- window runs to 2026-09-01.)
+\set VERBOSITY sqlstate
+INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, method, rank)
+VALUES ('rs-new', 'rs-a', 'rs-bank', 1200, 0, 12, '2026-08-15', 'linear', 2);
+\set VERBOSITY terse
+INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, method, rank)
+VALUES ('rs-new', 'rs-a', 'rs-bank', 1200, 0, 12, '2026-08-15', 'linear', 2);
+INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, method, rank)
+VALUES ('rs-later', 'rs-a', 'rs-bank', 1200, 0, 12, '2026-09-15', 'linear', 2);
+UPDATE dsx.credit_facilities SET first_due = '2026-07-20' WHERE facility = 'rs-later';
+UPDATE dsx.credit_facilities SET principal = 1300 WHERE facility = 'rs-later';
+DELETE FROM dsx.credit_facilities WHERE facility = 'rs-later';
+SELECT bool_and(dsx.verify_settlement(agreement, period_start)) AS all_still_verify FROM dsx.statements WHERE agreement = 'rs-a';

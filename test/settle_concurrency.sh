@@ -14,7 +14,9 @@
 #     while a price amendment for its period is uncommitted waits and settles at the new
 #     price; an amendment, an FX rate or a split made while the period's settlement is
 #     uncommitted waits and is then refused (55000); a zone change during an ingest of the
-#     factory's first events waits and is then refused.
+#     factory's first events waits and is then refused;
+#  5. a facility changed while a settlement is uncommitted waits, and is then refused when it
+#     would move a payment into the period just settled.
 # Needs PGHOST, PGPORT (and PGBIN); prints TAP and exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tap.bash"
@@ -187,6 +189,21 @@ is "$(wait_for "$DB" "SELECT wait_event_type FROM pg_stat_activity WHERE applica
 wait
 is "$(cat "$tmp/ingest8.rc") $(grep -c 'has usage: its time zone is fixed' "$tmp/zone8.out") $(q "$DB" -c "SELECT time_zone || ' ' || (SELECT day FROM dsx.usage_daily WHERE factory = 'c_f8') FROM dsx.factories WHERE factory = 'c_f8'")" \
    "0 1 UTC 2026-10-31" "then it is refused (55000), and the day rolled up is the zone's the events were stored under"
+
+# 5. A facility's terms and settlement take turns too: a change to a facility made while a
+#    settlement is uncommitted waits for it, and is then refused when it would move a
+#    payment into the period just settled.
+q "$DB" -c "INSERT INTO dsx.parties VALUES ('c_bank6', 'lender', 'Bank 6')" \
+        -c "INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, method)
+            VALUES ('c_fac6', 'c_t6', 'c_bank6', 600, 0, 6, '2027-06-30', 'linear')" >/dev/null
+bg settle9 settler "BEGIN; SELECT dsx.settle('c_t6', '2026-11-01'); SELECT pg_sleep(3); COMMIT;"
+wait_for "$DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'settler' AND wait_event = 'PgSleep'" 1 20 >/dev/null
+bg fac9 amender "UPDATE dsx.credit_facilities SET first_due = '2026-11-20' WHERE facility = 'c_fac6'"
+is "$(wait_for "$DB" "SELECT wait_event_type FROM pg_stat_activity WHERE application_name = 'amender'" Lock 20)" Lock \
+   "a facility change made while a settlement is uncommitted waits for it"
+wait
+is "$(cat "$tmp/settle9.rc") $(grep -c 'in settled period 2026-11-01' "$tmp/fac9.out") $(q "$DB" -c "SELECT first_due || ' ' || (SELECT bool_and(dsx.verify_settlement(agreement, period_start)) FROM dsx.statements WHERE agreement = 'c_t6') FROM dsx.credit_facilities WHERE facility = 'c_fac6'")" \
+   "0 1 2027-06-30 true" "then it is refused (55000): the facility keeps its terms and the statements verify"
 
 echo "1..$t"
 [ "$failed" = 0 ]
