@@ -19,7 +19,7 @@
 -- the row whose range holds the period's first day; usage with no such row is usage no plan
 -- prices.
 CREATE OR REPLACE VIEW dsx.price_versions WITH (security_invoker = true) AS
-SELECT cp.factory, cp.customer, pp.model, cp.plan, pp.input_price, pp.output_price,
+SELECT cp.factory, cp.customer, pp.model, cp.plan, pp.input_price::text AS input_price, pp.output_price::text AS output_price,
        GREATEST(cp.valid_from, pp.valid_from) AS valid_from, LEAST(cp.valid_until, pp.valid_until) AS valid_until
   FROM (SELECT c.factory, c.customer, c.plan, c.valid_from,
                COALESCE(lead(c.valid_from) OVER (PARTITION BY c.factory, c.customer ORDER BY c.valid_from),
@@ -35,8 +35,8 @@ COMMENT ON COLUMN dsx.price_versions.factory IS 'Factory';
 COMMENT ON COLUMN dsx.price_versions.customer IS 'Customer';
 COMMENT ON COLUMN dsx.price_versions.model IS 'Model the plan prices';
 COMMENT ON COLUMN dsx.price_versions.plan IS 'The customer''s plan at the factory in these periods';
-COMMENT ON COLUMN dsx.price_versions.input_price IS 'Price per million input tokens';
-COMMENT ON COLUMN dsx.price_versions.output_price IS 'Price per million output tokens';
+COMMENT ON COLUMN dsx.price_versions.input_price IS 'Price per million input tokens, as text (a flat price or its tiers; dsx.price reads it back exactly)';
+COMMENT ON COLUMN dsx.price_versions.output_price IS 'Price per million output tokens, as text (a flat price or its tiers; dsx.price reads it back exactly)';
 COMMENT ON COLUMN dsx.price_versions.valid_from IS 'First period these prices apply to (-infinity: from the beginning)';
 COMMENT ON COLUMN dsx.price_versions.valid_until IS 'First period they no longer apply to (infinity: still in force)';
 
@@ -50,8 +50,8 @@ COMMENT ON COLUMN dsx.prices_in_force.factory IS 'Factory';
 COMMENT ON COLUMN dsx.prices_in_force.customer IS 'Customer';
 COMMENT ON COLUMN dsx.prices_in_force.model IS 'Model the plan prices';
 COMMENT ON COLUMN dsx.prices_in_force.plan IS 'The customer''s plan at the factory';
-COMMENT ON COLUMN dsx.prices_in_force.input_price IS 'Price per million input tokens';
-COMMENT ON COLUMN dsx.prices_in_force.output_price IS 'Price per million output tokens';
+COMMENT ON COLUMN dsx.prices_in_force.input_price IS 'Price per million input tokens, as text (a flat price or its tiers)';
+COMMENT ON COLUMN dsx.prices_in_force.output_price IS 'Price per million output tokens, as text (a flat price or its tiers)';
 COMMENT ON COLUMN dsx.prices_in_force.valid_from IS 'First period of this version';
 
 -- The price in force for a period for one customer and model at a factory (a row of
@@ -61,7 +61,7 @@ RETURNS TABLE(plan text, input_price dsx.price, output_price dsx.price)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT p.plan, p.input_price, p.output_price
+    SELECT p.plan, p.input_price::dsx.price, p.output_price::dsx.price
       FROM dsx.price_versions p
      WHERE p.factory OPERATOR(pg_catalog.=) $1 AND p.customer OPERATOR(pg_catalog.=) $2
        AND p.model OPERATOR(pg_catalog.=) $3
@@ -193,7 +193,7 @@ BEGIN
     -- those in force for the period's first day.
     FOR customer, model, input_tokens, output_tokens, amount, v_priced IN
         SELECT l.customer, l.model, dsx.input_tokens(l.u), dsx.output_tokens(l.u),
-               dsx.rate(l.u, p.input_price, p.output_price, v_minor), p.plan IS NOT NULL
+               dsx.rate(l.u, p.input_price::dsx.price, p.output_price::dsx.price, v_minor), p.plan IS NOT NULL
           FROM (SELECT d.customer, d.model, dsx.rollup(d.usage) AS u
                   FROM dsx.usage_daily d
                  WHERE d.factory = v_factory AND d.day >= v_start AND d.day < v_end

@@ -127,7 +127,8 @@ BEGIN
     EXECUTE $q$
     WITH l AS MATERIALIZED (
         SELECT g.agreement, g.factory, r.customer, r.model, r.u, c.minor_units AS mu,
-               p.plan, p.input_price, p.output_price, p.plan IS NOT NULL AS priced
+               p.plan, p.input_price::dsx.price AS input_price, p.output_price::dsx.price AS output_price,
+               p.plan IS NOT NULL AS priced
           FROM dsx.period_rollups($1, $2, $3) r
           JOIN dsx.agreements g ON g.factory = r.factory
           JOIN dsx.factories f ON f.factory = g.factory

@@ -60,6 +60,15 @@ BEGIN
                 WHERE x IN ('NaN', 'Infinity', '-Infinity')) THEN
         RAISE EXCEPTION 'projected amounts must be finite numbers' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- a century of months is the longest projection (each period is a waterfall)
+    IF cardinality(project_periods.gross_in) > 1200 THEN
+        RAISE EXCEPTION 'dsx.project runs at most 1200 periods, not %', cardinality(project_periods.gross_in)
+            USING ERRCODE = 'program_limit_exceeded';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(project_periods.gross_in || COALESCE(project_periods.opex_in, '{}')) x
+                WHERE abs(x) >= 1e32) THEN
+        RAISE EXCEPTION 'projected amounts must be below 1e32 in absolute value' USING ERRCODE = 'numeric_value_out_of_range';
+    END IF;
     IF project_periods.opex_in IS NOT NULL AND cardinality(project_periods.opex_in) <> cardinality(project_periods.gross_in) THEN
         RAISE EXCEPTION 'dsx.project: % periods of gross and % of operating costs', cardinality(project_periods.gross_in), cardinality(project_periods.opex_in)
             USING ERRCODE = 'invalid_parameter_value';
@@ -191,7 +200,8 @@ $$;
 COMMENT ON FUNCTION dsx.stress(text) IS 'An agreement projected (dsx.project) from its last settled period at 100, 75, 50, 25 and 0 % of that period''s gross and its costs in force (power on that period''s energy), through the period of its last scheduled payment: the peak credit support balance, the periods with draws, the balance at maturity. No rows before any settlement';
 
 CREATE OR REPLACE VIEW dsx.vendor_stress WITH (security_invoker = true) AS
-SELECT a.vendor, a.agreement, s.scenario_pct, s.peak_support_balance, s.periods_with_draws, s.support_balance_at_maturity,
+SELECT a.vendor, a.agreement, s.scenario_pct, s.peak_support_balance::numeric(38,6) AS peak_support_balance,
+       s.periods_with_draws, s.support_balance_at_maturity::numeric(38,6) AS support_balance_at_maturity,
        a.partner, a.settlement_currency AS currency, s.through_period
   FROM dsx.agreements a
  CROSS JOIN LATERAL dsx.stress(a.agreement) s;

@@ -181,6 +181,54 @@ COMMENT ON FUNCTION dsx.grant_role_check(name, text, text) IS 'Validation shared
 -- Map a role to a party of the given kind (partner or vendor): one row in dsx.<kind>_roles
 -- and membership of the group dsx_<kind>. The public grant_* and revoke_* functions below
 -- are this, for one kind each.
+/*
+ * BI tools name the views without a schema (partner_statements, not dsx.partner_statements)
+ * and cannot be told where to look: a role mapped to a partner or a vendor, or made an
+ * auditor, gets the search_path "$user", public, dsx in this database (ALTER ROLE ... IN
+ * DATABASE ... SET, effective from its next login); when its last mapping goes, that
+ * setting goes too. A role that already has a search_path of its own in this database
+ * keeps it (a NOTICE says so). The value set is fixed, whatever the caller: the function
+ * runs with the owner's rights for the owner and dsx_operator, who map roles.
+ */
+CREATE OR REPLACE FUNCTION dsx.view_path(role name) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ours   CONSTANT text := '"$user", public, dsx';
+    r      oid;
+    cur    text;
+    mapped boolean;
+BEGIN
+    SELECT g.oid INTO r FROM pg_catalog.pg_roles g WHERE g.rolname = view_path.role;
+    IF r IS NULL THEN
+        RETURN;
+    END IF;
+    mapped := EXISTS (SELECT 1 FROM dsx.partner_roles m WHERE m.role = view_path.role)
+           OR EXISTS (SELECT 1 FROM dsx.vendor_roles m WHERE m.role = view_path.role)
+           OR pg_catalog.pg_has_role(r, 'dsx_auditor', 'MEMBER');
+    SELECT pg_catalog.substr(c, 13) INTO cur
+      FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) c
+     WHERE s.setrole = r AND s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
+       AND c LIKE 'search\_path=%';
+    BEGIN
+        IF mapped AND cur IS NULL THEN
+            EXECUTE pg_catalog.format('ALTER ROLE %I IN DATABASE %I SET search_path = "$user", public, dsx',
+                                      view_path.role, current_database());
+        ELSIF mapped AND cur <> ours THEN
+            RAISE NOTICE 'role "%" keeps its own search_path in this database (%): it names the views with their schema, dsx.',
+                  view_path.role, cur;
+        ELSIF NOT mapped AND cur = ours THEN
+            EXECUTE pg_catalog.format('ALTER ROLE %I IN DATABASE %I RESET search_path', view_path.role, current_database());
+        END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE NOTICE 'the search_path of role "%" could not be set: it names the views with their schema, dsx.', view_path.role
+            USING DETAIL = SQLERRM;
+    END;
+END
+$$;
+COMMENT ON FUNCTION dsx.view_path(name) IS 'Gives a role mapped to a partner or vendor, or an auditor, the search_path "$user", public, dsx in this database (from its next login), so that BI tools find the views by their names; takes it away with the last mapping. A role with a search_path of its own there keeps it';
+
 CREATE OR REPLACE FUNCTION dsx.map_role(role name, party text, kind text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -209,6 +257,7 @@ BEGIN
               AND m.member = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = role)) THEN
         EXECUTE pg_catalog.format('GRANT %I TO %I', grp, role);
     END IF;
+    PERFORM dsx.view_path(role);
     RETURN mapped IS NULL;
 END
 $$;
@@ -232,6 +281,7 @@ BEGIN
        AND pg_catalog.pg_has_role(role, grp, 'MEMBER') THEN
         EXECUTE pg_catalog.format('REVOKE %I FROM %I', grp, role);
     END IF;
+    PERFORM dsx.view_path(role);
     RETURN true;
 END
 $$;
@@ -257,6 +307,55 @@ COMMENT ON FUNCTION dsx.grant_partner(name, text) IS 'Map a role to a partner an
 COMMENT ON FUNCTION dsx.revoke_partner(name) IS 'Remove a role''s partner mapping and its membership of dsx_partner; false (and says so) when it had none. Revoke before dropping a role: the map is kept by name';
 COMMENT ON FUNCTION dsx.grant_vendor(name, text) IS 'Map a role to a vendor and make it a member of dsx_vendor: it can then read the vendor''s agreements across partners (dsx.vendor_portfolio, statements, credit support), and nothing else; true when newly mapped. For the extension owner and dsx_operator';
 COMMENT ON FUNCTION dsx.revoke_vendor(name) IS 'Remove a role''s vendor mapping and its membership of dsx_vendor; false (and says so) when it had none';
+
+-- Auditors: membership of dsx_auditor, and the search_path that finds the views. For the
+-- extension's owner (who administers dsx_auditor) or a superuser.
+CREATE OR REPLACE FUNCTION dsx.grant_auditor(role name) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    was boolean;
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'a role is needed' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = role) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create the login role first, e.g. CREATE ROLE ... LOGIN PASSWORD ...';
+    END IF;
+    IF role IN ('dsx_operator', 'dsx_loader', 'dsx_partner', 'dsx_vendor', 'dsx_auditor') THEN
+        RAISE EXCEPTION 'role "%" is one of dsx''s own groups and cannot be made an auditor', role
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    was := pg_catalog.pg_has_role(role, 'dsx_auditor', 'MEMBER');
+    IF NOT was THEN
+        EXECUTE pg_catalog.format('GRANT dsx_auditor TO %I', role);
+    END IF;
+    PERFORM dsx.view_path(role);
+    RETURN NOT was;
+END
+$$;
+COMMENT ON FUNCTION dsx.grant_auditor(name) IS 'Make a role an auditor (a member of dsx_auditor: it reads every table and view and writes nothing) with the search_path that finds the views; true when newly granted. For the extension owner';
+
+CREATE OR REPLACE FUNCTION dsx.revoke_auditor(role name) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+                    WHERE m.roleid = 'dsx_auditor'::regrole
+                      AND m.member = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = role)) THEN
+        RAISE NOTICE 'role "%" is not an auditor', role;
+        RETURN false;
+    END IF;
+    EXECUTE pg_catalog.format('REVOKE dsx_auditor FROM %I', role);
+    PERFORM dsx.view_path(role);
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION dsx.revoke_auditor(name) IS 'Take a role''s membership of dsx_auditor away, and the search_path dsx.grant_auditor gave it when no other mapping needs it; false (and says so) when it was no auditor';
 
 -- Map a role to a factory it may load (one row of dsx.loader_roles per factory) and make it
 -- a member of dsx_loader; revoking its last factory revokes the membership.

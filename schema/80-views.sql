@@ -1,8 +1,28 @@
 -- schema/80-views.sql — the views BI tools read (built-in column types only,
 -- security_invoker).
 
+/*
+ * Every column of a view has a built-in type with a declared size, so that ODBC and JDBC
+ * drivers report a finite precision and scale that hold every value (an unbounded numeric
+ * is reported as the driver's default, numeric(28,6) for psqlODBC, and rounded to it):
+ *   amounts        numeric(38,6)  each rounded to its currency's minor unit (0 to 6
+ *                                 decimals); 32 digits before the point, where the largest
+ *                                 line dsx can rate (2^63 tokens at the highest price, 10^9
+ *                                 a million) has 22
+ *   DSCR           numeric(38,4)  to 4 decimals, as settled
+ *   FX rates       numeric(38,24) the rate a period converted at, to 24 decimals
+ *   utilisation    numeric(38,2), power numeric(38,6)
+ *   prices         text           a flat price or its tiers (dsx.price reads them back)
+ *   tokens bigint; counts integer or bigint; days and periods date; instants timestamptz.
+ * A value that did not fit would be an error (22003), never a rounding.
+ */
+
 CREATE OR REPLACE VIEW dsx.facility_position WITH (security_invoker = true) AS
-    SELECT * FROM dsx.facility_position_at(CURRENT_DATE);
+    SELECT p.facility, p.agreement, p.lender, p.as_of, p.next_period, p.next_due,
+           p.next_payment::numeric(38,6) AS next_payment, p.next_interest::numeric(38,6) AS next_interest,
+           p.next_principal::numeric(38,6) AS next_principal,
+           p.outstanding_principal::numeric(38,6) AS outstanding_principal, p.remaining_periods, p.maturity
+      FROM dsx.facility_position_at(CURRENT_DATE) p;
 COMMENT ON VIEW dsx.facility_position IS 'Every credit facility today: next payment due and principal outstanding (dsx.facility_position_at(CURRENT_DATE))';
 COMMENT ON COLUMN dsx.facility_position.facility IS 'Facility identifier';
 COMMENT ON COLUMN dsx.facility_position.agreement IS 'The agreement the facility finances';
@@ -23,16 +43,26 @@ COMMENT ON COLUMN dsx.facility_position.maturity IS 'Due date of the last paymen
  */
 CREATE OR REPLACE VIEW dsx.partner_statements WITH (security_invoker = true) AS
 SELECT a.partner, s.agreement, a.factory, a.vendor, s.period_start, s.period_end, s.currency,
-       s.input_tokens, s.output_tokens, s.revenue, s.adjustments, s.gross,
-       s.debt_service_due, s.debt_service_paid, s.support_opening, s.support_drawn,
-       s.support_interest, s.support_repaid, s.support_balance, s.distributable,
-       s.vendor_share, s.partner_share,
-       s.distributable - s.vendor_share - s.partner_share AS other_shares,
+       s.input_tokens, s.output_tokens, s.revenue::numeric(38,6) AS revenue, s.adjustments::numeric(38,6) AS adjustments,
+       s.gross::numeric(38,6) AS gross,
+       s.debt_service_due::numeric(38,6) AS debt_service_due, s.debt_service_paid::numeric(38,6) AS debt_service_paid,
+       s.support_opening::numeric(38,6) AS support_opening, s.support_drawn::numeric(38,6) AS support_drawn,
+       s.support_interest::numeric(38,6) AS support_interest, s.support_repaid::numeric(38,6) AS support_repaid,
+       s.support_balance::numeric(38,6) AS support_balance, s.distributable::numeric(38,6) AS distributable,
+       s.vendor_share::numeric(38,6) AS vendor_share, s.partner_share::numeric(38,6) AS partner_share,
+       (s.distributable - s.vendor_share - s.partner_share)::numeric(38,6) AS other_shares,
        s.settled_at,
-       s.billing_currency, s.revenue_billing, s.adjustments_billing, s.revenue_billing + s.adjustments_billing AS gross_billing,
-       s.fx_rate, s.split_valid_from,
-       s.opex_due, s.opex_paid, s.opex_arrears, s.cfads, s.debt_arrears, s.reserve_drawn, s.reserve_topup,
-       s.reserve_released, s.reserve_balance, s.lockup_trapped, s.lockup_released, s.lockup_balance, s.dscr
+       s.billing_currency, s.revenue_billing::numeric(38,6) AS revenue_billing,
+       s.adjustments_billing::numeric(38,6) AS adjustments_billing,
+       (s.revenue_billing + s.adjustments_billing)::numeric(38,6) AS gross_billing,
+       s.fx_rate::numeric(38,24) AS fx_rate, s.split_valid_from,
+       s.opex_due::numeric(38,6) AS opex_due, s.opex_paid::numeric(38,6) AS opex_paid,
+       s.opex_arrears::numeric(38,6) AS opex_arrears, s.cfads::numeric(38,6) AS cfads,
+       s.debt_arrears::numeric(38,6) AS debt_arrears, s.reserve_drawn::numeric(38,6) AS reserve_drawn,
+       s.reserve_topup::numeric(38,6) AS reserve_topup, s.reserve_released::numeric(38,6) AS reserve_released,
+       s.reserve_balance::numeric(38,6) AS reserve_balance, s.lockup_trapped::numeric(38,6) AS lockup_trapped,
+       s.lockup_released::numeric(38,6) AS lockup_released, s.lockup_balance::numeric(38,6) AS lockup_balance,
+       s.dscr::numeric(38,4) AS dscr
   FROM dsx.statements s
   JOIN dsx.agreements a ON a.agreement = s.agreement;
 COMMENT ON VIEW dsx.partner_statements IS 'One row per agreement and settled monthly period (a local month of the factory): every figure of the waterfall in the settlement currency, and revenue and adjustments also in the billing currency with the rate between them. gross = opex_paid + debt_service_paid + reserve_topup - reserve_released + support_repaid + lockup_trapped - lockup_released + distributable (without costs, reserve or lock-up: debt_service_paid + support_repaid + distributable); distributable = vendor_share + partner_share + other_shares';
@@ -80,46 +110,172 @@ COMMENT ON COLUMN dsx.partner_statements.partner_share IS 'The partner''s part o
 COMMENT ON COLUMN dsx.partner_statements.other_shares IS 'Parts of further parties the split names (0 for a vendor/partner split); their detail is in dsx.statement_shares';
 COMMENT ON COLUMN dsx.partner_statements.settled_at IS 'When the period was settled; the row never changes afterwards';
 
+/*
+ * Daily usage whose revenue adds up to the books. A month's revenue for a customer and
+ * model is its booked amount when the month is settled (the factory's agreement has a
+ * statement for it): the month's own line plus every adjustment line later statements
+ * booked for it (0 when nothing was); otherwise a provisional line, the month rated now at
+ * the price in force and rounded once. That amount is spread over the month's days by
+ * largest remainder, in minor units, weighted by what each day added to the month's exact
+ * charge (at the booked prices when settled): each day gets floor(amount x weight / total)
+ * and the units left over go to the days with the largest remainders, the earlier day
+ * first on a tie. Weights that total 0 fall back to the days' tokens, then to equal parts.
+ * The days of a month therefore add up exactly to its lines.
+ */
+-- The books partner_usage_daily reads, each in a query of its own: the months settled per
+-- factory, and what the lines of each month hold per customer and model with the prices of
+-- its first line. (On Citus the books are local to the coordinator and the usage is
+-- distributed; a join of the two under row-level security in one query is beyond Citus's
+-- planner, so the view joins their results.) The caller's rights: row-level security
+-- applies.
+CREATE OR REPLACE FUNCTION dsx.settled_months() RETURNS TABLE(factory text, period_start date)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY SELECT a.factory, s.period_start FROM dsx.statements s JOIN dsx.agreements a ON a.agreement = s.agreement;
+END
+$$;
+COMMENT ON FUNCTION dsx.settled_months() IS 'The settled months of every factory the caller may see (for dsx.partner_usage_daily)';
+CREATE OR REPLACE FUNCTION dsx.booked_months()
+RETURNS TABLE(factory text, for_period date, customer text, model text, amount numeric,
+              input_price dsx.price, output_price dsx.price)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT a.factory, l.for_period, l.customer, l.model, pg_catalog.sum(l.amount),
+           (pg_catalog.array_agg(l.input_price ORDER BY l.period_start))[1],
+           (pg_catalog.array_agg(l.output_price ORDER BY l.period_start))[1]
+      FROM dsx.statement_lines l JOIN dsx.agreements a ON a.agreement = l.agreement
+     GROUP BY a.factory, l.for_period, l.customer, l.model;
+END
+$$;
+COMMENT ON FUNCTION dsx.booked_months() IS 'What the statement lines the caller may see hold for each factory, month, customer and model (the month''s own line and the adjustments booked for it since), with the prices of its first line (for dsx.partner_usage_daily)';
+
 CREATE OR REPLACE VIEW dsx.partner_usage_daily WITH (security_invoker = true) AS
-SELECT f.partner, d.factory, d.customer, d.model, d.day, f.currency,
-       d.events, d.input_tokens, d.output_tokens, d.input_tokens + d.output_tokens AS total_tokens,
-       CASE WHEN p.input_price IS NOT NULL THEN
-              dsx.charge(d.month_input, p.input_price) + dsx.charge(d.month_output, p.output_price)
-            - dsx.charge(d.month_input - d.input_tokens, p.input_price)
-            - dsx.charge(d.month_output - d.output_tokens, p.output_price)
-       END AS revenue
-  FROM (SELECT u.factory, u.customer, u.model, u.day, u.events, u.input_tokens, u.output_tokens,
-               (pg_catalog.sum(u.input_tokens) OVER w)::bigint AS month_input,
-               (pg_catalog.sum(u.output_tokens) OVER w)::bigint AS month_output
-          FROM (SELECT x.factory, x.customer, x.model, x.day, dsx.events(x.usage) AS events,
-                       dsx.input_tokens(x.usage) AS input_tokens, dsx.output_tokens(x.usage) AS output_tokens
-                  FROM dsx.usage_daily x) u
-        WINDOW w AS (PARTITION BY u.factory, u.customer, u.model, pg_catalog.date_trunc('month', u.day::timestamp)
-                     ORDER BY u.day)) d
-  JOIN dsx.factories f ON f.factory = d.factory
-  LEFT JOIN dsx.price_versions p ON p.factory = d.factory AND p.customer = d.customer AND p.model = d.model
-                                AND p.valid_from <= d.day AND d.day < p.valid_until;
-COMMENT ON VIEW dsx.partner_usage_daily IS 'One row per factory, customer, model and local day of usage (the factory''s time zone), priced by the version in force for its month, with the revenue the day added to the month; live: late usage shows as soon as it is ingested. Settled figures are in dsx.partner_statements';
+WITH d AS (
+    SELECT u.factory, u.customer, u.model, u.day, u.month, u.events, u.input_tokens, u.output_tokens,
+           (pg_catalog.sum(u.input_tokens) OVER w)::bigint AS mtd_input,
+           (pg_catalog.sum(u.output_tokens) OVER w)::bigint AS mtd_output
+      FROM (SELECT x.factory, x.customer, x.model, x.day, pg_catalog.date_trunc('month', x.day::timestamp)::date AS month,
+                   dsx.events(x.usage) AS events, dsx.input_tokens(x.usage) AS input_tokens,
+                   dsx.output_tokens(x.usage) AS output_tokens
+              FROM dsx.usage_daily x) u
+    WINDOW w AS (PARTITION BY u.factory, u.customer, u.model, u.month ORDER BY u.day)
+), w AS (
+    SELECT d.*, f.partner, f.currency, c.minor_units AS mu, s.factory IS NOT NULL AS settled, b.amount AS booked,
+           CASE WHEN s.factory IS NOT NULL AND b.factory IS NOT NULL THEN b.input_price
+                ELSE p.input_price::dsx.price END AS ip,
+           CASE WHEN s.factory IS NOT NULL AND b.factory IS NOT NULL THEN b.output_price
+                ELSE p.output_price::dsx.price END AS op
+      FROM d
+      JOIN dsx.factories f ON f.factory = d.factory
+      JOIN dsx.currencies c ON c.currency = f.currency
+      LEFT JOIN dsx.settled_months() s ON s.factory = d.factory AND s.period_start = d.month
+      LEFT JOIN dsx.booked_months() b ON s.factory IS NOT NULL AND b.factory = d.factory AND b.for_period = d.month
+                                     AND b.customer = d.customer AND b.model = d.model
+      LEFT JOIN dsx.price_versions p ON p.factory = d.factory AND p.customer = d.customer AND p.model = d.model
+                                    AND p.valid_from <= d.month AND d.month < p.valid_until
+), x AS (
+    -- each day's exact revenue: what it added to the month's charge
+    SELECT w.*,
+           dsx.charge(w.mtd_input, w.ip) + dsx.charge(w.mtd_output, w.op)
+           - dsx.charge(w.mtd_input - w.input_tokens, w.ip) - dsx.charge(w.mtd_output - w.output_tokens, w.op) AS exact
+      FROM w
+), t AS (
+    SELECT x.*,
+           pg_catalog.sum(x.exact) OVER g AS exact_total,
+           pg_catalog.sum(x.input_tokens + x.output_tokens) OVER g AS tokens_total,
+           pg_catalog.count(*) OVER g AS days
+      FROM x
+    WINDOW g AS (PARTITION BY x.factory, x.customer, x.model, x.month)
+), q AS (
+    -- the month's amount in minor units, each day's weight, their total made positive
+    SELECT t.*, m.units, m.weight * pg_catalog.sign(m.total) AS weight, abs(m.total) AS total
+      FROM t
+     CROSS JOIN LATERAL (
+           SELECT CASE WHEN t.settled THEN COALESCE(t.booked, 0) ELSE pg_catalog.round(t.exact_total, t.mu) END
+                  * 10::numeric ^ t.mu AS units,
+                  CASE WHEN t.exact_total <> 0 THEN t.exact
+                       WHEN t.tokens_total <> 0 THEN (t.input_tokens + t.output_tokens)::numeric ELSE 1 END AS weight,
+                  CASE WHEN t.exact_total <> 0 THEN t.exact_total
+                       WHEN t.tokens_total <> 0 THEN t.tokens_total::numeric ELSE t.days::numeric END AS total) m
+), r AS (
+    -- floor(units x weight / total) and its remainder, exactly
+    SELECT q.*, fl.part, q.units * q.weight - fl.part * q.total AS remainder
+      FROM q
+     CROSS JOIN LATERAL (SELECT pg_catalog.div(q.units * q.weight, q.total)
+                                - CASE WHEN pg_catalog.mod(q.units * q.weight, q.total) < 0 THEN 1 ELSE 0 END AS part) fl
+), al AS (
+    SELECT r.*,
+           r.units - pg_catalog.sum(r.part) OVER g AS left_over,
+           pg_catalog.row_number() OVER (PARTITION BY r.factory, r.customer, r.model, r.month
+                                         ORDER BY r.remainder DESC, r.day) AS place
+      FROM r
+    WINDOW g AS (PARTITION BY r.factory, r.customer, r.model, r.month)
+)
+SELECT al.partner, al.factory, al.customer, al.model, al.day, al.currency,
+       al.events, al.input_tokens, al.output_tokens, al.input_tokens + al.output_tokens AS total_tokens,
+       (CASE WHEN al.settled OR al.ip IS NOT NULL THEN
+             (al.part + CASE WHEN al.place <= al.left_over THEN 1 ELSE 0 END) / 10::numeric ^ al.mu
+        END)::numeric(38,6) AS revenue,
+       al.settled
+  FROM al;
+COMMENT ON VIEW dsx.partner_usage_daily IS 'One row per factory, customer, model and local day of usage (the factory''s time zone), with the day''s part of its month''s revenue: of the amount the books hold for the month when it is settled, else of a provisional line (the month rated now, at the price in force, rounded once), spread over the days by largest remainder weighted by what each day added to the month''s exact charge. The days of a month add up exactly to its lines (dsx.partner_revenue_lines); live: usage shows as soon as it is ingested';
 COMMENT ON COLUMN dsx.partner_usage_daily.partner IS 'The capital partner running the factory';
 COMMENT ON COLUMN dsx.partner_usage_daily.factory IS 'Factory that served the tokens';
 COMMENT ON COLUMN dsx.partner_usage_daily.customer IS 'Customer the tokens are billed to';
 COMMENT ON COLUMN dsx.partner_usage_daily.model IS 'Model that served them';
 COMMENT ON COLUMN dsx.partner_usage_daily.day IS 'Local calendar day of the factory';
-COMMENT ON COLUMN dsx.partner_usage_daily.currency IS 'ISO 4217 currency of revenue (the factory''s)';
+COMMENT ON COLUMN dsx.partner_usage_daily.currency IS 'ISO 4217 currency of revenue (the factory''s billing currency)';
 COMMENT ON COLUMN dsx.partner_usage_daily.events IS 'Usage events of the day';
 COMMENT ON COLUMN dsx.partner_usage_daily.input_tokens IS 'Input tokens of the day';
 COMMENT ON COLUMN dsx.partner_usage_daily.output_tokens IS 'Output tokens of the day';
 COMMENT ON COLUMN dsx.partner_usage_daily.total_tokens IS 'input_tokens + output_tokens';
-COMMENT ON COLUMN dsx.partner_usage_daily.revenue IS 'What the day added to the month''s exact charge for this customer and model at the customer''s plan in force for the month: charge(month-to-date tokens through the day) - charge(through the day before), tiers counted on the month''s volume. Exact and unrounded: the days of a month add up to the month''s exact charge, which the statement line rounds once to the minor unit. Can be negative under volume tiers (a day that lifts the month into a cheaper tier). NULL when the customer has no plan or no price for the model';
+COMMENT ON COLUMN dsx.partner_usage_daily.revenue IS 'The day''s part of its month''s revenue for the customer and model, in the minor unit: settled, of what the books hold for the month (its line and the adjustment lines booked for it since; 0 when none), weighted at the prices it was booked with; not settled, of the month rated now and rounded once. The days of a month add up to the month exactly. NULL for a month not settled whose usage no plan prices';
+COMMENT ON COLUMN dsx.partner_usage_daily.settled IS 'True when the month is settled (the revenue is the books''); false for a provisional figure that changes as usage arrives';
+
+CREATE OR REPLACE VIEW dsx.partner_revenue_lines WITH (security_invoker = true) AS
+SELECT a.partner, l.agreement, a.factory, l.period_start, l.for_period, l.for_period < l.period_start AS adjustment,
+       l.customer, l.model, l.input_tokens, l.output_tokens, l.amount::numeric(38,6) AS amount,
+       s.billing_currency AS currency, l.plan, l.input_price::text AS input_price, l.output_price::text AS output_price
+  FROM dsx.statement_lines l
+  JOIN dsx.statements s ON s.agreement = l.agreement AND s.period_start = l.period_start
+  JOIN dsx.agreements a ON a.agreement = l.agreement;
+COMMENT ON VIEW dsx.partner_revenue_lines IS 'One row per line of every statement: a customer and model''s usage of a period, rated and rounded once, in the billing currency. Summed per statement, amount gives its revenue_billing (lines of its own period) and adjustments_billing (adjustment lines); summed per for_period, what the books hold for a month, which dsx.partner_usage_daily spreads over its days';
+COMMENT ON COLUMN dsx.partner_revenue_lines.partner IS 'The capital partner running the factory';
+COMMENT ON COLUMN dsx.partner_revenue_lines.agreement IS 'Agreement whose statement holds the line';
+COMMENT ON COLUMN dsx.partner_revenue_lines.factory IS 'The agreement''s factory';
+COMMENT ON COLUMN dsx.partner_revenue_lines.period_start IS 'The statement''s period (first day of its local month)';
+COMMENT ON COLUMN dsx.partner_revenue_lines.for_period IS 'The period the usage belongs to: period_start for the statement''s own lines, an earlier closed period for an adjustment';
+COMMENT ON COLUMN dsx.partner_revenue_lines.adjustment IS 'True for an adjustment line: late usage or a void of the closed period for_period, re-rated at the prices it was booked with, less what was booked';
+COMMENT ON COLUMN dsx.partner_revenue_lines.customer IS 'Customer billed';
+COMMENT ON COLUMN dsx.partner_revenue_lines.model IS 'Model that served the tokens';
+COMMENT ON COLUMN dsx.partner_revenue_lines.input_tokens IS 'Input tokens (for an adjustment, the change)';
+COMMENT ON COLUMN dsx.partner_revenue_lines.output_tokens IS 'Output tokens (for an adjustment, the change)';
+COMMENT ON COLUMN dsx.partner_revenue_lines.amount IS 'The line''s amount, rounded once to the billing currency''s minor unit (for an adjustment, the change)';
+COMMENT ON COLUMN dsx.partner_revenue_lines.currency IS 'ISO 4217 billing currency of amount (the statement''s billing_currency)';
+COMMENT ON COLUMN dsx.partner_revenue_lines.plan IS 'The customer''s plan the line was rated under';
+COMMENT ON COLUMN dsx.partner_revenue_lines.input_price IS 'Price per million input tokens the line was rated at, as text (a flat price or its tiers)';
+COMMENT ON COLUMN dsx.partner_revenue_lines.output_price IS 'Price per million output tokens the line was rated at, as text (a flat price or its tiers)';
 
 CREATE OR REPLACE VIEW dsx.credit_support_position WITH (security_invoker = true) AS
 SELECT a.partner, s.agreement, a.vendor, f.facility, f.lender, s.period_start, s.period_end, s.currency,
-       s.debt_service_due, s.debt_service_paid, s.support_opening, s.support_drawn,
-       s.support_interest, s.support_repaid, s.support_balance,
+       s.debt_service_due::numeric(38,6) AS debt_service_due, s.debt_service_paid::numeric(38,6) AS debt_service_paid,
+       s.support_opening::numeric(38,6) AS support_opening, s.support_drawn::numeric(38,6) AS support_drawn,
+       s.support_interest::numeric(38,6) AS support_interest, s.support_repaid::numeric(38,6) AS support_repaid,
+       s.support_balance::numeric(38,6) AS support_balance,
        (SELECT pg_catalog.sum(dsx.facility_outstanding(c.facility, s.period_end))
-          FROM dsx.credit_facilities c WHERE c.agreement = s.agreement) AS loan_outstanding,
-       s.debt_arrears, s.reserve_opening, s.reserve_drawn, s.reserve_topup, s.reserve_released, s.reserve_balance,
-       s.opex_due, s.opex_paid, s.opex_arrears, s.cfads, s.dscr, s.lockup_trapped, s.lockup_released, s.lockup_balance
+          FROM dsx.credit_facilities c WHERE c.agreement = s.agreement)::numeric(38,6) AS loan_outstanding,
+       s.debt_arrears::numeric(38,6) AS debt_arrears, s.reserve_opening::numeric(38,6) AS reserve_opening,
+       s.reserve_drawn::numeric(38,6) AS reserve_drawn, s.reserve_topup::numeric(38,6) AS reserve_topup,
+       s.reserve_released::numeric(38,6) AS reserve_released, s.reserve_balance::numeric(38,6) AS reserve_balance,
+       s.opex_due::numeric(38,6) AS opex_due, s.opex_paid::numeric(38,6) AS opex_paid,
+       s.opex_arrears::numeric(38,6) AS opex_arrears, s.cfads::numeric(38,6) AS cfads, s.dscr::numeric(38,4) AS dscr,
+       s.lockup_trapped::numeric(38,6) AS lockup_trapped, s.lockup_released::numeric(38,6) AS lockup_released,
+       s.lockup_balance::numeric(38,6) AS lockup_balance
   FROM dsx.statements s
   JOIN dsx.agreements a ON a.agreement = s.agreement
   JOIN LATERAL (SELECT c.facility, c.lender FROM dsx.credit_facilities c
@@ -157,28 +313,31 @@ COMMENT ON COLUMN dsx.credit_support_position.lockup_balance IS 'Cash trapped at
 COMMENT ON COLUMN dsx.credit_support_position.loan_outstanding IS 'Principal still owed to the lenders after the payments due before period_end, over every facility of the agreement (the schedules'' closing balances)';
 
 CREATE OR REPLACE VIEW dsx.vendor_portfolio WITH (security_invoker = true) AS
-SELECT a.vendor, a.partner, a.agreement, a.factory, fa.region, fa.gpus::bigint AS gpus, fa.power_mw,
+SELECT a.vendor, a.partner, a.agreement, a.factory, fa.region, fa.gpus::bigint AS gpus, fa.power_mw::numeric(38,6) AS power_mw,
        a.settlement_currency AS currency, a.starts,
        COALESCE(t.periods_settled, 0) AS periods_settled, t.first_period, l.period_start AS last_period,
-       COALESCE(t.revenue, 0) AS revenue,
-       COALESCE(t.vendor_share, 0) AS vendor_share_earned,
-       COALESCE(t.partner_share, 0) AS partner_share_earned,
-       COALESCE(t.support_drawn, 0) AS support_drawn_total,
-       COALESCE(t.support_interest, 0) AS support_interest_total,
-       COALESCE(t.support_repaid, 0) AS support_repaid_total,
-       COALESCE(l.support_balance, 0) AS support_balance,
-       o.loan_outstanding,
-       COALESCE(l.support_balance, 0) + COALESCE(o.loan_outstanding, 0) AS credit_exposure,
+       COALESCE(t.revenue, 0)::numeric(38,6) AS revenue,
+       COALESCE(t.vendor_share, 0)::numeric(38,6) AS vendor_share_earned,
+       COALESCE(t.partner_share, 0)::numeric(38,6) AS partner_share_earned,
+       COALESCE(t.support_drawn, 0)::numeric(38,6) AS support_drawn_total,
+       COALESCE(t.support_interest, 0)::numeric(38,6) AS support_interest_total,
+       COALESCE(t.support_repaid, 0)::numeric(38,6) AS support_repaid_total,
+       COALESCE(l.support_balance, 0)::numeric(38,6) AS support_balance,
+       o.loan_outstanding::numeric(38,6) AS loan_outstanding,
+       (COALESCE(l.support_balance, 0) + COALESCE(o.loan_outstanding, 0))::numeric(38,6) AS credit_exposure,
        l.input_tokens + l.output_tokens AS last_period_tokens,
        CASE WHEN fa.gpus > 0 AND l.period_start IS NOT NULL THEN
             pg_catalog.round((l.input_tokens + l.output_tokens)::numeric
                              / (fa.gpus::numeric * pg_catalog.date_part('epoch', dsx.local_midnight(l.period_end, fa.time_zone)
                                                                              - dsx.local_midnight(l.period_start, fa.time_zone))::numeric / 3600), 2)
-       END AS utilisation,
-       fa.currency AS billing_currency, COALESCE(t.revenue_billing, 0) AS revenue_billing, fa.time_zone,
-       COALESCE(l.reserve_balance, 0) AS reserve_balance, COALESCE(l.lockup_balance, 0) AS lockup_balance,
-       l.dscr AS last_dscr, COALESCE(l.debt_arrears, 0) AS debt_arrears, COALESCE(l.opex_arrears, 0) AS opex_arrears,
-       COALESCE(t.opex_paid, 0) AS opex_paid_total, COALESCE(t.lockup_trapped, 0) AS lockup_trapped_total
+       END::numeric(38,2) AS utilisation,
+       fa.currency AS billing_currency, COALESCE(t.revenue_billing, 0)::numeric(38,6) AS revenue_billing, fa.time_zone,
+       COALESCE(l.reserve_balance, 0)::numeric(38,6) AS reserve_balance,
+       COALESCE(l.lockup_balance, 0)::numeric(38,6) AS lockup_balance,
+       l.dscr::numeric(38,4) AS last_dscr, COALESCE(l.debt_arrears, 0)::numeric(38,6) AS debt_arrears,
+       COALESCE(l.opex_arrears, 0)::numeric(38,6) AS opex_arrears,
+       COALESCE(t.opex_paid, 0)::numeric(38,6) AS opex_paid_total,
+       COALESCE(t.lockup_trapped, 0)::numeric(38,6) AS lockup_trapped_total
   FROM dsx.agreements a
   JOIN dsx.factories fa ON fa.factory = a.factory
   LEFT JOIN LATERAL (

@@ -34,7 +34,8 @@ REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_rows(regclass, bigint, boole
     dsx.map_role(name, text, text), dsx.unmap_role(name, text),
     dsx.grant_loader(name, text), dsx.revoke_loader(name, text), dsx.record_config_change(),
     dsx.visible_keys(oid, text), dsx.role_sees_agreement(name, text), dsx.distribute(), dsx.citus_move(regclass, text), dsx.on_every_node(text),
-    dsx.serialize_with_books(text), dsx.load_energy(text, date, numeric), dsx.load_energy_as(name, text, date, numeric)
+    dsx.serialize_with_books(text), dsx.load_energy(text, date, numeric), dsx.load_energy_as(name, text, date, numeric),
+    dsx.view_path(name), dsx.grant_auditor(name), dsx.revoke_auditor(name)
     FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA dsx TO dsx_operator, dsx_loader, dsx_partner, dsx_vendor, dsx_auditor;
@@ -46,8 +47,8 @@ GRANT SELECT ON dsx.currencies, dsx.parties, dsx.factories, dsx.price_plans, dsx
     dsx.usage_voids, dsx.statements, dsx.statement_lines, dsx.statement_shares, dsx.statement_debt, dsx.statement_costs,
     dsx.ledger_entries,
     dsx.partner_roles, dsx.vendor_roles, dsx.facility_position, dsx.prices_in_force,
-    dsx.partner_statements, dsx.partner_usage_daily, dsx.credit_support_position, dsx.vendor_portfolio,
-    dsx.vendor_stress
+    dsx.partner_statements, dsx.partner_usage_daily, dsx.partner_revenue_lines, dsx.credit_support_position,
+    dsx.vendor_portfolio, dsx.vendor_stress
     TO dsx_partner, dsx_vendor;
 GRANT EXECUTE ON FUNCTION dsx.verify_settlement(text, date), dsx.verify_settlement_as(name, text, date)
     TO dsx_partner, dsx_vendor;
@@ -75,7 +76,7 @@ GRANT EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_as(name), dsx.load_energy(tex
     dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
     dsx.grant_vendor(name, text), dsx.revoke_vendor(name), dsx.grant_role_check(name, text, text),
-    dsx.map_role(name, text, text), dsx.unmap_role(name, text),
+    dsx.map_role(name, text, text), dsx.unmap_role(name, text), dsx.view_path(name),
     dsx.grant_loader(name, text), dsx.revoke_loader(name, text),
     dsx.serialize_with_books(text)        -- the terms triggers hold settlement off with it
     TO dsx_operator;

@@ -48,6 +48,8 @@ run -f "$seed/50-settle.sql"
 run -f "$seed/90-usage-report.sql" -f "$seed/92-statements.sql"
 say "what each party sees: logged in as each partner's and the vendor's finance role"
 run -f "$seed/80-roles.sql" -f "$seed/95-party-views.sql"
+say "one statement as a person reads it (dsx.statement_report), as Firmus's finance team"
+run -f "$seed/96-report.sql"
 say "the vendor's exposure under stress: every agreement projected at 100 to 0 % of its last gross"
 run -f "$seed/97-stress.sql"
 
@@ -64,9 +66,10 @@ cat <<TXT
 Point a BI tool (Metabase, Superset, Tableau, Excel over ODBC) at the views, logged in as a
 party's role: each sees only its own rows. $listening to host localhost, port $PGPORT, database dsx, as sharon_ai_finance,
 firmus_finance or nvidia_finance (give them passwords first), and read:
-  dsx.partner_statements  dsx.partner_usage_daily  dsx.credit_support_position  dsx.vendor_portfolio
-  dsx.vendor_stress
-(docs/access.md explains every column.)
+  partner_statements  partner_revenue_lines  partner_usage_daily  credit_support_position
+  vendor_portfolio  vendor_stress
+(the mapped roles find them without the schema dsx; docs/bi.md shows how to connect Excel,
+Power BI, Metabase, Tableau, pandas and Superset, and what reconciles to what.)
 
 The demo cluster is still running.
   connect:  $( [ "$(id -u)" = 0 ] && printf 'runuser -u postgres -- ' )$PGBIN/psql -h $PGHOST -p $PGPORT -d dsx

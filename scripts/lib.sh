@@ -11,7 +11,8 @@ DSX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PGBIN=${DSX_PGBIN:-/usr/lib/postgresql/15/bin}   # another PostgreSQL 15 install may be named by DSX_PGBIN
 PG_CONFIG=$PGBIN/pg_config
 DSX_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
-              libtap-parser-sourcehandler-pgtap-perl build-essential acl bc)
+              libtap-parser-sourcehandler-pgtap-perl build-essential acl bc
+              odbc-postgresql unixodbc)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

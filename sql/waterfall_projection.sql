@@ -106,3 +106,9 @@ SELECT * FROM dsx.project('oc-a', '{1}');
 RESET ROLE;
 SELECT dsx.revoke_partner('regress_pj_partner');
 DROP ROLE regress_pj_partner;
+-- A century of months at most (54000), and amounts below 1e32 (22003), refused up front.
+\set VERBOSITY sqlstate
+SELECT count(*) FROM dsx.project('rs-a', array_fill(1::numeric, ARRAY[1201]));
+SELECT count(*) FROM dsx.project('rs-a', '{1e32}');
+\set VERBOSITY terse
+SELECT count(*) AS periods FROM dsx.project('rs-a', array_fill(1::numeric, ARRAY[1200]));

@@ -9,6 +9,13 @@
 -- database updated by this script has the catalogue of a fresh 1.1 install.
 \echo Use "ALTER EXTENSION dsx UPDATE TO '1.1'" to load this file. \quit
 
+-- 1.1's views declare the size of every column (numeric(38,6) for amounts, and so on:
+-- schema/80-views.sql), which a view cannot change in place: 1.0's are dropped here and
+-- created again, with their comments and grants, by the code parts. (A view of the user's
+-- own over one of them must be dropped before the update and created again after it.)
+DROP VIEW dsx.partner_statements, dsx.partner_usage_daily, dsx.credit_support_position, dsx.vendor_portfolio,
+    dsx.facility_position;
+
 -- The ingest log records the real login of each batch (dsx.ingest() runs with the owner's
 -- rights, so CURRENT_USER would name the owner).
 ALTER TABLE dsx.ingest_log ALTER COLUMN ingested_by SET DEFAULT SESSION_USER;

@@ -2,7 +2,8 @@
 -- each partner's finance team sees its own rows only, the vendor's sees its portfolio
 -- across partners (dsx.grant_partner, dsx.grant_vendor; see docs/access.md); an auditor
 -- reads everything and writes nothing; each factory's meter loads its own usage only
--- (dsx.grant_loader). Roles are
+-- (dsx.grant_loader). The mapped roles find the views by name (dsx.grant_* give them the
+-- search_path "$user", public, dsx in this database). Roles are
 -- cluster-wide, so they are created only when missing; the demo cluster trusts local
 -- connections, a real one would give them passwords (or certificates).
 DO $$
@@ -20,7 +21,7 @@ BEGIN
     PERFORM dsx.grant_vendor('nvidia_finance', 'nvidia');
     PERFORM dsx.grant_loader('sharon_ai_meter', 'sharon-ai-gb300');
     PERFORM dsx.grant_loader('firmus_meter', 'firmus-batam');
-    GRANT dsx_auditor TO audit_team;
+    PERFORM dsx.grant_auditor('audit_team');
 END
 $$;
 

@@ -393,18 +393,18 @@ ALTER VIEW dsx.vendor_portfolio RESET (security_invoker);
 SELECT is(pg_temp.definer_views(), 1::bigint, 'control: dsx.vendor_portfolio without security_invoker is counted');
 ALTER VIEW dsx.vendor_portfolio SET (security_invoker = true);
 
--- Columns of the relations given whose type is not text, numeric, bigint, date or timestamptz.
+-- Columns of the relations given whose type is not text, numeric, bigint, date, timestamptz or boolean.
 CREATE FUNCTION pg_temp.odd_columns(rels regclass[]) RETURNS text[] LANGUAGE sql AS $$
     SELECT array_agg(format('%s.%s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod)) ORDER BY c.relname, a.attnum)
       FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
       JOIN pg_type t ON t.oid = a.atttypid
      WHERE c.oid = ANY (rels)
        AND (t.typnamespace <> 'pg_catalog'::regnamespace
-            OR t.typname NOT IN ('text', 'numeric', 'int8', 'date', 'timestamptz'))
+            OR t.typname NOT IN ('text', 'numeric', 'int8', 'date', 'timestamptz', 'bool'))
 $$;
-SELECT is(pg_temp.odd_columns(ARRAY['dsx.partner_statements', 'dsx.partner_usage_daily',
+SELECT is(pg_temp.odd_columns(ARRAY['dsx.partner_statements', 'dsx.partner_usage_daily', 'dsx.partner_revenue_lines',
                                     'dsx.credit_support_position', 'dsx.vendor_portfolio']::regclass[]),
-          NULL, 'the party views have only text, numeric, bigint, date and timestamptz columns');
+          NULL, 'the party views have only text, numeric, bigint, date, timestamptz and boolean columns');
 SELECT is(pg_temp.odd_columns(ARRAY['dsx.factories', 'dsx.usage_daily']::regclass[]),
           ARRAY['factories.gpus integer', 'usage_daily.usage dsx.usage'],
           'control: an integer and a dsx.usage column are listed');

@@ -47,6 +47,7 @@ INSERT INTO expected_table VALUES
     ('price_versions',          'S', '', 'S', 'S', 'S'),
     ('partner_statements',      'S', '', 'S', 'S', 'S'),
     ('partner_usage_daily',     'S', '', 'S', 'S', 'S'),
+    ('partner_revenue_lines',   'S', '', 'S', 'S', 'S'),
     ('credit_support_position', 'S', '', 'S', 'S', 'S'),
     ('vendor_portfolio',        'S', '', 'S', 'S', 'S'),
     ('vendor_stress',           'S', '', 'S', 'S', 'S'),
@@ -122,6 +123,10 @@ INSERT INTO expected_function VALUES
     ('revoke_partner', '{dsx_operator}'), ('grant_vendor', '{dsx_operator}'), ('revoke_vendor', '{dsx_operator}'),
     ('grant_role_check', '{dsx_operator}'), ('map_role', '{dsx_operator}'), ('unmap_role', '{dsx_operator}'),
     ('grant_loader', '{dsx_operator}'), ('revoke_loader', '{dsx_operator}'),
+    -- the search_path of a mapped role, which the role maps set
+    ('view_path', '{dsx_operator}'),
+    -- auditors are made by the owner
+    ('grant_auditor', '{}'), ('revoke_auditor', '{}'),
     -- the terms triggers, which operators fire, hold settlement and ingest off with it
     ('serialize_with_books', '{dsx_operator}'),
     -- loaders and operators ingest
@@ -168,7 +173,7 @@ CREATE FUNCTION pg_temp.definer_faults() RETURNS SETOF text LANGUAGE sql AS $$
      WHERE p.pronamespace = 'dsx'::regnamespace
        AND p.prosecdef IS DISTINCT FROM (p.proname IN ('ingest_as', 'load_energy_as', 'void_events', 'settle', 'settle_period',
                                                        'run_due_settlements', 'verify_settlement_as', 'record_config_change',
-                                                       'serialize_with_books'))
+                                                       'serialize_with_books', 'view_path'))
     UNION ALL
     SELECT p.oid::regprocedure::text || ' does not pin its search_path'
       FROM pg_proc p
@@ -176,7 +181,7 @@ CREATE FUNCTION pg_temp.definer_faults() RETURNS SETOF text LANGUAGE sql AS $$
        AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c = 'search_path=pg_catalog, pg_temp')
 $$;
 SELECT is(ARRAY(SELECT pg_temp.definer_faults()), '{}'::text[],
-          'exactly ingest, energy loads, voids, settlement, verification, the history trigger and the lock of the terms triggers run as the owner, each with a pinned search_path');
+          'exactly ingest, energy loads, voids, settlement, verification, the history trigger, the lock of the terms triggers and the mapped roles'' search_path run as the owner, each with a pinned search_path');
 ALTER FUNCTION dsx.void_events(text, text[], text) RESET search_path;
 SELECT is(ARRAY(SELECT pg_temp.definer_faults()), ARRAY['dsx.void_events(text,text[],text) does not pin its search_path'],
           'control: a SECURITY DEFINER function without a pinned search_path is caught');
