@@ -147,6 +147,26 @@ COMMENT ON FUNCTION dsx.sees(text, text) IS 'True when the current role may see 
  * Mapping roles to parties. Run by the extension owner or a member of dsx_operator (who
  * holds the ADMIN OPTION on dsx_partner and dsx_vendor); with the caller's rights.
  */
+-- The checks every mapping makes of the role: it exists (42704) and is not one of dsx's own
+-- groups (22023).
+CREATE OR REPLACE FUNCTION dsx.mappable_role_check(role name, what text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = role) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create the login role first, e.g. CREATE ROLE ... LOGIN PASSWORD ...';
+    END IF;
+    IF role IN ('dsx_operator', 'dsx_loader', 'dsx_partner', 'dsx_vendor', 'dsx_auditor') THEN
+        RAISE EXCEPTION 'role "%" is one of dsx''s own groups and cannot be %', role, what
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION dsx.mappable_role_check(name, text) IS 'What every mapping checks of a role (dsx.grant_role_check, dsx.grant_loader, dsx.grant_auditor): it exists (42704) and is not one of dsx''s groups (22023; what says what it cannot be)';
+
 CREATE OR REPLACE FUNCTION dsx.grant_role_check(role name, party text, kind text) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -157,15 +177,7 @@ BEGIN
     IF role IS NULL OR party IS NULL THEN
         RAISE EXCEPTION 'a role and a % are needed', kind USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = role) THEN
-        RAISE EXCEPTION 'role "%" does not exist', role
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Create the login role first, e.g. CREATE ROLE ... LOGIN PASSWORD ...';
-    END IF;
-    IF role IN ('dsx_operator', 'dsx_loader', 'dsx_partner', 'dsx_vendor', 'dsx_auditor') THEN
-        RAISE EXCEPTION 'role "%" is one of dsx''s own groups and cannot be mapped to a party', role
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM dsx.mappable_role_check(role, 'mapped to a party');
     SELECT p.kind INTO k FROM dsx.parties p WHERE p.party = grant_role_check.party;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown party "%"', party
@@ -320,15 +332,7 @@ BEGIN
     IF role IS NULL THEN
         RAISE EXCEPTION 'a role is needed' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = role) THEN
-        RAISE EXCEPTION 'role "%" does not exist', role
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Create the login role first, e.g. CREATE ROLE ... LOGIN PASSWORD ...';
-    END IF;
-    IF role IN ('dsx_operator', 'dsx_loader', 'dsx_partner', 'dsx_vendor', 'dsx_auditor') THEN
-        RAISE EXCEPTION 'role "%" is one of dsx''s own groups and cannot be made an auditor', role
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM dsx.mappable_role_check(role, 'made an auditor');
     was := pg_catalog.pg_has_role(role, 'dsx_auditor', 'MEMBER');
     IF NOT was THEN
         EXECUTE pg_catalog.format('GRANT dsx_auditor TO %I', role);
@@ -369,15 +373,7 @@ BEGIN
     IF role IS NULL OR factory IS NULL THEN
         RAISE EXCEPTION 'a role and a factory are needed' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname = role) THEN
-        RAISE EXCEPTION 'role "%" does not exist', role
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Create the login role first, e.g. CREATE ROLE ... LOGIN PASSWORD ...';
-    END IF;
-    IF role IN ('dsx_operator', 'dsx_loader', 'dsx_partner', 'dsx_vendor', 'dsx_auditor') THEN
-        RAISE EXCEPTION 'role "%" is one of dsx''s own groups and cannot be mapped to a factory', role
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM dsx.mappable_role_check(role, 'mapped to a factory');
     IF NOT EXISTS (SELECT 1 FROM dsx.factories f WHERE f.factory = grant_loader.factory) THEN
         RAISE EXCEPTION 'unknown factory "%"', factory
             USING ERRCODE = 'foreign_key_violation', HINT = 'The factories are listed in dsx.factories.';

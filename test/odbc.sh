@@ -115,30 +115,14 @@ cat >"$tmp/odbcinst.ini" <<INI
 [dsx-psqlodbc]
 Driver = $driver
 INI
-cat >"$tmp/odbc.ini" <<INI
-[dsx-test]
-Driver = dsx-psqlodbc
-Servername = 127.0.0.1
-Port = $PGPORT
-Database = $DB
-SSLmode = disable
-TextAsLongVarchar = 0
-UnknownsAsLongVarchar = 0
-MaxVarcharSize = 8190
-
-; the same, in schema dsx: psqlODBC lists the columns of a table named without its schema
-; (isql's help) in the current schema only, the first of the search_path
-[dsx-meta]
-Driver = dsx-psqlodbc
-Servername = 127.0.0.1
-Port = $PGPORT
-Database = $DB
-SSLmode = disable
-TextAsLongVarchar = 0
-UnknownsAsLongVarchar = 0
-MaxVarcharSize = 8190
-ConnSettings = SET search_path = dsx
-INI
+# dsn NAME [LINE]: a DSN on the loopback listener, text as plain strings, and LINE.
+dsn() {
+  printf '[%s]\nDriver = dsx-psqlodbc\nServername = 127.0.0.1\nPort = %s\nDatabase = %s\nSSLmode = disable\n' "$1" "$PGPORT" "$DB"
+  printf 'TextAsLongVarchar = 0\nUnknownsAsLongVarchar = 0\nMaxVarcharSize = 8190\n%s\n\n' "${2:-}"
+}
+# dsx-meta is the same in schema dsx: psqlODBC lists the columns of a table named without its
+# schema (isql's help) in the current schema only, the first of the search_path
+{ dsn dsx-test; dsn dsx-meta "ConnSettings = SET search_path = dsx"; } >"$tmp/odbc.ini"
 export ODBCSYSINI=$tmp ODBCINI=$tmp/odbc.ini
 # odbc ROLE: the SQL on stdin through isql as ROLE, '|'-separated rows (first the column
 # names with -c); `help VIEW` (through dsx-meta) lists a view's columns as the driver
