@@ -198,9 +198,13 @@ COMMENT ON FUNCTION dsx.grant_role_check(name, text, text) IS 'Validation shared
  * and cannot be told where to look: a role mapped to a partner or a vendor, or made an
  * auditor, gets the search_path "$user", public, dsx in this database (ALTER ROLE ... IN
  * DATABASE ... SET, effective from its next login); when its last mapping goes, that
- * setting goes too. A role that already has a search_path of its own in this database
- * keeps it (a NOTICE says so). The value set is fixed, whatever the caller: the function
- * runs with the owner's rights for the owner and dsx_operator, who map roles.
+ * setting goes too (dsx cannot tell it from the same value set by hand). A role that
+ * already has a search_path of its own, in this database or in all, keeps it (a NOTICE
+ * says so); so does a superuser or a role with administrative rights (CREATEROLE,
+ * REPLICATION, BYPASSRLS, PostgreSQL's pg_ roles), whose settings are not an operator's to
+ * change. The value set is fixed, whatever the caller: the function runs with the owner's
+ * rights for the owner and dsx_operator, who map roles. A mapped group's members log in as
+ * themselves: the setting is the group's, and they name the views with their schema.
  */
 CREATE OR REPLACE FUNCTION dsx.view_path(role name) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -211,9 +215,18 @@ DECLARE
     r      oid;
     cur    text;
     mapped boolean;
+    strong boolean;
 BEGIN
-    SELECT g.oid INTO r FROM pg_catalog.pg_roles g WHERE g.rolname = view_path.role;
+    SELECT g.oid, g.rolsuper OR g.rolcreaterole OR g.rolreplication OR g.rolbypassrls OR g.rolname LIKE 'pg\_%'
+      INTO r, strong
+      FROM pg_catalog.pg_roles g WHERE g.rolname = view_path.role;
     IF r IS NULL THEN
+        RETURN;
+    END IF;
+    -- only an ordinary role: the settings of a superuser, a role that creates roles, and
+    -- the like are not the operator's (nor dsx's) to change
+    IF strong THEN
+        RAISE NOTICE 'the search_path of role "%" is left as it is (a superuser or a role with administrative rights): it names the views with their schema, dsx.', view_path.role;
         RETURN;
     END IF;
     mapped := EXISTS (SELECT 1 FROM dsx.partner_roles m WHERE m.role = view_path.role)
@@ -223,6 +236,17 @@ BEGIN
       FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) c
      WHERE s.setrole = r AND s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
        AND c LIKE 'search\_path=%';
+    -- a search_path the role has in every database is its own too
+    IF cur IS NULL AND mapped THEN
+        SELECT pg_catalog.substr(c, 13) INTO cur
+          FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) c
+         WHERE s.setrole = r AND s.setdatabase = 0 AND c LIKE 'search\_path=%';
+        IF cur IS NOT NULL THEN
+            RAISE NOTICE 'role "%" keeps its own search_path (%, in every database): it names the views with their schema, dsx.',
+                  view_path.role, cur;
+            RETURN;
+        END IF;
+    END IF;
     BEGIN
         IF mapped AND cur IS NULL THEN
             EXECUTE pg_catalog.format('ALTER ROLE %I IN DATABASE %I SET search_path = "$user", public, dsx',

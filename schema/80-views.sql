@@ -10,11 +10,14 @@
  *                                 line dsx can rate (2^63 tokens at the highest price, 10^9
  *                                 a million) has 22
  *   DSCR           numeric(38,4)  to 4 decimals, as settled
- *   FX rates       numeric(38,24) the rate a period converted at, to 24 decimals
- *   utilisation    numeric(38,2), power numeric(38,6)
+ *   FX rates       numeric(38,24) the rate a period converted at, shown to 24 decimals
+ *                                 (the conversion itself used the exact rate)
+ *   utilisation    numeric(38,2), power numeric(38,6) (shown to 6 decimals)
  *   prices         text           a flat price or its tiers (dsx.price reads them back)
  *   tokens bigint; counts integer or bigint; days and periods date; instants timestamptz.
- * A value that did not fit would be an error (22003), never a rounding.
+ * Amounts, DSCR and tokens hold exactly what the books hold. A value too large for its
+ * column (an FX rate of 10^14, a customer's month of more than 2^63 tokens) is an error
+ * (22003) for whoever reads its row, never a wrap.
  */
 
 CREATE OR REPLACE VIEW dsx.facility_position WITH (security_invoker = true) AS

@@ -73,7 +73,7 @@ BEGIN
     out := out || format('Waterfall (%s)', s.currency)
                || format('  %-76s %*s', '1. gross (revenue + adjustments' || CASE WHEN s.billing_currency <> s.currency
                                                                             THEN ', converted' ELSE '' END || ')', w, round(s.gross, mu))
-               || format('  %-76s %*s', '2. operating costs due (of which energy adjustments ' || s.opex_adjustments || ')', w, round(s.opex_due, mu))
+               || format('  %-76s %*s', '2. operating costs due (of which energy adjustments ' || round(s.opex_adjustments, mu) || ')', w, round(s.opex_due, mu))
                || format('  %-76s %*s', '   costs carried in', w, round(s.opex_arrears_opening, mu))
                || format('  %-76s %*s', '   costs paid', w, round(-s.opex_paid, mu))
                || format('  %-76s %*s', '   costs carried forward', w, round(s.opex_arrears, mu))

@@ -220,6 +220,11 @@ SELECT dsx.grant_auditor('dsx_partner');
 SELECT dsx.grant_auditor('bv_nobody');
 DO $$ BEGIN EXECUTE format('ALTER ROLE bv_own_path IN DATABASE %I SET search_path = public', current_database()); END $$;
 SELECT dsx.grant_partner('bv_own_path', 'bv_p');
+-- one with a search_path in every database keeps it too; a superuser's settings are left alone
+CREATE ROLE bv_global_path LOGIN;
+ALTER ROLE bv_global_path SET search_path = public;
+CREATE ROLE bv_super LOGIN SUPERUSER;
+SELECT dsx.grant_vendor('bv_global_path', 'bv_v'), dsx.grant_partner('bv_super', 'bv_p');
 CREATE TEMP VIEW bv_paths AS
 SELECT r.rolname, c AS setting
   FROM pg_roles r
@@ -230,5 +235,5 @@ SELECT * FROM bv_paths ORDER BY 1;
 SELECT dsx.revoke_partner('bv_partner_login'), dsx.revoke_vendor('bv_vendor_login'), dsx.revoke_auditor('bv_auditor_login'),
        dsx.revoke_partner('bv_own_path'), dsx.revoke_auditor('bv_auditor_login') AS again;
 SELECT * FROM bv_paths ORDER BY 1;
-SELECT dsx.revoke_partner('bv_other_login');
-DROP ROLE bv_partner_login, bv_vendor_login, bv_other_login, bv_auditor_login, bv_own_path;
+SELECT dsx.revoke_partner('bv_other_login'), dsx.revoke_vendor('bv_global_path'), dsx.revoke_partner('bv_super');
+DROP ROLE bv_partner_login, bv_vendor_login, bv_other_login, bv_auditor_login, bv_own_path, bv_global_path, bv_super;
