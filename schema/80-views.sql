@@ -123,7 +123,9 @@ COMMENT ON COLUMN dsx.partner_statements.settled_at IS 'When the period was sett
  * charge (at the booked prices when settled): each day gets floor(amount x weight / total)
  * and the units left over go to the days with the largest remainders, the earlier day
  * first on a tie. Weights that total 0 fall back to the days' tokens, then to equal parts.
- * The days of a month therefore add up exactly to its lines.
+ * A settled month with no usage left (all of it voided since) shows its booked amount on
+ * its first day, with no tokens, until a statement books the reversal. The days of a month
+ * therefore add up exactly to its lines.
  */
 -- The books partner_usage_daily reads, each in a query of its own: the months settled per
 -- factory, and what the lines of each month hold per customer and model with the prices of
@@ -225,7 +227,19 @@ SELECT al.partner, al.factory, al.customer, al.model, al.day, al.currency,
              (al.part + CASE WHEN al.place <= al.left_over THEN 1 ELSE 0 END) / 10::numeric ^ al.mu
         END)::numeric(38,6) AS revenue,
        al.settled
-  FROM al;
+  FROM al
+UNION ALL
+-- a settled month whose usage was all voided since keeps what the books hold for it, on its
+-- first day, until a statement books the reversal
+SELECT f.partner, b.factory, b.customer, b.model, b.for_period, f.currency, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
+       b.amount::numeric(38,6), true
+  FROM dsx.booked_months() b
+  JOIN dsx.settled_months() s ON s.factory = b.factory AND s.period_start = b.for_period
+  JOIN dsx.factories f ON f.factory = b.factory
+  LEFT JOIN (SELECT x.factory, x.customer, x.model, pg_catalog.date_trunc('month', x.day::timestamp)::date AS month
+               FROM dsx.usage_daily x GROUP BY 1, 2, 3, 4) u
+         ON u.factory = b.factory AND u.customer = b.customer AND u.model = b.model AND u.month = b.for_period
+ WHERE u.factory IS NULL AND b.amount <> 0;
 COMMENT ON VIEW dsx.partner_usage_daily IS 'One row per factory, customer, model and local day of usage (the factory''s time zone), with the day''s part of its month''s revenue: of the amount the books hold for the month when it is settled, else of a provisional line (the month rated now, at the price in force, rounded once), spread over the days by largest remainder weighted by what each day added to the month''s exact charge. The days of a month add up exactly to its lines (dsx.partner_revenue_lines); live: usage shows as soon as it is ingested';
 COMMENT ON COLUMN dsx.partner_usage_daily.partner IS 'The capital partner running the factory';
 COMMENT ON COLUMN dsx.partner_usage_daily.factory IS 'Factory that served the tokens';

@@ -168,12 +168,33 @@ SELECT sum(dsx.void_events(e.factory, e.ids, 'bv refund')) > 0 AS voided
            AND factory IN ('bv_f01', 'bv_f02', 'bv_f03', 'bv_f04', 'bv_f05', 'bv_f06')
          GROUP BY factory) e;
 SELECT * FROM pg_temp.bv_check();
+-- All of a settled month's usage of one customer and model voided: the books still hold it,
+-- and so do the days (its first day, no tokens) until a statement books the reversal.
+SELECT dsx.void_events('bv_f07', array_agg(event_id), 'bv refund of the month') > 0 AS month_voided
+  FROM bv_events WHERE factory = 'bv_f07' AND customer = 'bv_c2' AND model = 'bv_m1'
+   AND occurred_at >= '2026-08-01' AND occurred_at < '2026-09-01';
+CREATE FUNCTION pg_temp.bv_books_vs_days() RETURNS TABLE(booked_months bigint, days_off bigint) LANGUAGE sql AS $$
+    WITH b AS (SELECT l.factory, l.customer, l.model, l.for_period AS month, sum(l.amount) AS amount
+                 FROM dsx.partner_revenue_lines l WHERE l.agreement LIKE 'bv\_%' GROUP BY 1, 2, 3, 4),
+         d AS (SELECT d.factory, d.customer, d.model, date_trunc('month', d.day)::date AS month, sum(d.revenue) AS revenue
+                 FROM dsx.partner_usage_daily d WHERE d.factory LIKE 'bv\_%' AND d.settled GROUP BY 1, 2, 3, 4)
+    SELECT count(*) FILTER (WHERE b.factory IS NOT NULL),
+           count(*) FILTER (WHERE COALESCE(b.amount, 0) <> COALESCE(d.revenue, 0))
+      FROM b FULL JOIN d USING (factory, customer, model, month)
+$$;
+SELECT * FROM pg_temp.bv_books_vs_days();
+SELECT day, events, total_tokens, revenue > 0 AS revenue_kept, settled FROM dsx.partner_usage_daily
+ WHERE factory = 'bv_f07' AND customer = 'bv_c2' AND model = 'bv_m1' AND day >= '2026-08-01' AND day < '2026-09-01'
+ ORDER BY day;
 
 -- September settled: its statements carry the adjustment lines of July and August, which
 -- the days of those months now include.
 SELECT count(*) FILTER (WHERE dsx.settle(factory, '2026-09-01')) AS settled FROM bv_f;
 SELECT count(*) FILTER (WHERE adjustment) > 0 AS adjustment_lines FROM dsx.partner_revenue_lines WHERE agreement LIKE 'bv\_%';
 SELECT * FROM pg_temp.bv_check();
+SELECT * FROM pg_temp.bv_books_vs_days();
+SELECT count(*) AS voided_month_rows FROM dsx.partner_usage_daily
+ WHERE factory = 'bv_f07' AND customer = 'bv_c2' AND model = 'bv_m1' AND day >= '2026-08-01' AND day < '2026-09-01';
 
 -- partner_revenue_lines shows each line once, with its plan and prices as text.
 SELECT (SELECT count(*) FROM dsx.partner_revenue_lines WHERE agreement LIKE 'bv\_%')
