@@ -19,6 +19,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     latest numeric;
+    v_zone text;
 BEGIN
     PERFORM dsx.refuse_on_worker('dsx.load_energy()');
     IF NOT dsx.session_may_act_as(who) THEN
@@ -38,7 +39,8 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'An operator maps a loader to its factories with dsx.grant_loader().';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM dsx.factories f WHERE f.factory = load_energy_as.factory) THEN
+    SELECT f.time_zone INTO v_zone FROM dsx.factories f WHERE f.factory = load_energy_as.factory;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown factory "%"', load_energy_as.factory USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF load_energy_as.mwh < 0 OR load_energy_as.mwh >= 1e9 THEN
@@ -55,8 +57,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- a meter reads days that have begun, in the factory's zone
-    IF load_energy_as.day > (SELECT (pg_catalog.now() AT TIME ZONE f.time_zone)::date FROM dsx.factories f
-                              WHERE f.factory = load_energy_as.factory) THEN
+    IF load_energy_as.day > (pg_catalog.now() AT TIME ZONE v_zone)::date THEN
         RAISE EXCEPTION 'energy of factory "%" for %: that day has not begun there', load_energy_as.factory, load_energy_as.day
             USING ERRCODE = 'invalid_parameter_value';
     END IF;

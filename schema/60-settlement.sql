@@ -356,17 +356,23 @@ AS $$
 $$;
 COMMENT ON FUNCTION dsx.support_terms(text) IS 'Rate and day count of an agreement''s credit support: its support_rate and support_day_count, else those of its most senior supported facility; no row when it has neither';
 
--- Interest on a credit support balance over a period, at the support terms. (Settlement's
--- step 4 reads the terms in its own query, once for all agreements, and applies the same
--- dsx.interest.)
+-- Interest on a credit support balance over a period, at given support terms (none: 0);
+-- and the same at an agreement's own terms. Settlement reads every agreement's terms in
+-- one query and projection once per run, then apply the first.
+CREATE OR REPLACE FUNCTION dsx.support_interest_at(balance numeric, annual_rate numeric, day_count text,
+                                                   period_start date, minor_units integer) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT COALESCE(dsx.interest($1, $2, $4, dsx.period_end($4), $3, $5), 0)
+$$;
+COMMENT ON FUNCTION dsx.support_interest_at(numeric, numeric, text, date, integer) IS 'round(balance x annual_rate x year fraction of the period starting at period_start in day_count), exact until that one rounding, half away from zero; 0 without a rate';
 CREATE OR REPLACE FUNCTION dsx.support_interest(agreement text, balance numeric, period_start date, minor_units integer) RETURNS numeric
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT COALESCE((SELECT dsx.interest(support_interest.balance, t.annual_rate, support_interest.period_start,
-                                         dsx.period_end(support_interest.period_start), t.day_count,
-                                         support_interest.minor_units)
-                       FROM dsx.support_terms(support_interest.agreement) t), 0)
+    SELECT dsx.support_interest_at(support_interest.balance, t.annual_rate, t.day_count, support_interest.period_start,
+                                   support_interest.minor_units)
+      FROM (SELECT) one LEFT JOIN dsx.support_terms(support_interest.agreement) t ON true
 $$;
 COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round(B x support rate x year fraction of the period in the support day count (dsx.support_terms)), exact until that one rounding, half away from zero; 0 without support terms';
 

@@ -379,8 +379,8 @@ BEGIN
                COALESCE(tot.rev, 0) AS rev_b, COALESCE(tot.adj, 0) AS adj_b,
                COALESCE(tot.input_tokens, 0) AS input_tokens, COALESCE(tot.output_tokens, 0) AS output_tokens,
                fx.rate_sum, fx.days, fx.rate,
-               COALESCE(dsx.interest(COALESCE(pr.support_balance, 0), st.annual_rate, v_start, dsx.period_end(v_start),
-                                     st.day_count, c.minor_units), 0) AS interest,
+               dsx.support_interest_at(COALESCE(pr.support_balance, 0), st.annual_rate, st.day_count, v_start,
+                                       c.minor_units) AS interest,
                COALESCE(co.costs, '{}') AS costs
           FROM dsx.agreements g
           JOIN dsx.factories f ON f.factory = g.factory

@@ -37,6 +37,7 @@ DECLARE
     v_lockup  numeric := 0;
     v_debt  dsx.statement_debt[] := '{}';
     v_split dsx.split;
+    v_terms record;
     w       record;
 BEGIN
     IF project_periods.agreement IS NULL THEN
@@ -96,12 +97,14 @@ BEGIN
         v_debt := ARRAY(SELECT d FROM dsx.statement_debt d
                          WHERE d.agreement = a.agreement AND d.period_start = v_last.period_start);
     END IF;
+    -- the support loan's terms, once: they are fixed once a period is settled
+    SELECT t.annual_rate, t.day_count INTO v_terms FROM (SELECT) one LEFT JOIN dsx.support_terms(a.agreement) t ON true;
     FOR k IN 1 .. COALESCE(cardinality(project_periods.gross_in), 0) LOOP
         v_g := project_periods.gross_in[k];
         v_o := COALESCE(project_periods.opex_in[k],
                         (SELECT COALESCE(round(sum(c.amount), v_mu), 0) FROM dsx.cost_lines(a.agreement, v_p, 0) c
                           WHERE c.kind = 'fixed'));
-        v_int := dsx.support_interest(a.agreement, v_support, v_p, v_mu);
+        v_int := dsx.support_interest_at(v_support, v_terms.annual_rate, v_terms.day_count, v_p, v_mu);
         SELECT * INTO w FROM dsx.period_waterfall(a.agreement, v_p, v_g, v_o, v_opex_arrears, v_support, v_int,
                                                   v_reserve, v_lockup, v_debt, v_mu);
         SELECT x.revenue_split INTO v_split FROM dsx.split_in_force(a.agreement, v_p) x;

@@ -190,9 +190,6 @@ END
 $$;
 COMMENT ON FUNCTION dsx.grant_role_check(name, text, text) IS 'Validation shared by dsx.grant_partner and dsx.grant_vendor: the role exists and is not a dsx group, the party exists and is of the kind';
 
--- Map a role to a party of the given kind (partner or vendor): one row in dsx.<kind>_roles
--- and membership of the group dsx_<kind>. The public grant_* and revoke_* functions below
--- are this, for one kind each.
 /*
  * BI tools name the views without a schema (partner_statements, not dsx.partner_statements)
  * and cannot be told where to look: a role mapped to a partner or a vendor, or made an
@@ -211,11 +208,12 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ours   CONSTANT text := '"$user", public, dsx';
-    r      oid;
-    cur    text;
-    mapped boolean;
-    strong boolean;
+    ours       CONSTANT text := '"$user", public, dsx';
+    r          oid;
+    strong     boolean;
+    mapped     boolean;
+    here       text;           -- the role's search_path in this database
+    everywhere text;           -- and in every database
 BEGIN
     SELECT g.oid, g.rolsuper OR g.rolcreaterole OR g.rolreplication OR g.rolbypassrls OR g.rolname LIKE 'pg\_%'
       INTO r, strong
@@ -232,29 +230,20 @@ BEGIN
     mapped := EXISTS (SELECT 1 FROM dsx.partner_roles m WHERE m.role = view_path.role)
            OR EXISTS (SELECT 1 FROM dsx.vendor_roles m WHERE m.role = view_path.role)
            OR pg_catalog.pg_has_role(r, 'dsx_auditor', 'MEMBER');
-    SELECT pg_catalog.substr(c, 13) INTO cur
+    SELECT pg_catalog.max(pg_catalog.substr(c, 13)) FILTER (WHERE s.setdatabase <> 0),
+           pg_catalog.max(pg_catalog.substr(c, 13)) FILTER (WHERE s.setdatabase = 0)
+      INTO here, everywhere
       FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) c
-     WHERE s.setrole = r AND s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database())
-       AND c LIKE 'search\_path=%';
-    -- a search_path the role has in every database is its own too
-    IF cur IS NULL AND mapped THEN
-        SELECT pg_catalog.substr(c, 13) INTO cur
-          FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) c
-         WHERE s.setrole = r AND s.setdatabase = 0 AND c LIKE 'search\_path=%';
-        IF cur IS NOT NULL THEN
-            RAISE NOTICE 'role "%" keeps its own search_path (%, in every database): it names the views with their schema, dsx.',
-                  view_path.role, cur;
-            RETURN;
-        END IF;
-    END IF;
+     WHERE s.setrole = r AND c LIKE 'search\_path=%'
+       AND s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = current_database()));
     BEGIN
-        IF mapped AND cur IS NULL THEN
+        IF mapped AND here IS NULL AND everywhere IS NULL THEN
             EXECUTE pg_catalog.format('ALTER ROLE %I IN DATABASE %I SET search_path = "$user", public, dsx',
                                       view_path.role, current_database());
-        ELSIF mapped AND cur <> ours THEN
-            RAISE NOTICE 'role "%" keeps its own search_path in this database (%): it names the views with their schema, dsx.',
-                  view_path.role, cur;
-        ELSIF NOT mapped AND cur = ours THEN
+        ELSIF mapped AND here IS DISTINCT FROM ours THEN
+            RAISE NOTICE 'role "%" keeps its own search_path (%): it names the views with their schema, dsx.',
+                  view_path.role, COALESCE(here, everywhere || ', in every database');
+        ELSIF NOT mapped AND here = ours THEN
             EXECUTE pg_catalog.format('ALTER ROLE %I IN DATABASE %I RESET search_path', view_path.role, current_database());
         END IF;
     EXCEPTION WHEN insufficient_privilege THEN
@@ -265,6 +254,9 @@ END
 $$;
 COMMENT ON FUNCTION dsx.view_path(name) IS 'Gives a role mapped to a partner or vendor, or an auditor, the search_path "$user", public, dsx in this database (from its next login), so that BI tools find the views by their names; takes it away with the last mapping. A role with a search_path of its own there keeps it';
 
+-- Map a role to a party of the given kind (partner or vendor): one row in dsx.<kind>_roles
+-- and membership of the group dsx_<kind>. The public grant_* and revoke_* functions below
+-- are this, for one kind each.
 CREATE OR REPLACE FUNCTION dsx.map_role(role name, party text, kind text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp

@@ -169,18 +169,18 @@ WITH d AS (
                    dsx.output_tokens(x.usage) AS output_tokens
               FROM dsx.usage_daily x) u
     WINDOW w AS (PARTITION BY u.factory, u.customer, u.model, u.month ORDER BY u.day)
+), bm AS (
+    -- (read once, for both parts of the view; lines exist only for settled months)
+    SELECT * FROM dsx.booked_months()
 ), w AS (
     SELECT d.*, f.partner, f.currency, c.minor_units AS mu, s.factory IS NOT NULL AS settled, b.amount AS booked,
-           CASE WHEN s.factory IS NOT NULL AND b.factory IS NOT NULL THEN b.input_price
-                ELSE p.input_price::dsx.price END AS ip,
-           CASE WHEN s.factory IS NOT NULL AND b.factory IS NOT NULL THEN b.output_price
-                ELSE p.output_price::dsx.price END AS op
+           COALESCE(b.input_price, p.input_price::dsx.price) AS ip,
+           COALESCE(b.output_price, p.output_price::dsx.price) AS op
       FROM d
       JOIN dsx.factories f ON f.factory = d.factory
       JOIN dsx.currencies c ON c.currency = f.currency
       LEFT JOIN dsx.settled_months() s ON s.factory = d.factory AND s.period_start = d.month
-      LEFT JOIN dsx.booked_months() b ON s.factory IS NOT NULL AND b.factory = d.factory AND b.for_period = d.month
-                                     AND b.customer = d.customer AND b.model = d.model
+      LEFT JOIN bm b ON b.factory = d.factory AND b.for_period = d.month AND b.customer = d.customer AND b.model = d.model
       LEFT JOIN dsx.price_versions p ON p.factory = d.factory AND p.customer = d.customer AND p.model = d.model
                                     AND p.valid_from <= d.month AND d.month < p.valid_until
 ), x AS (
@@ -233,8 +233,7 @@ UNION ALL
 -- first day, until a statement books the reversal
 SELECT f.partner, b.factory, b.customer, b.model, b.for_period, f.currency, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
        b.amount::numeric(38,6), true
-  FROM dsx.booked_months() b
-  JOIN dsx.settled_months() s ON s.factory = b.factory AND s.period_start = b.for_period
+  FROM bm b
   JOIN dsx.factories f ON f.factory = b.factory
   LEFT JOIN (SELECT x.factory, x.customer, x.model, pg_catalog.date_trunc('month', x.day::timestamp)::date AS month
                FROM dsx.usage_daily x GROUP BY 1, 2, 3, 4) u
