@@ -198,6 +198,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_start  date := late_lines.period_start;
+    v_batch  bigint;
     v_ags    text[];
     v_facs   text[];
     v_mus    integer[];
@@ -217,8 +218,20 @@ BEGIN
       JOIN dsx.factories f ON f.factory = g.factory
       JOIN dsx.currencies c ON c.currency = f.currency
      WHERE g.agreement = ANY (late_lines.agreements);
-    IF NOT EXISTS (SELECT 1 FROM dsx.statements s WHERE s.agreement = ANY (v_ags) AND s.period_start < v_start) THEN
-        RETURN;   -- a first period has nothing closed before it
+    -- Each settlement brought every closed period of its agreement up to date with the usage
+    -- of the batches it saw (its through_batch: late usage became adjustment lines). So only
+    -- an agreement whose last statement saw fewer batches than have been ingested or voided
+    -- since can have late usage; one with no statement before this period has no closed
+    -- period at all.
+    v_batch := dsx.last_batch();
+    SELECT array_agg(g.agreement), array_agg(g.factory), array_agg(g.mu)
+      INTO v_ags, v_facs, v_mus
+      FROM unnest(v_ags, v_facs, v_mus) g(agreement, factory, mu)
+     WHERE (SELECT s.through_batch FROM dsx.statements s
+             WHERE s.agreement = g.agreement AND s.period_start < v_start
+             ORDER BY s.period_start DESC LIMIT 1) < v_batch;
+    IF v_ags IS NULL THEN
+        RETURN;
     END IF;
     SELECT array_agg(x.span) INTO v_spans
       FROM (SELECT ROW(d.factory, dsx.month_of(d.day), d.customer, d.model, dsx.rollup(d.usage))::dsx.usage_span AS span
@@ -349,7 +362,7 @@ COMMENT ON FUNCTION dsx.period_costs(text[], date, bigint) IS 'Settlement step 3
 -- vendor and partner by the split in force. Returns the statements (not yet written).
 CREATE OR REPLACE FUNCTION dsx.settle_waterfall(agreements text[], period_start date, lines dsx.statement_lines[],
                                                 costs dsx.statement_costs[], through_batch bigint, through_reading bigint)
-RETURNS TABLE(statement dsx.statements, debt dsx.statement_debt[])
+RETURNS TABLE(statement dsx.statements, debt dsx.statement_debt[], shares dsx.statement_shares[])
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -409,26 +422,28 @@ BEGIN
                o.opex_due, o.opex_adjustments, cv.opex_arrears_in, w.opex_paid, w.opex_arrears, w.cfads,
                cv.lockup_opening, w.lockup_trapped, w.lockup_released, w.lockup_balance, w.dscr,
                settle_waterfall.through_reading)::dsx.statements,
-           w.debt
+           w.debt, sh.shares
       FROM cv
      CROSS JOIN LATERAL dsx.opex_of(cv.agreement, v_start, cv.costs, cv.mu) o
      CROSS JOIN LATERAL dsx.period_waterfall(cv.agreement, v_start, cv.rev + cv.adj, o.opex_due, cv.opex_arrears_in,
                                              cv.opening, cv.interest, cv.reserve_opening, cv.lockup_opening,
                                              cv.arrears_in, cv.mu) w
       LEFT JOIN LATERAL (SELECT sum(x.amount) FILTER (WHERE x.party = cv.vendor) AS vendor_share,
-                                sum(x.amount) FILTER (WHERE x.party = cv.partner) AS partner_share
+                                sum(x.amount) FILTER (WHERE x.party = cv.partner) AS partner_share,
+                                COALESCE(array_agg(ROW(cv.agreement, v_start, x.party, x.amount)::dsx.statement_shares), '{}') AS shares
                            FROM dsx.agreement_shares(cv.revenue_split, cv.vendor, cv.partner, w.distributable, cv.mu) x) sh ON true
      ORDER BY cv.agreement;
 END
 $$;
-COMMENT ON FUNCTION dsx.settle_waterfall(text[], date, dsx.statement_lines[], dsx.statement_costs[], bigint, bigint) IS 'Settlement step 4, the waterfall: each agreement''s statement and the debt service of each of its facilities for the period from its lines and costs (revenue and adjustments in the billing currency and converted to the settlement currency, operating costs, debt service paid facility by facility, the reserve, credit support drawn, interest and repaid, the lock-up, distributable and the vendor''s and partner''s shares by the split in force), not yet written';
+COMMENT ON FUNCTION dsx.settle_waterfall(text[], date, dsx.statement_lines[], dsx.statement_costs[], bigint, bigint) IS 'Settlement step 4, the waterfall: each agreement''s statement, the debt service of each of its facilities and the shares of its distributable amount for the period from its lines and costs (revenue and adjustments in the billing currency and converted to the settlement currency, operating costs, debt service paid facility by facility, the reserve, credit support drawn, interest and repaid, the lock-up, distributable and the vendor''s and partner''s shares by the split in force), not yet written';
 
 -- Step 5: write the statements, then their lines, costs, debt and shares (the books check
 -- that a statement exists before its lines), and check the invariant of every statement
 -- written: gross = costs paid + debt service paid from revenue + reserve topped up -
 -- released + support repaid + trapped - released from the lock-up + every share.
 CREATE OR REPLACE FUNCTION dsx.write_books(statements dsx.statements[], lines dsx.statement_lines[],
-                                           debt dsx.statement_debt[], costs dsx.statement_costs[]) RETURNS integer
+                                           debt dsx.statement_debt[], costs dsx.statement_costs[],
+                                           shares dsx.statement_shares[]) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -443,14 +458,8 @@ BEGIN
     INSERT INTO dsx.statement_debt SELECT * FROM unnest(write_books.debt);
     INSERT INTO dsx.statement_costs SELECT * FROM unnest(write_books.costs);
     WITH sh AS (
-        INSERT INTO dsx.statement_shares (agreement, period_start, party, amount)
-        SELECT s.agreement, s.period_start, x.party, x.amount
-          FROM unnest(write_books.statements) s
-          JOIN dsx.currencies c ON c.currency = s.currency
-          JOIN dsx.agreements a ON a.agreement = s.agreement
-         CROSS JOIN LATERAL dsx.split_in_force(s.agreement, s.period_start) sp
-         CROSS JOIN LATERAL dsx.agreement_shares(sp.revenue_split, a.vendor, a.partner, s.distributable, c.minor_units) x
-         ORDER BY s.agreement
+        -- the split of each distributable amount, as the waterfall computed it
+        INSERT INTO dsx.statement_shares SELECT * FROM unnest(write_books.shares)
         RETURNING agreement, amount
     )
     SELECT s.agreement, s.period_start, s.gross, s.opex_paid, s.debt_service_paid, s.support_repaid, COALESCE(t.shares, 0) AS shares,
@@ -470,7 +479,7 @@ BEGIN
     RETURN v_n;
 END
 $$;
-COMMENT ON FUNCTION dsx.write_books(dsx.statements[], dsx.statement_lines[], dsx.statement_debt[], dsx.statement_costs[]) IS 'Settlement step 5, write the books: the statements, their lines, costs, each facility''s debt service and their shares (the split of each distributable amount); refuses a statement whose gross is not costs paid + debt service paid + reserve topped up - released + support repaid + trapped - released + the shares';
+COMMENT ON FUNCTION dsx.write_books(dsx.statements[], dsx.statement_lines[], dsx.statement_debt[], dsx.statement_costs[], dsx.statement_shares[]) IS 'Settlement step 5, write the books: the statements, their lines, costs, each facility''s debt service and their shares (the split of each distributable amount); refuses a statement whose gross is not costs paid + debt service paid + reserve topped up - released + support repaid + trapped - released + the shares';
 
 -- Step 6: one balanced double-entry transaction per statement of the period, numbered in
 -- agreement order. Revenue and the receivable are posted even when zero (a month without
@@ -568,11 +577,11 @@ DECLARE
     v_ags        text[];
     v_batch      bigint;
     v_lines      dsx.statement_lines[];
-    v_statements dsx.statements[] := '{}';
-    v_debt       dsx.statement_debt[] := '{}';
+    v_statements dsx.statements[];
+    v_debt       dsx.statement_debt[];
     v_reading    bigint;
     v_costs      dsx.statement_costs[];
-    r            record;
+    v_shares     dsx.statement_shares[];
 BEGIN
     PERFORM dsx.refuse_on_worker('dsx.settle()');
     v_ags := dsx.settle_lock(settle_period.agreements, settle_period.period_start);
@@ -586,12 +595,14 @@ BEGIN
     -- and the energy readings loaded so far (loads wait for the lock as ingest does)
     v_reading := COALESCE((SELECT max(e.reading_id) FROM dsx.energy_readings e), 0);
     v_costs := ARRAY(SELECT c FROM dsx.period_costs(v_ags, settle_period.period_start, v_reading) c);
-    FOR r IN SELECT w.statement, w.debt
-               FROM dsx.settle_waterfall(v_ags, settle_period.period_start, v_lines, v_costs, v_batch, v_reading) w LOOP
-        v_statements := v_statements || r.statement;
-        v_debt := v_debt || r.debt;
-    END LOOP;
-    PERFORM dsx.write_books(v_statements, v_lines, v_debt, v_costs);
+    WITH w AS MATERIALIZED (
+        SELECT w.* FROM dsx.settle_waterfall(v_ags, settle_period.period_start, v_lines, v_costs, v_batch, v_reading) w
+    )
+    SELECT COALESCE((SELECT array_agg(w.statement) FROM w), '{}'),
+           ARRAY(SELECT d FROM w CROSS JOIN LATERAL unnest(w.debt) d),
+           ARRAY(SELECT x FROM w CROSS JOIN LATERAL unnest(w.shares) x)
+      INTO v_statements, v_debt, v_shares;
+    PERFORM dsx.write_books(v_statements, v_lines, v_debt, v_costs, v_shares);
     PERFORM dsx.post_ledger(v_ags, settle_period.period_start);
     RETURN cardinality(v_statements);
 END
