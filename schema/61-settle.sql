@@ -191,14 +191,13 @@ COMMENT ON FUNCTION dsx.line_difference(date, dsx.statement_lines[], dsx.stateme
 -- read first, in a statement of its own (on Citus it runs on the workers): the usage of the
 -- agreements' factories before this period, per month, customer and model; the comparison
 -- with the books and the pricing follow on the coordinator.
-CREATE OR REPLACE FUNCTION dsx.late_lines(agreements text[], period_start date)
+CREATE OR REPLACE FUNCTION dsx.late_lines(agreements text[], period_start date, through_batch bigint)
 RETURNS SETOF dsx.statement_lines
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_start  date := late_lines.period_start;
-    v_batch  bigint;
     v_ags    text[];
     v_facs   text[];
     v_mus    integer[];
@@ -212,24 +211,19 @@ DECLARE
     bad_model    text;
     bad_period   date;
 BEGIN
+    -- Each settlement brought every closed period of its agreement up to date with the usage
+    -- of the batches it saw (its through_batch: late usage became adjustment lines). So only
+    -- an agreement whose last statement saw fewer batches than this settlement sees can have
+    -- late usage; one with no statement before this period has no closed period at all.
     SELECT array_agg(g.agreement), array_agg(g.factory), array_agg(c.minor_units)
       INTO v_ags, v_facs, v_mus
       FROM dsx.agreements g
       JOIN dsx.factories f ON f.factory = g.factory
       JOIN dsx.currencies c ON c.currency = f.currency
-     WHERE g.agreement = ANY (late_lines.agreements);
-    -- Each settlement brought every closed period of its agreement up to date with the usage
-    -- of the batches it saw (its through_batch: late usage became adjustment lines). So only
-    -- an agreement whose last statement saw fewer batches than have been ingested or voided
-    -- since can have late usage; one with no statement before this period has no closed
-    -- period at all.
-    v_batch := dsx.last_batch();
-    SELECT array_agg(g.agreement), array_agg(g.factory), array_agg(g.mu)
-      INTO v_ags, v_facs, v_mus
-      FROM unnest(v_ags, v_facs, v_mus) g(agreement, factory, mu)
-     WHERE (SELECT s.through_batch FROM dsx.statements s
+     WHERE g.agreement = ANY (late_lines.agreements)
+       AND (SELECT s.through_batch FROM dsx.statements s
              WHERE s.agreement = g.agreement AND s.period_start < v_start
-             ORDER BY s.period_start DESC LIMIT 1) < v_batch;
+             ORDER BY s.period_start DESC LIMIT 1) < late_lines.through_batch;
     IF v_ags IS NULL THEN
         RETURN;
     END IF;
@@ -313,7 +307,7 @@ BEGIN
     RETURN QUERY SELECT * FROM dsx.line_difference(v_start, v_known, v_booked);
 END
 $$;
-COMMENT ON FUNCTION dsx.late_lines(text[], date) IS 'Settlement step 3, re-rate late usage: for every closed period of the agreements whose usage changed since it was booked, the difference between the period re-rated now (at the prices it was booked with) and what was booked, as adjustment lines of period_start';
+COMMENT ON FUNCTION dsx.late_lines(text[], date, bigint) IS 'Settlement step 3, re-rate late usage: for every closed period of the agreements whose usage changed since it was booked (only agreements whose last statement saw fewer batches than through_batch, the usage this settlement sees, can have any), the difference between the period re-rated now (at the prices it was booked with) and what was booked, as adjustment lines of period_start';
 
 /*
  * Step 3b: the operating costs of each agreement, as lines of dsx.statement_costs: every
@@ -591,7 +585,7 @@ BEGIN
     -- the usage the lock froze: that of the batches ingested or voided so far
     v_batch := dsx.last_batch();
     v_lines := ARRAY(SELECT l FROM dsx.period_lines(v_ags, settle_period.period_start) l)
-            || ARRAY(SELECT l FROM dsx.late_lines(v_ags, settle_period.period_start) l);
+            || ARRAY(SELECT l FROM dsx.late_lines(v_ags, settle_period.period_start, v_batch) l);
     -- and the energy readings loaded so far (loads wait for the lock as ingest does)
     v_reading := COALESCE((SELECT max(e.reading_id) FROM dsx.energy_readings e), 0);
     v_costs := ARRAY(SELECT c FROM dsx.period_costs(v_ags, settle_period.period_start, v_reading) c);
