@@ -9,6 +9,9 @@
 #      to dsx.ledger_entries) per second (target >= 10,000);
 #  (c) the (b) run against a database created at the oldest released version (the code the
 #      current settlement replaced), alternately, five times each: the ratio of medians.
+#  (d) 1,000 project-financed agreements (two ranked facilities, operating costs on metered
+#      energy, a reserve, a lock-up) settled by one dsx.run_due_settlements(): five runs rolled
+#      back (median, target >= 10,000 postings/s), then one committed and verified.
 # BENCH_SETTLE_SMALL=1 scales (a) down to 100,000 vs 1,000,000 events for a quick run.
 # Needs a cluster with dsx installed (PG* variables); `bash bench/run.sh settle` runs it on a
 # throwaway cluster. Takes about 5 minutes at full size on 2 cores.
@@ -153,16 +156,27 @@ SELECT 'h-' || k || '-' || c || '-' || m || '-' || d, timestamptz '2026-10-01 06
 SELECT * FROM dsx.ingest();
 SQL
 sql "$SCENARIO_D" >/dev/null
-q "$DB" -c "VACUUM ANALYZE"
+q "$DB" -c "VACUUM ANALYZE" -c "CHECKPOINT"
+# A single run on this machine moves by a third from one minute to the next, so the run is
+# timed five times, each rolled back after the deferred foreign-key checks have run (SET
+# CONSTRAINTS ALL IMMEDIATE: all the work of a commit but its WAL flush); the target is
+# judged on the median. Then one committed run, whose books are verified.
+d_t=()
+for i in 1 2 3 4 5; do
+  d_t+=("$(secs "BEGIN; SELECT dsx.run_due_settlements(); SET CONSTRAINTS ALL IMMEDIATE; ROLLBACK;")")
+done
+m_d=$(printf '%s\n' "${d_t[@]}" | sort -n | sed -n 3p)
 t_run_d=$(secs "SELECT dsx.run_due_settlements()")
 read -r d_st d_le d_ok <<<"$(sql "SELECT count(*), (SELECT count(*) FROM dsx.ledger_entries WHERE agreement LIKE 'b_h%'),
                                           bool_and(dsx.verify_settlement(agreement, period_start)) FILTER (WHERE agreement IN ('b_h1', 'b_h2'))
                                    FROM dsx.statements WHERE agreement LIKE 'b_h%'" | tr '|' ' ')"
-pps_d=$(echo "$d_le / $t_run_d" | bc)
+pps_d=$(echo "$d_le / $m_d" | bc)
 echo
 echo "one dsx.run_due_settlements() over $AGREEMENTS project-financed agreements (two facilities, costs, reserve, lock-up)"
-printf '  %-52s %8s s  verified: %s\n' "run ($d_st statements, $d_le ledger postings)" "$t_run_d" "$d_ok"
-printf '  %-52s %8s /s  (target >= 10000: %s)\n' "ledger postings" "$pps_d" "$([ "$pps_d" -ge 10000 ] && echo met || echo MISSED)"
+printf '  %-52s %8s s  (runs %s)\n' "run, median of five, each rolled back" "$m_d" "${d_t[*]}"
+printf '  %-52s %8s s  verified: %s\n' "committed run ($d_st statements, $d_le ledger postings)" "$t_run_d" "$d_ok"
+printf '  %-52s %8s /s  (target >= 10000: %s)\n' "ledger postings (median run)" "$pps_d" "$([ "$pps_d" -ge 10000 ] && echo met || echo MISSED)"
+printf '  %-52s %8s /s\n' "ledger postings (committed run)" "$(echo "$d_le / $t_run_d" | bc)"
 
 # (c) the same run against the code it replaced, in the same run: two more databases with
 # the (b) scenario, one at the default version and one created at the oldest released

@@ -218,9 +218,8 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_end   date := dsx.period_end(period_waterfall.period_start);
-    v_ahead date;
-    v_lockup numeric;
+    v_end      date := dsx.period_end(period_waterfall.period_start);
+    v_lockup   numeric;
     facilities text[];
     ranks      integer[];
     lenders    text[];
@@ -229,44 +228,52 @@ DECLARE
     arrears_opening numeric[];
     p          record;
 BEGIN
-    SELECT (v_end + g.dsra_months * interval '1 month')::date, g.lockup_dscr INTO v_ahead, v_lockup
-      FROM dsx.agreements g WHERE g.agreement = period_waterfall.agreement;
-    -- each facility's schedule once: its payments in the period and in those ahead
-    SELECT COALESCE(array_agg(f.facility ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
+    -- the agreement's terms and each facility's schedule, once: its payments in the period
+    -- and in the dsra_months periods ahead (one query, as this runs once per statement)
+    SELECT g.lockup_dscr,
+           COALESCE(array_agg(f.facility ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
            COALESCE(array_agg(f.rank ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
            COALESCE(array_agg(f.lender ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
            COALESCE(array_agg(f.supported ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
            COALESCE(array_agg(f.scheduled ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
            COALESCE(array_agg(f.arrears ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
            COALESCE(sum(f.ahead), 0)
-      INTO facilities, ranks, lenders, supported, scheduled, arrears_opening, reserve_target
-      FROM (SELECT c.facility, c.rank, c.lender, c.supported, x.scheduled, x.ahead,
+      INTO v_lockup, facilities, ranks, lenders, supported, scheduled, arrears_opening, reserve_target
+      FROM dsx.agreements g
+      LEFT JOIN LATERAL (
+            SELECT c.facility, c.rank, c.lender, c.supported, x.scheduled, x.ahead,
                    COALESCE(d.arrears, 0) AS arrears, x.scheduled <> 0 OR COALESCE(d.arrears, 0) <> 0 AS owed
               FROM dsx.credit_facilities c
              CROSS JOIN LATERAL (
                    SELECT COALESCE(sum(y.payment) FILTER (WHERE y.due >= period_waterfall.period_start AND y.due < v_end), 0) AS scheduled,
-                          COALESCE(sum(y.payment) FILTER (WHERE y.due >= v_end AND y.due < v_ahead), 0) AS ahead
+                          COALESCE(sum(y.payment) FILTER (WHERE y.due >= v_end
+                                                            AND y.due < (v_end + g.dsra_months * interval '1 month')::date), 0) AS ahead
                      FROM dsx.amortize(c.principal, c.annual_rate, c.periods, c.first_due, c.method,
                                        c.frequency, c.day_count, period_waterfall.minor_units, c.grace_periods) y) x
               LEFT JOIN unnest(period_waterfall.arrears_in) d ON d.facility = c.facility
-             WHERE c.agreement = period_waterfall.agreement) f;
-    SELECT * INTO p
-      FROM dsx.priority_of_payments(gross, opex_due, opex_arrears_in, scheduled, arrears_opening, supported,
-                                    reserve_opening, reserve_target, support_opening, support_interest,
-                                    v_lockup, lockup_opening);
+             WHERE c.agreement = g.agreement) f ON true
+     WHERE g.agreement = period_waterfall.agreement
+     GROUP BY g.agreement, g.lockup_dscr;
+    -- a function call, evaluated without a query
+    p := dsx.priority_of_payments(gross, opex_due, opex_arrears_in, scheduled, arrears_opening, supported,
+                                  reserve_opening, reserve_target, support_opening, support_interest,
+                                  v_lockup, lockup_opening);
     opex_paid := p.opex_paid; opex_arrears := p.opex_arrears; cfads := p.cfads;
     debt_service_due := p.debt_service_due; debt_service_paid := p.debt_service_paid; support_drawn := p.support_drawn;
-    debt_arrears := (SELECT COALESCE(sum(x), 0) FROM unnest(p.arrears) x);
     support_repaid := p.support_repaid; support_balance := p.support_balance;
     reserve_drawn := p.reserve_drawn; reserve_topup := p.reserve_topup; reserve_released := p.reserve_release;
     reserve_balance := p.reserve_balance; dscr := p.dscr;
     lockup_trapped := p.lockup_trapped; lockup_released := p.lockup_released; lockup_balance := p.lockup_balance;
     distributable := p.distributable;
     -- each facility's part, in rank order: the rows of dsx.statement_debt
-    debt := ARRAY(SELECT ROW(period_waterfall.agreement, period_waterfall.period_start, facilities[k], ranks[k], supported[k],
-                             lenders[k], scheduled[k], arrears_opening[k], scheduled[k] + arrears_opening[k], p.paid[k],
-                             p.from_reserve[k], p.by_support[k], p.arrears[k])::dsx.statement_debt
-                    FROM pg_catalog.generate_subscripts(facilities, 1) k ORDER BY k);
+    debt := '{}';
+    debt_arrears := 0;
+    FOR k IN 1 .. cardinality(facilities) LOOP
+        debt := debt || ROW(period_waterfall.agreement, period_waterfall.period_start, facilities[k], ranks[k], supported[k],
+                            lenders[k], scheduled[k], arrears_opening[k], scheduled[k] + arrears_opening[k], p.paid[k],
+                            p.from_reserve[k], p.by_support[k], p.arrears[k])::dsx.statement_debt;
+        debt_arrears := debt_arrears + p.arrears[k];
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION dsx.period_waterfall(text, date, numeric, numeric, numeric, numeric, numeric, numeric, numeric,

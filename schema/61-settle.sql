@@ -481,7 +481,8 @@ COMMENT ON FUNCTION dsx.write_books(dsx.statements[], dsx.statement_lines[], dsx
 -- the billing currency; when the agreement settles in another, the revenue passes through
 -- the FX conversion account, in both currencies at the statement's rate, so that the
 -- transaction balances in each currency.
-CREATE OR REPLACE FUNCTION dsx.post_ledger(agreements text[], period_start date) RETURNS integer
+CREATE OR REPLACE FUNCTION dsx.post_ledger(statements dsx.statements[], debt dsx.statement_debt[],
+                                           shares dsx.statement_shares[]) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -489,18 +490,21 @@ DECLARE
     v_n   integer;
     v_txn bigint;
 BEGIN
-    -- transactions are numbered in agreement order, as the statements are read
-    WITH st AS MATERIALIZED (
+    -- the statements, debt and shares just written, as write_books was given them (not
+    -- read back); transactions are numbered in agreement order
+    WITH d AS MATERIALIZED (
+        SELECT * FROM unnest(post_ledger.debt)
+    ), st AS MATERIALIZED (
         SELECT o.*, o.fx_rate IS NOT NULL AS fx, nextval('dsx.ledger_txn_seq') AS txn_id
-          FROM (SELECT s.*, g.vendor,
-                       (SELECT COALESCE(sum(d.arrears_opening), 0) FROM dsx.statement_debt d
-                         WHERE d.agreement = s.agreement AND d.period_start = s.period_start) AS arrears_in
-                  FROM dsx.statements s
+          FROM (SELECT s.*, g.vendor, COALESCE(a.arrears_in, 0) AS arrears_in
+                  FROM unnest(post_ledger.statements) s
                   JOIN dsx.agreements g ON g.agreement = s.agreement
-                 WHERE s.agreement = ANY (post_ledger.agreements) AND s.period_start = post_ledger.period_start
+                  LEFT JOIN (SELECT d.agreement, d.period_start, sum(d.arrears_opening) AS arrears_in
+                               FROM d GROUP BY d.agreement, d.period_start) a
+                         ON a.agreement = s.agreement AND a.period_start = s.period_start
                  ORDER BY s.agreement) o
     ), e AS (
-        SELECT st.txn_id, st.agreement, e.currency, e.ord, e.account, e.amount, e.posted_when_zero
+        SELECT st.txn_id, st.agreement, st.period_start, e.currency, e.ord, e.account, e.amount, e.posted_when_zero
           FROM st, LATERAL (VALUES
                 (1.0, 'receivable:customers', st.revenue_billing + st.adjustments_billing, st.billing_currency, true),
                 (1.1, 'fx:conversion', -(st.revenue_billing + st.adjustments_billing), st.billing_currency, st.fx),
@@ -526,21 +530,21 @@ BEGIN
         UNION ALL
         -- each facility, in rank order: its lender paid from the period's cash, and the
         -- change in its arrears (arrears brought in settled, new arrears carried)
-        SELECT st.txn_id, d.agreement, st.currency, x.ord + d.rank / 1000.0, x.account, x.amount, false
-          FROM dsx.statement_debt d
+        SELECT st.txn_id, d.agreement, st.period_start, st.currency, x.ord + d.rank / 1000.0, x.account, x.amount, false
+          FROM d
           JOIN st ON st.agreement = d.agreement AND d.period_start = st.period_start,
                LATERAL (VALUES (5, 'payable:lender:' || d.lender, -d.paid_from_revenue),
                                (5.3, 'asset:debt_service_reserve', -d.paid_from_reserve),
                                (5.5, 'liability:debt_arrears:' || d.facility, d.arrears_opening - d.arrears)) x(ord, account, amount)
         UNION ALL
-        SELECT st.txn_id, sh.agreement, st.currency, 12, 'payable:share:' || sh.party, -sh.amount, false
-          FROM dsx.statement_shares sh
+        SELECT st.txn_id, sh.agreement, st.period_start, st.currency, 12, 'payable:share:' || sh.party, -sh.amount, false
+          FROM unnest(post_ledger.shares) sh
           JOIN st ON st.agreement = sh.agreement AND sh.period_start = st.period_start
     ), ins AS (
         INSERT INTO dsx.ledger_entries (txn_id, entry_no, agreement, period_start, account, amount, currency)
-        SELECT x.txn_id, x.entry_no, x.agreement, post_ledger.period_start, x.account, x.amount, x.currency
+        SELECT x.txn_id, x.entry_no, x.agreement, x.period_start, x.account, x.amount, x.currency
           FROM (SELECT e.txn_id, row_number() OVER (PARTITION BY e.txn_id ORDER BY e.ord, e.account) AS entry_no,
-                       e.agreement, e.account, e.amount, e.currency
+                       e.agreement, e.period_start, e.account, e.amount, e.currency
                   FROM e
                  WHERE e.amount <> 0 OR e.posted_when_zero) x
          ORDER BY x.txn_id, x.entry_no
@@ -556,7 +560,7 @@ BEGIN
     RETURN v_n;
 END
 $$;
-COMMENT ON FUNCTION dsx.post_ledger(text[], date) IS 'Settlement step 6, post the ledger: one double-entry transaction per statement of the period (debits positive, credits negative), balanced in each currency (the receivable in the billing currency, the revenue converted through fx:conversion), numbered in agreement order; returns the entries posted';
+COMMENT ON FUNCTION dsx.post_ledger(dsx.statements[], dsx.statement_debt[], dsx.statement_shares[]) IS 'Settlement step 6, post the ledger: one double-entry transaction per statement written by write_books, from the same statements, debt and shares (debits positive, credits negative), balanced in each currency (the receivable in the billing currency, the revenue converted through fx:conversion), numbered in agreement order; returns the entries posted';
 
 -- The pipeline: settle one monthly period for a set of agreements (what dsx.settle and
 -- dsx.run_due_settlements run). Any error settles none of them. It and the two entry
@@ -597,7 +601,7 @@ BEGIN
            ARRAY(SELECT x FROM w CROSS JOIN LATERAL unnest(w.shares) x)
       INTO v_statements, v_debt, v_shares;
     PERFORM dsx.write_books(v_statements, v_lines, v_debt, v_costs, v_shares);
-    PERFORM dsx.post_ledger(v_ags, settle_period.period_start);
+    PERFORM dsx.post_ledger(v_statements, v_debt, v_shares);
     RETURN cardinality(v_statements);
 END
 $$;

@@ -26,7 +26,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dsx FROM dsx_operator, dsx_loader, dsx_par
 -- step of ingest are the owner's alone: they run inside the functions that check.
 REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_rows(regclass, bigint, boolean), dsx.settle(text, date), dsx.settle_period(text[], date),
     dsx.settle_lock(text[], date), dsx.write_books(dsx.statements[], dsx.statement_lines[], dsx.statement_debt[], dsx.statement_costs[], dsx.statement_shares[]),
-    dsx.post_ledger(text[], date), dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
+    dsx.post_ledger(dsx.statements[], dsx.statement_debt[], dsx.statement_shares[]), dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.void_events(text, text[], text), dsx.verify_settlement(text, date),
     dsx.ingest_as(name), dsx.verify_settlement_as(name, text, date),
     dsx.grant_partner(name, text), dsx.revoke_partner(name),
