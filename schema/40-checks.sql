@@ -39,9 +39,11 @@ CREATE OR REPLACE TRIGGER credit_facilities_lender BEFORE INSERT OR UPDATE OF le
 COMMENT ON TRIGGER credit_facilities_lender ON dsx.credit_facilities IS 'The lender must be a party of kind lender';
 
 
--- The split's parties, resolved: vendor and partner stand for the agreement's own.
+-- The split's parties, resolved: vendor and partner stand for the agreement's own. Not
+-- strict, so that PostgreSQL inlines it (settlement resolves every share through it); a
+-- null name, or a null party it stands for, gives null.
 CREATE OR REPLACE FUNCTION dsx.agreement_party(name text, vendor text, partner text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT CASE name WHEN 'vendor' THEN vendor WHEN 'partner' THEN partner ELSE name END $$;
 COMMENT ON FUNCTION dsx.agreement_party(text, text, text) IS 'The party a name in a revenue split stands for: vendor and partner resolve to the agreement''s own';
 

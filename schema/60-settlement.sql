@@ -208,77 +208,56 @@ CREATE OR REPLACE FUNCTION dsx.period_waterfall(agreement text, period_start dat
                                                 opex_due numeric, opex_arrears_in numeric,
                                                 support_opening numeric, support_interest numeric,
                                                 reserve_opening numeric, lockup_opening numeric,
-                                                arrears_in dsx.statement_debt[], minor_units integer,
-    OUT debt dsx.statement_debt[], OUT opex_paid numeric, OUT opex_arrears numeric, OUT cfads numeric,
-    OUT debt_service_due numeric, OUT debt_service_paid numeric, OUT support_drawn numeric, OUT debt_arrears numeric,
-    OUT support_repaid numeric, OUT support_balance numeric, OUT reserve_target numeric, OUT reserve_drawn numeric,
-    OUT reserve_topup numeric, OUT reserve_released numeric, OUT reserve_balance numeric, OUT dscr numeric,
-    OUT lockup_trapped numeric, OUT lockup_released numeric, OUT lockup_balance numeric, OUT distributable numeric)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
+                                                arrears_in dsx.statement_debt[], minor_units integer)
+RETURNS TABLE(debt dsx.statement_debt[], opex_paid numeric, opex_arrears numeric, cfads numeric,
+              debt_service_due numeric, debt_service_paid numeric, support_drawn numeric, debt_arrears numeric,
+              support_repaid numeric, support_balance numeric, reserve_target numeric, reserve_drawn numeric,
+              reserve_topup numeric, reserve_released numeric, reserve_balance numeric, dscr numeric,
+              lockup_trapped numeric, lockup_released numeric, lockup_balance numeric, distributable numeric)
+-- One SELECT in SQL, neither strict nor with settings of its own, so that PostgreSQL inlines
+-- it into the query that calls it: settlement runs it once per statement, inside one query.
+-- It reads only reference tables, so that query still runs on a Citus coordinator.
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
 AS $$
-DECLARE
-    v_end      date := dsx.period_end(period_waterfall.period_start);
-    v_lockup   numeric;
-    facilities text[];
-    ranks      integer[];
-    lenders    text[];
-    supported  boolean[];
-    scheduled  numeric[];
-    arrears_opening numeric[];
-    p          record;
-BEGIN
-    -- the agreement's terms and each facility's schedule, once: its payments in the period
-    -- and in the dsra_months periods ahead (one query, as this runs once per statement)
-    SELECT g.lockup_dscr,
-           COALESCE(array_agg(f.facility ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
-           COALESCE(array_agg(f.rank ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
-           COALESCE(array_agg(f.lender ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
-           COALESCE(array_agg(f.supported ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
-           COALESCE(array_agg(f.scheduled ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
-           COALESCE(array_agg(f.arrears ORDER BY f.rank) FILTER (WHERE f.owed), '{}'),
-           COALESCE(sum(f.ahead), 0)
-      INTO v_lockup, facilities, ranks, lenders, supported, scheduled, arrears_opening, reserve_target
-      FROM dsx.agreements g
-      LEFT JOIN LATERAL (
-            SELECT c.facility, c.rank, c.lender, c.supported, x.scheduled, x.ahead,
-                   COALESCE(d.arrears, 0) AS arrears, x.scheduled <> 0 OR COALESCE(d.arrears, 0) <> 0 AS owed
-              FROM dsx.credit_facilities c
-             CROSS JOIN LATERAL (
-                   SELECT COALESCE(sum(y.payment) FILTER (WHERE y.due >= period_waterfall.period_start AND y.due < v_end), 0) AS scheduled,
-                          COALESCE(sum(y.payment) FILTER (WHERE y.due >= v_end
-                                                            AND y.due < (v_end + g.dsra_months * interval '1 month')::date), 0) AS ahead
-                     FROM dsx.amortize(c.principal, c.annual_rate, c.periods, c.first_due, c.method,
-                                       c.frequency, c.day_count, period_waterfall.minor_units, c.grace_periods) y) x
-              LEFT JOIN unnest(period_waterfall.arrears_in) d ON d.facility = c.facility
-             WHERE c.agreement = g.agreement) f ON true
-     WHERE g.agreement = period_waterfall.agreement
-     GROUP BY g.agreement, g.lockup_dscr;
-    -- a function call, evaluated without a query
-    p := dsx.priority_of_payments(gross, opex_due, opex_arrears_in, scheduled, arrears_opening, supported,
-                                  reserve_opening, reserve_target, support_opening, support_interest,
-                                  v_lockup, lockup_opening);
-    opex_paid := p.opex_paid; opex_arrears := p.opex_arrears; cfads := p.cfads;
-    debt_service_due := p.debt_service_due; debt_service_paid := p.debt_service_paid; support_drawn := p.support_drawn;
-    support_repaid := p.support_repaid; support_balance := p.support_balance;
-    reserve_drawn := p.reserve_drawn; reserve_topup := p.reserve_topup; reserve_released := p.reserve_release;
-    reserve_balance := p.reserve_balance; dscr := p.dscr;
-    lockup_trapped := p.lockup_trapped; lockup_released := p.lockup_released; lockup_balance := p.lockup_balance;
-    distributable := p.distributable;
     -- each facility's part, in rank order: the rows of dsx.statement_debt
-    debt := '{}';
-    debt_arrears := 0;
-    FOR k IN 1 .. cardinality(facilities) LOOP
-        debt := debt || ROW(period_waterfall.agreement, period_waterfall.period_start, facilities[k], ranks[k], supported[k],
-                            lenders[k], scheduled[k], arrears_opening[k], scheduled[k] + arrears_opening[k], p.paid[k],
-                            p.from_reserve[k], p.by_support[k], p.arrears[k])::dsx.statement_debt;
-        debt_arrears := debt_arrears + p.arrears[k];
-    END LOOP;
-END
+    SELECT ARRAY(SELECT ROW($1, $2, f.facilities[k], f.ranks[k], f.supported[k], f.lenders[k], f.scheduled[k],
+                            f.arrears_opening[k], f.scheduled[k] + f.arrears_opening[k], p.paid[k],
+                            p.from_reserve[k], p.by_support[k], p.arrears[k])::dsx.statement_debt
+                   FROM pg_catalog.generate_subscripts(f.facilities, 1) k ORDER BY k),
+           p.opex_paid, p.opex_arrears, p.cfads, p.debt_service_due, p.debt_service_paid, p.support_drawn,
+           (SELECT COALESCE(sum(x), 0) FROM pg_catalog.unnest(p.arrears) x),
+           p.support_repaid, p.support_balance, f.reserve_target, p.reserve_drawn, p.reserve_topup,
+           p.reserve_release, p.reserve_balance, p.dscr, p.lockup_trapped, p.lockup_released, p.lockup_balance,
+           p.distributable
+      FROM dsx.agreements g
+      -- each facility's schedule, once: its payments in the period and in the dsra_months
+      -- periods ahead, and the arrears it brings in
+     CROSS JOIN LATERAL (
+           SELECT COALESCE(array_agg(c.facility ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS facilities,
+                  COALESCE(array_agg(c.rank ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS ranks,
+                  COALESCE(array_agg(c.lender ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS lenders,
+                  COALESCE(array_agg(c.supported ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS supported,
+                  COALESCE(array_agg(c.scheduled ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS scheduled,
+                  COALESCE(array_agg(c.arrears ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS arrears_opening,
+                  COALESCE(sum(c.ahead), 0) AS reserve_target
+             FROM (SELECT c.facility, c.rank, c.lender, c.supported, x.scheduled, x.ahead,
+                          COALESCE(d.arrears, 0) AS arrears, x.scheduled <> 0 OR COALESCE(d.arrears, 0) <> 0 AS owed
+                     FROM dsx.credit_facilities c
+                    CROSS JOIN LATERAL (
+                          SELECT COALESCE(sum(y.payment) FILTER (WHERE y.due >= $2 AND y.due < dsx.period_end($2)), 0) AS scheduled,
+                                 COALESCE(sum(y.payment) FILTER (WHERE y.due >= dsx.period_end($2)
+                                                                   AND y.due < (dsx.period_end($2) + g.dsra_months * interval '1 month')::date), 0) AS ahead
+                            FROM dsx.amortize(c.principal, c.annual_rate, c.periods, c.first_due, c.method,
+                                              c.frequency, c.day_count, $11, c.grace_periods) y) x
+                     LEFT JOIN pg_catalog.unnest($10) d ON d.facility = c.facility
+                    WHERE c.agreement = g.agreement) c) f
+     CROSS JOIN LATERAL dsx.priority_of_payments($3, $4, $5, f.scheduled, f.arrears_opening, f.supported,
+                                                 $8, f.reserve_target, $6, $7, g.lockup_dscr, $9) p
+     WHERE g.agreement = $1
 $$;
 COMMENT ON FUNCTION dsx.period_waterfall(text, date, numeric, numeric, numeric, numeric, numeric, numeric, numeric,
                                          dsx.statement_debt[], integer) IS
-'An agreement''s period through dsx.priority_of_payments: its facilities in rank order (scheduled payments, the arrears of arrears_in), the reserve''s target (the payments scheduled in its dsra_months next periods) and lock-up threshold, with the gross, costs and opening balances given; what settlement writes, verification recomputes and dsx.project runs forward';
+'An agreement''s period through dsx.priority_of_payments (one row; none for an unknown agreement): its facilities in rank order (scheduled payments, the arrears of arrears_in), the reserve''s target (the payments scheduled in its dsra_months next periods) and lock-up threshold, with the gross, costs and opening balances given; what settlement writes, verification recomputes and dsx.project runs forward';
 
 /*
  * Operating costs. The costs in force for a period are each cost's version with the latest
@@ -323,10 +302,10 @@ COMMENT ON FUNCTION dsx.period_energy(text, date, bigint) IS 'MWh a factory drew
  * period with the adjustment minus its rounded total as booked before (so that what a
  * period is charged over all statements is always its exact total of now, rounded once).
  */
-CREATE OR REPLACE FUNCTION dsx.opex_of(agreement text, period_start date, costs dsx.statement_costs[], minor_units integer,
-                                       OUT opex_due numeric, OUT opex_adjustments numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
+CREATE OR REPLACE FUNCTION dsx.opex_of(agreement text, period_start date, costs dsx.statement_costs[], minor_units integer)
+RETURNS TABLE(opex_due numeric, opex_adjustments numeric)
+-- one row; a set, in SQL and without settings of its own, so that settlement's query inlines it
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
 AS $$
     WITH mine AS (
         SELECT c.for_period, sum(c.amount) AS amount FROM unnest(opex_of.costs) c
@@ -351,9 +330,9 @@ COMMENT ON FUNCTION dsx.opex_of(text, date, dsx.statement_costs[], integer) IS '
 -- no row without either.
 CREATE OR REPLACE FUNCTION dsx.support_terms(agreement text, OUT annual_rate numeric, OUT day_count text)
 RETURNS SETOF record
+-- in SQL and without settings of its own, so that settlement's query inlines it
 LANGUAGE sql STABLE PARALLEL SAFE
 ROWS 1
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT COALESCE(a.support_rate, f.annual_rate), COALESCE(a.support_day_count, f.day_count)
       FROM dsx.agreements a
@@ -387,9 +366,9 @@ COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round
 -- latest valid_from on or before the period, else agreements.revenue_split (valid_from NULL).
 CREATE OR REPLACE FUNCTION dsx.split_in_force(agreement text, period_start date)
 RETURNS TABLE(valid_from date, revenue_split dsx.split)
+-- in SQL and without settings of its own, so that settlement's query inlines it
 LANGUAGE sql STABLE PARALLEL SAFE
 ROWS 1
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT x.valid_from, COALESCE(x.revenue_split, g.revenue_split)
       FROM dsx.agreements g
