@@ -223,3 +223,10 @@ ALTER TABLE dsx.statements
     ADD CONSTRAINT statements_cfads_check CHECK (cfads = gross - opex_paid),
     ADD CONSTRAINT statements_lockup_check
         CHECK (lockup_trapped >= 0 AND lockup_released >= 0 AND lockup_balance = lockup_opening + lockup_trapped - lockup_released);
+
+-- A facility's terms as the waterfall reads them (dsx.period_waterfall_of): settlement
+-- gathers every agreement's once per run (dsx.facilities_of).
+CREATE TYPE dsx.facility_terms AS (facility text, rank integer, lender text, supported boolean, principal numeric,
+                                   annual_rate numeric, periods integer, first_due date, method text,
+                                   frequency text, day_count text, grace_periods integer);
+COMMENT ON TYPE dsx.facility_terms IS 'A credit facility''s terms as the waterfall reads them: its name, rank, lender, support and the arguments of dsx.amortize';

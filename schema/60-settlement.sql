@@ -204,6 +204,75 @@ COMMENT ON FUNCTION dsx.debt_service_due(text, date, integer) IS 'Payments of th
  * facility owed nothing in the period has no part (so that one added for later periods
  * changes nothing of earlier ones).
  */
+-- The credit facilities of a set of agreements, each agreement's as one array (in no order:
+-- the waterfall ranks them). A function of its own with its search_path, not inlined: Citus
+-- plans the query on its reference table by itself.
+CREATE OR REPLACE FUNCTION dsx.facilities_of(agreements text[])
+RETURNS TABLE(agreement text, facilities dsx.facility_terms[])
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.agreement, array_agg(ROW(c.facility, c.rank, c.lender, c.supported, c.principal, c.annual_rate, c.periods,
+                                      c.first_due, c.method, c.frequency, c.day_count, c.grace_periods)::dsx.facility_terms)
+      FROM dsx.credit_facilities c
+     WHERE c.agreement = ANY (facilities_of.agreements)
+     GROUP BY c.agreement
+$$;
+COMMENT ON FUNCTION dsx.facilities_of(text[]) IS 'The credit facilities of a set of agreements as the waterfall reads them: per agreement that has any, an array of dsx.facility_terms';
+
+CREATE OR REPLACE FUNCTION dsx.period_waterfall_of(facilities dsx.facility_terms[], dsra_months integer,
+                                                   lockup_dscr numeric, agreement text, period_start date,
+                                                   gross numeric, opex_due numeric, opex_arrears_in numeric,
+                                                   support_opening numeric, support_interest numeric,
+                                                   reserve_opening numeric, lockup_opening numeric,
+                                                   arrears_in dsx.statement_debt[], minor_units integer)
+RETURNS TABLE(debt dsx.statement_debt[], opex_paid numeric, opex_arrears numeric, cfads numeric,
+              debt_service_due numeric, debt_service_paid numeric, support_drawn numeric, debt_arrears numeric,
+              support_repaid numeric, support_balance numeric, reserve_target numeric, reserve_drawn numeric,
+              reserve_topup numeric, reserve_released numeric, reserve_balance numeric, dscr numeric,
+              lockup_trapped numeric, lockup_released numeric, lockup_balance numeric, distributable numeric)
+-- One SELECT in SQL that reads no table, neither strict nor with settings of its own: so
+-- PostgreSQL inlines it into the query that calls it (settlement runs it once per statement,
+-- inside one query), on one node and on a Citus coordinator alike (Citus refuses an inlined
+-- function that reads its tables).
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+AS $$
+    -- each facility's part, in rank order: the rows of dsx.statement_debt
+    SELECT ARRAY(SELECT ROW($4, $5, f.facilities[k], f.ranks[k], f.supported[k], f.lenders[k], f.scheduled[k],
+                            f.arrears_opening[k], f.scheduled[k] + f.arrears_opening[k], p.paid[k],
+                            p.from_reserve[k], p.by_support[k], p.arrears[k])::dsx.statement_debt
+                   FROM pg_catalog.generate_subscripts(f.facilities, 1) k ORDER BY k),
+           p.opex_paid, p.opex_arrears, p.cfads, p.debt_service_due, p.debt_service_paid, p.support_drawn,
+           (SELECT COALESCE(sum(x), 0) FROM pg_catalog.unnest(p.arrears) x),
+           p.support_repaid, p.support_balance, f.reserve_target, p.reserve_drawn, p.reserve_topup,
+           p.reserve_release, p.reserve_balance, p.dscr, p.lockup_trapped, p.lockup_released, p.lockup_balance,
+           p.distributable
+      -- each facility's schedule, once: its payments in the period and in the dsra_months
+      -- periods ahead, and the arrears it brings in
+      FROM (SELECT COALESCE(array_agg(c.facility ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS facilities,
+                   COALESCE(array_agg(c.rank ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS ranks,
+                   COALESCE(array_agg(c.lender ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS lenders,
+                   COALESCE(array_agg(c.supported ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS supported,
+                   COALESCE(array_agg(c.scheduled ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS scheduled,
+                   COALESCE(array_agg(c.arrears ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS arrears_opening,
+                   COALESCE(sum(c.ahead), 0) AS reserve_target
+              FROM (SELECT c.facility, c.rank, c.lender, c.supported, x.scheduled, x.ahead,
+                           COALESCE(d.arrears, 0) AS arrears, x.scheduled <> 0 OR COALESCE(d.arrears, 0) <> 0 AS owed
+                      FROM pg_catalog.unnest($1) c
+                     CROSS JOIN LATERAL (
+                           SELECT COALESCE(sum(y.payment) FILTER (WHERE y.due >= $5 AND y.due < dsx.period_end($5)), 0) AS scheduled,
+                                  COALESCE(sum(y.payment) FILTER (WHERE y.due >= dsx.period_end($5)
+                                                                    AND y.due < (dsx.period_end($5) + $2 * interval '1 month')::date), 0) AS ahead
+                             FROM dsx.amortize(c.principal, c.annual_rate, c.periods, c.first_due, c.method,
+                                               c.frequency, c.day_count, $14, c.grace_periods) y) x
+                      LEFT JOIN pg_catalog.unnest($13) d ON d.facility = c.facility) c) f
+     CROSS JOIN LATERAL dsx.priority_of_payments($6, $7, $8, f.scheduled, f.arrears_opening, f.supported,
+                                                 $11, f.reserve_target, $9, $10, $3, $12) p
+$$;
+COMMENT ON FUNCTION dsx.period_waterfall_of(dsx.facility_terms[], integer, numeric, text, date, numeric, numeric,
+                                            numeric, numeric, numeric, numeric, numeric, dsx.statement_debt[], integer) IS
+'dsx.period_waterfall given the agreement''s facilities (dsx.facility_terms), dsra_months and lockup_dscr rather than reading them: what settlement''s query runs, for every agreement at once';
+
 CREATE OR REPLACE FUNCTION dsx.period_waterfall(agreement text, period_start date, gross numeric,
                                                 opex_due numeric, opex_arrears_in numeric,
                                                 support_opening numeric, support_interest numeric,
@@ -214,46 +283,22 @@ RETURNS TABLE(debt dsx.statement_debt[], opex_paid numeric, opex_arrears numeric
               support_repaid numeric, support_balance numeric, reserve_target numeric, reserve_drawn numeric,
               reserve_topup numeric, reserve_released numeric, reserve_balance numeric, dscr numeric,
               lockup_trapped numeric, lockup_released numeric, lockup_balance numeric, distributable numeric)
--- One SELECT in SQL, neither strict nor with settings of its own, so that PostgreSQL inlines
--- it into the query that calls it: settlement runs it once per statement, inside one query.
--- It reads only reference tables, so that query still runs on a Citus coordinator.
-LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 1
+SET search_path = pg_catalog, pg_temp
 AS $$
-    -- each facility's part, in rank order: the rows of dsx.statement_debt
-    SELECT ARRAY(SELECT ROW($1, $2, f.facilities[k], f.ranks[k], f.supported[k], f.lenders[k], f.scheduled[k],
-                            f.arrears_opening[k], f.scheduled[k] + f.arrears_opening[k], p.paid[k],
-                            p.from_reserve[k], p.by_support[k], p.arrears[k])::dsx.statement_debt
-                   FROM pg_catalog.generate_subscripts(f.facilities, 1) k ORDER BY k),
-           p.opex_paid, p.opex_arrears, p.cfads, p.debt_service_due, p.debt_service_paid, p.support_drawn,
-           (SELECT COALESCE(sum(x), 0) FROM pg_catalog.unnest(p.arrears) x),
-           p.support_repaid, p.support_balance, f.reserve_target, p.reserve_drawn, p.reserve_topup,
-           p.reserve_release, p.reserve_balance, p.dscr, p.lockup_trapped, p.lockup_released, p.lockup_balance,
-           p.distributable
+BEGIN
+    RETURN QUERY
+    SELECT w.*
       FROM dsx.agreements g
-      -- each facility's schedule, once: its payments in the period and in the dsra_months
-      -- periods ahead, and the arrears it brings in
-     CROSS JOIN LATERAL (
-           SELECT COALESCE(array_agg(c.facility ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS facilities,
-                  COALESCE(array_agg(c.rank ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS ranks,
-                  COALESCE(array_agg(c.lender ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS lenders,
-                  COALESCE(array_agg(c.supported ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS supported,
-                  COALESCE(array_agg(c.scheduled ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS scheduled,
-                  COALESCE(array_agg(c.arrears ORDER BY c.rank) FILTER (WHERE c.owed), '{}') AS arrears_opening,
-                  COALESCE(sum(c.ahead), 0) AS reserve_target
-             FROM (SELECT c.facility, c.rank, c.lender, c.supported, x.scheduled, x.ahead,
-                          COALESCE(d.arrears, 0) AS arrears, x.scheduled <> 0 OR COALESCE(d.arrears, 0) <> 0 AS owed
-                     FROM dsx.credit_facilities c
-                    CROSS JOIN LATERAL (
-                          SELECT COALESCE(sum(y.payment) FILTER (WHERE y.due >= $2 AND y.due < dsx.period_end($2)), 0) AS scheduled,
-                                 COALESCE(sum(y.payment) FILTER (WHERE y.due >= dsx.period_end($2)
-                                                                   AND y.due < (dsx.period_end($2) + g.dsra_months * interval '1 month')::date), 0) AS ahead
-                            FROM dsx.amortize(c.principal, c.annual_rate, c.periods, c.first_due, c.method,
-                                              c.frequency, c.day_count, $11, c.grace_periods) y) x
-                     LEFT JOIN pg_catalog.unnest($10) d ON d.facility = c.facility
-                    WHERE c.agreement = g.agreement) c) f
-     CROSS JOIN LATERAL dsx.priority_of_payments($3, $4, $5, f.scheduled, f.arrears_opening, f.supported,
-                                                 $8, f.reserve_target, $6, $7, g.lockup_dscr, $9) p
-     WHERE g.agreement = $1
+      LEFT JOIN dsx.facilities_of(ARRAY[g.agreement]) t ON true
+     CROSS JOIN LATERAL dsx.period_waterfall_of(
+               COALESCE(t.facilities, '{}'), g.dsra_months,
+               g.lockup_dscr, g.agreement, period_waterfall.period_start, period_waterfall.gross,
+               period_waterfall.opex_due, period_waterfall.opex_arrears_in, period_waterfall.support_opening,
+               period_waterfall.support_interest, period_waterfall.reserve_opening, period_waterfall.lockup_opening,
+               period_waterfall.arrears_in, period_waterfall.minor_units) w
+     WHERE g.agreement = period_waterfall.agreement;
+END
 $$;
 COMMENT ON FUNCTION dsx.period_waterfall(text, date, numeric, numeric, numeric, numeric, numeric, numeric, numeric,
                                          dsx.statement_debt[], integer) IS
@@ -330,9 +375,9 @@ COMMENT ON FUNCTION dsx.opex_of(text, date, dsx.statement_costs[], integer) IS '
 -- no row without either.
 CREATE OR REPLACE FUNCTION dsx.support_terms(agreement text, OUT annual_rate numeric, OUT day_count text)
 RETURNS SETOF record
--- in SQL and without settings of its own, so that settlement's query inlines it
 LANGUAGE sql STABLE PARALLEL SAFE
 ROWS 1
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT COALESCE(a.support_rate, f.annual_rate), COALESCE(a.support_day_count, f.day_count)
       FROM dsx.agreements a
@@ -366,9 +411,9 @@ COMMENT ON FUNCTION dsx.support_interest(text, numeric, date, integer) IS 'round
 -- latest valid_from on or before the period, else agreements.revenue_split (valid_from NULL).
 CREATE OR REPLACE FUNCTION dsx.split_in_force(agreement text, period_start date)
 RETURNS TABLE(valid_from date, revenue_split dsx.split)
--- in SQL and without settings of its own, so that settlement's query inlines it
 LANGUAGE sql STABLE PARALLEL SAFE
 ROWS 1
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT x.valid_from, COALESCE(x.revenue_split, g.revenue_split)
       FROM dsx.agreements g

@@ -375,6 +375,9 @@ BEGIN
     ), co AS (
         -- each agreement's own cost lines
         SELECT c.agreement, array_agg(c) AS costs FROM unnest(settle_waterfall.costs) c GROUP BY c.agreement
+    ), fa AS (
+        -- each agreement's credit facilities, for dsx.period_waterfall_of
+        SELECT * FROM dsx.facilities_of(settle_waterfall.agreements)
     ), ag AS MATERIALIZED (
         SELECT g.agreement, g.vendor, g.partner, sp.valid_from AS split_from, sp.revenue_split,
                g.settlement_currency AS currency, c.minor_units AS mu, f.currency AS billing,
@@ -388,7 +391,8 @@ BEGIN
                fx.rate_sum, fx.days, fx.rate,
                dsx.support_interest_at(COALESCE(pr.support_balance, 0), st.annual_rate, st.day_count, v_start,
                                        c.minor_units) AS interest,
-               COALESCE(co.costs, '{}') AS costs
+               COALESCE(co.costs, '{}') AS costs, COALESCE(fa.facilities, '{}') AS facilities,
+               g.dsra_months, g.lockup_dscr
           FROM dsx.agreements g
           JOIN dsx.factories f ON f.factory = g.factory
           JOIN dsx.currencies c ON c.currency = g.settlement_currency
@@ -396,6 +400,7 @@ BEGIN
           CROSS JOIN LATERAL dsx.period_fx(f.currency, g.settlement_currency, g.fx_rule, v_start) fx
           LEFT JOIN LATERAL dsx.support_terms(g.agreement) st ON true
           LEFT JOIN co ON co.agreement = g.agreement
+          LEFT JOIN fa ON fa.agreement = g.agreement
           LEFT JOIN dsx.statements pr ON v_start > g.starts AND pr.agreement = g.agreement
                                      AND pr.period_start = (v_start - interval '1 month')::date
           LEFT JOIN tot ON tot.agreement = g.agreement
@@ -419,9 +424,9 @@ BEGIN
            w.debt, sh.shares
       FROM cv
      CROSS JOIN LATERAL dsx.opex_of(cv.agreement, v_start, cv.costs, cv.mu) o
-     CROSS JOIN LATERAL dsx.period_waterfall(cv.agreement, v_start, cv.rev + cv.adj, o.opex_due, cv.opex_arrears_in,
-                                             cv.opening, cv.interest, cv.reserve_opening, cv.lockup_opening,
-                                             cv.arrears_in, cv.mu) w
+     CROSS JOIN LATERAL dsx.period_waterfall_of(cv.facilities, cv.dsra_months, cv.lockup_dscr, cv.agreement, v_start,
+                                                cv.rev + cv.adj, o.opex_due, cv.opex_arrears_in, cv.opening, cv.interest,
+                                                cv.reserve_opening, cv.lockup_opening, cv.arrears_in, cv.mu) w
       LEFT JOIN LATERAL (SELECT sum(x.amount) FILTER (WHERE x.party = cv.vendor) AS vendor_share,
                                 sum(x.amount) FILTER (WHERE x.party = cv.partner) AS partner_share,
                                 COALESCE(array_agg(ROW(cv.agreement, v_start, x.party, x.amount)::dsx.statement_shares), '{}') AS shares

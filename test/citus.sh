@@ -63,7 +63,7 @@ try() { sqlstate dsx "$1"; }
 is "$(sqlstate dsx_single "SELECT dsx.distribute()")" 0A000 "dsx.distribute() without Citus is refused (0A000)"
 
 for db in dsx dsx_single; do
-  q "$db" -f "$root/test/citus_scenario.sql" >"$tmp/$db.scenario.log" 2>&1 || { echo "not ok - the scenario in $db failed:"; sed 's/^/#   /' "$tmp/$db.scenario.log" | tail -20; exit 1; }
+  q "$db" -f "$root/test/citus_scenario.sql" >"$tmp/$db.scenario.log" 2>&1 || { echo "not ok - the scenario in $db failed:"; sed 's/^/#   /' "$tmp/$db.scenario.log" | grep -m1 -B2 -A3 ERROR; sed "s/^/#   /" "$tmp/$db.scenario.log" | tail -20; exit 1; }
 done
 is "$(q dsx_single -c "SELECT dsx.run_due_settlements() > 0")" t "one node: dsx.run_due_settlements() settles the months after the scenario's"
 want=$(q dsx_single -c "SELECT count(*) FROM dsx.statements")
