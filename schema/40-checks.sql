@@ -193,6 +193,7 @@ AS $$
 DECLARE
     hit    record;
     f      dsx.credit_facilities;
+    a      text;
 BEGIN
     IF dsx.citus_node() = 'worker' THEN
         RETURN NULL;
@@ -242,10 +243,33 @@ BEGIN
                       HINT = 'Closed books stay closed: the reserve of a settled period was sized on the payments then scheduled for its dsra_months next periods; a facility may change or be added only with payments after them.';
         END IF;
     END LOOP;
+    -- An agreement without support terms of its own pays interest on the credit support at
+    -- its most senior supported facility's rate and day count: a change that moves them
+    -- must leave the interest of every settled statement as booked. (Checked against the
+    -- books, not against the rows before: every row of a statement sees the table after it.)
+    FOR a IN SELECT DISTINCT x FROM unnest(ARRAY[OLD.agreement, NEW.agreement]) x WHERE x IS NOT NULL LOOP
+        SELECT s.period_start, s.support_interest, t.annual_rate, t.day_count,
+               dsx.support_interest_at(s.support_opening, t.annual_rate, t.day_count, s.period_start, c.minor_units) AS now
+          INTO hit
+          FROM dsx.statements s
+          JOIN dsx.currencies c ON c.currency = s.currency
+          LEFT JOIN dsx.support_terms(a) t ON true
+         WHERE s.agreement = a
+           AND dsx.support_interest_at(s.support_opening, t.annual_rate, t.day_count, s.period_start, c.minor_units)
+               <> s.support_interest
+         ORDER BY s.period_start LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION '% of facility "%" is refused: it changes the credit support terms of agreement "%" to %, at which settled period % would bear interest % rather than the % booked',
+                  TG_OP, COALESCE(NEW.facility, OLD.facility), a,
+                  COALESCE(hit.annual_rate::text || ' ' || hit.day_count, 'none'), hit.period_start, hit.now, hit.support_interest
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Without support_rate of its own, an agreement''s credit support bears interest at its most senior supported facility''s rate and day count; closed books stay closed: a supported facility added or moved above that one must bear the same rate and day count.';
+        END IF;
+    END LOOP;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION dsx.credit_facilities_booked() IS 'Trigger: a facility whose debt service a statement booked cannot change or go, nor the table be truncated; a facility added, changed or removed with a payment due in a settled period of its agreement, or in the dsra_months periods after one (the reserve''s target), is refused (55000). Waits for running settlements first';
+COMMENT ON FUNCTION dsx.credit_facilities_booked() IS 'Trigger: a facility whose debt service a statement booked cannot change or go, nor the table be truncated; a facility added, changed or removed with a payment due in a settled period of its agreement, or in the dsra_months periods after one (the reserve''s target), is refused (55000), as is one that moves the credit support terms an agreement without its own inherits from its most senior supported facility so that a settled statement''s support interest would differ from the booked. Waits for running settlements first';
 CREATE OR REPLACE TRIGGER credit_facilities_booked AFTER INSERT OR UPDATE OR DELETE ON dsx.credit_facilities
     FOR EACH ROW EXECUTE FUNCTION dsx.credit_facilities_booked();
 CREATE OR REPLACE TRIGGER credit_facilities_booked_truncate BEFORE TRUNCATE ON dsx.credit_facilities

@@ -45,3 +45,35 @@ UPDATE dsx.agreements SET support_rate = 0.1, support_day_count = 'ACT/360' WHER
 SELECT agreement, support_rate, support_day_count FROM dsx.agreements WHERE agreement LIKE 'su-%' ORDER BY 1;
 -- without a facility nothing is drawn; the terms still say what the support would cost
 SELECT * FROM dsx.support_terms('su-a3');
+-- su-a4 inherits the terms of its only supported facility, of rank 2: January draws,
+-- February bears interest on the draw, both settled. A supported facility above it at other
+-- terms would change the interest February bore, even with its only payment years ahead:
+-- refused (55000), as is moving one above it; above it at the same terms, or below it, is
+-- accepted. (A change that alters no settled interest, such as one before any interest was
+-- booked, changes only the periods to come.)
+INSERT INTO dsx.factories (factory, partner, currency) VALUES ('su-f4', 'su-p', 'USD');
+INSERT INTO dsx.customer_plans VALUES ('c', 'su-f4', 'su-plan');
+INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, settle_lag)
+VALUES ('su-a4', 'su-p', 'su-vendor', 'su-f4', 'vendor=30%, partner=70%', '2026-01-01', '100 years');
+INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, rank)
+VALUES ('su-l4', 'su-a4', 'su-bank', 100000.00, 0.06, 12, '2026-01-31', 2);
+INSERT INTO dsx.usage_inbox VALUES ('e-su-f4', '2026-01-11', 'su-f4', 'c', 'm', 5000000000, 0),
+    ('e-su-f4-2', '2026-02-11', 'su-f4', 'c', 'm', 20000000000, 0);
+SELECT inserted FROM dsx.ingest();
+SELECT dsx.settle('su-a4', '2026-01-01'), dsx.settle('su-a4', '2026-02-01');
+SELECT period_start, support_drawn, support_interest FROM dsx.statements WHERE agreement = 'su-a4' ORDER BY 1;
+\set VERBOSITY sqlstate
+INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, rank)
+VALUES ('su-l4-top', 'su-a4', 'su-bank', 1000.00, 0.01, 1, '2028-06-30', 1);
+INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, rank, day_count)
+VALUES ('su-l4-top', 'su-a4', 'su-bank', 1000.00, 0.06, 1, '2028-06-30', 1, 'ACT/360');
+\set VERBOSITY terse
+INSERT INTO dsx.credit_facilities (facility, agreement, lender, principal, annual_rate, periods, first_due, rank)
+VALUES ('su-l4-same', 'su-a4', 'su-bank', 1000.00, 0.06, 1, '2028-06-30', 1),
+       ('su-l4-below', 'su-a4', 'su-bank', 1000.00, 0.01, 1, '2028-06-30', 3);
+DELETE FROM dsx.credit_facilities WHERE facility = 'su-l4-same';   -- su-l4's terms again: the same
+\set VERBOSITY sqlstate
+UPDATE dsx.credit_facilities SET rank = 1 WHERE facility = 'su-l4-below';
+\set VERBOSITY terse
+SELECT * FROM dsx.support_terms('su-a4');
+SELECT period_start, dsx.verify_settlement('su-a4', period_start) FROM dsx.statements WHERE agreement = 'su-a4' ORDER BY 1;
