@@ -290,13 +290,28 @@ CREATE OR REPLACE FUNCTION dsx.serialize_with_books(change text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    propagate text;
 BEGIN
+    IF change NOT IN ('terms', 'calendar') THEN
+        RAISE EXCEPTION 'unknown change "%": terms or calendar', change USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- On Citus the lock is the coordinator's alone: what it serialises (ingests,
+    -- settlements, these checks) runs there. Citus would also take it on every node with
+    -- metadata, over the connections a statement on a reference table may still be using
+    -- when its row triggers run (a multi-row INSERT ... SELECT copies through them): "another
+    -- command is already in progress".
+    IF dsx.citus_node() = 'coordinator' THEN
+        propagate := pg_catalog.current_setting('citus.enable_ddl_propagation');
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    END IF;
     IF change = 'terms' THEN
         LOCK TABLE dsx.usage_daily IN ROW EXCLUSIVE MODE;
-    ELSIF change = 'calendar' THEN
-        LOCK TABLE dsx.usage_daily IN SHARE ROW EXCLUSIVE MODE;
     ELSE
-        RAISE EXCEPTION 'unknown change "%": terms or calendar', change USING ERRCODE = 'invalid_parameter_value';
+        LOCK TABLE dsx.usage_daily IN SHARE ROW EXCLUSIVE MODE;
+    END IF;
+    IF propagate IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', propagate, true);
     END IF;
 END
 $$;

@@ -5,6 +5,12 @@ CREATE OR REPLACE FUNCTION dsx.ingest_rows(src regclass, batch bigint, dedup boo
     AS 'MODULE_PATHNAME', 'dsx_ingest_rows' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION dsx.ingest_rows(regclass, bigint, boolean) IS 'dsx.ingest()''s bulk step (C): moves every row of src (dsx.usage_inbox''s columns) into dsx.usage_events as the batch, rolls the stored events up into dsx.usage_daily and keeps conflicting payloads in dsx.usage_conflicts. dedup = false takes every row as new (a stored or repeated key raises unique_violation); dedup = true looks every key up. All NULL, nothing written, when triggers, row-level security or the table''s shape need plain SQL';
 
+CREATE OR REPLACE FUNCTION dsx.ingest_rows_into(src regclass, events regclass, daily regclass, kept regclass, factories regclass,
+                                kept_ids regclass, kept_id_base bigint, batch bigint, dedup boolean,
+                                OUT inserted bigint, OUT duplicates bigint, OUT conflicts bigint)
+    AS 'MODULE_PATHNAME', 'dsx_ingest_rows_into' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION dsx.ingest_rows_into(regclass, regclass, regclass, regclass, regclass, regclass, bigint, bigint, boolean) IS 'dsx.ingest_rows into other tables of the same shapes: the rows of src into events, rolled up into daily, conflicting payloads kept in kept (numbered kept_id_base + nextval(kept_ids)), the factories and their time zones read from factories. On a Citus node, dsx.ingest_shard runs it on one group of co-located shards';
+
 -- The rollup's day of an event: its calendar day in its factory's time zone.
 CREATE OR REPLACE FUNCTION dsx.usage_day(occurred_at timestamptz, time_zone text) RETURNS date
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -101,6 +107,13 @@ BEGIN
         SELECT r.inserted, r.duplicates, r.conflicts INTO inserted, duplicates, conflicts
           FROM dsx.ingest_rows(src::regclass, batch, true) r;
     END;
+    IF inserted IS NULL AND NOT in_load AND dsx.citus_node() = 'coordinator' THEN
+        -- On Citus, the inbox's shards: the bulk step on every worker, shard by shard
+        -- (dsx.ingest_on_shards; all NULL where it declines too, or the inbox is not
+        -- distributed).
+        SELECT r.inserted, r.duplicates, r.conflicts INTO inserted, duplicates, conflicts
+          FROM dsx.ingest_on_shards(batch) r;
+    END IF;
     IF inserted IS NOT NULL THEN
         pending := inserted + duplicates + conflicts;
         IF pending = 0 THEN
@@ -109,8 +122,9 @@ BEGIN
         END IF;
     ELSE
         -- The bulk step declined (insert triggers or row-level security on usage_events
-        -- must apply, the table was changed, or its rows are not in a local heap: Citus's):
-        -- the same work in SQL statements.
+        -- must apply, the table was changed, or its rows are not in a local heap: a
+        -- loader's rows on Citus, copied out of the inbox): the same work in SQL
+        -- statements.
         -- One statement a step, each a join on (factory, event_id) or grouped by factory:
         -- on Citus, where the inbox, the events, the rollup and the conflicts are
         -- distributed by factory and co-located, each runs on the workers, shard by shard.

@@ -205,3 +205,124 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION dsx.layout() IS 'Every table of dsx and where it lives: distributed by factory, reference, local (Citus local table, on the coordinator) or local; without Citus, every table is local';
+
+/*
+ * Ingest on Citus: the bulk step of one node, run on the workers, shard by shard, inside
+ * the ingest's own transaction. dsx.ingest_on_shards() (on the coordinator) sends one query
+ * on the inbox, grouped by factory, which Citus runs whole on every shard at once; in it,
+ * dsx.ingest_shard() (on the worker holding the shard) moves the shard's rows into the
+ * co-located shards of the events, the rollup and the conflicts on that node, with the C
+ * bulk step, reading the factories from that node's copy of them. Citus does not see
+ * those writes: so that every later statement of the transaction reads them, the inbox's
+ * shards are first modified (a DELETE of no row), which ties each group of co-located
+ * shards to the one connection that made the change, for the rest of the transaction.
+ */
+CREATE OR REPLACE FUNCTION dsx.ingest_shard(src regclass, batch bigint, dedup boolean, attempt uuid) RETURNS bigint[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done  text := pg_catalog.current_setting('dsx.ingested_shards', true);
+    key   text := pg_catalog.format('%s:%s', attempt, src::oid);
+    t     record;
+    r     record;
+BEGIN
+    IF dsx.citus_node() = 'none' THEN
+        RAISE EXCEPTION 'dsx.ingest_shard() runs on a node of a Citus cluster, in the query dsx.ingest() sends it'
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    -- the query calls it once for each factory of the shard: the first call does the
+    -- shard's work (of this attempt: a batch and a mode, named by dsx.ingest_on_shards),
+    -- the others count nothing
+    IF key = ANY (pg_catalog.string_to_array(done, ' ')) THEN
+        RETURN ARRAY[0, 0, 0]::bigint[];
+    END IF;
+    -- the shard's group: the co-located shards on this node, and this node's copy of the
+    -- factories (Citus's catalogue, read dynamically: it exists only with Citus)
+    EXECUTE $q$
+        SELECT pg_catalog.to_regclass(pg_catalog.format('dsx.%I', 'usage_events_' || e.shardid)) AS events,
+               pg_catalog.to_regclass(pg_catalog.format('dsx.%I', 'usage_daily_' || d.shardid)) AS daily,
+               pg_catalog.to_regclass(pg_catalog.format('dsx.%I', 'usage_conflicts_' || c.shardid)) AS kept,
+               (SELECT pg_catalog.to_regclass(pg_catalog.format('dsx.%I', 'factories_' || f.shardid))
+                  FROM pg_catalog.pg_dist_shard f WHERE f.logicalrelid = 'dsx.factories'::regclass) AS factories,
+               pg_catalog.pg_get_serial_sequence('dsx.usage_conflicts', 'conflict_id')::regclass AS kept_ids,
+               (SELECT g.groupid::bigint << 48 FROM pg_catalog.pg_dist_local_group g) AS kept_id_base
+          FROM pg_catalog.pg_dist_shard i
+          JOIN pg_catalog.pg_dist_shard e ON e.logicalrelid = 'dsx.usage_events'::regclass AND e.shardminvalue = i.shardminvalue
+          JOIN pg_catalog.pg_dist_shard d ON d.logicalrelid = 'dsx.usage_daily'::regclass AND d.shardminvalue = i.shardminvalue
+          JOIN pg_catalog.pg_dist_shard c ON c.logicalrelid = 'dsx.usage_conflicts'::regclass AND c.shardminvalue = i.shardminvalue
+         WHERE i.logicalrelid = 'dsx.usage_inbox'::regclass
+           AND pg_catalog.to_regclass(pg_catalog.format('dsx.%I', 'usage_inbox_' || i.shardid)) = $1
+           AND (SELECT pg_catalog.count(DISTINCT p.colocationid) FROM pg_catalog.pg_dist_partition p
+                 WHERE p.logicalrelid IN ('dsx.usage_inbox'::regclass, 'dsx.usage_events'::regclass,
+                                          'dsx.usage_daily'::regclass, 'dsx.usage_conflicts'::regclass)) = 1$q$
+      INTO t USING src;
+    IF t.events IS NULL OR t.daily IS NULL OR t.kept IS NULL OR t.factories IS NULL OR t.kept_ids IS NULL THEN
+        RAISE EXCEPTION '% is not a shard of dsx.usage_inbox with its co-located shards on this node', src
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    -- A conflict kept is numbered in this node's range, as Citus numbers the rows a node
+    -- inserts into a distributed table itself: the group's number, shifted 48 bits, plus
+    -- the node's own count (the coordinator's, group 0, numbers those it sends): unique
+    -- on every node, and wherever the shard moves.
+    SELECT * INTO r FROM dsx.ingest_rows_into(src, t.events, t.daily, t.kept, t.factories, t.kept_ids, t.kept_id_base, batch, dedup);
+    IF r.inserted IS NULL THEN
+        RETURN NULL;     -- declined: nothing written, and so at every call
+    END IF;
+    PERFORM pg_catalog.set_config('dsx.ingested_shards', pg_catalog.concat_ws(' ', NULLIF(done, ''), key), true);
+    RETURN ARRAY[r.inserted, r.duplicates, r.conflicts];
+END
+$$;
+COMMENT ON FUNCTION dsx.ingest_shard(regclass, bigint, boolean, uuid) IS 'On the Citus node holding a shard of dsx.usage_inbox, in the query dsx.ingest_on_shards sends: the bulk step (dsx.ingest_rows_into) for that shard, into its co-located shards on the node; {inserted, duplicates, conflicts} at its first call for the shard in the attempt, zeros after, NULL where the step declines; 0A000 for anything but such a shard';
+
+CREATE OR REPLACE FUNCTION dsx.ingest_on_shards(batch bigint, OUT inserted bigint, OUT duplicates bigint, OUT conflicts bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pending  bigint;
+    declined bigint;
+    calls    bigint;
+    distributed boolean;
+    attempt  uuid := pg_catalog.gen_random_uuid();    -- names this call's work on the shards
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN;          -- no Citus: all NULL
+    END IF;
+    EXECUTE $q$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p
+                               WHERE p.logicalrelid = 'dsx.usage_inbox'::regclass AND p.partmethod = 'h')$q$
+       INTO distributed;
+    IF NOT distributed THEN
+        RETURN;          -- all NULL
+    END IF;
+    -- ties each group of co-located shards to one connection (see above)
+    DELETE FROM dsx.usage_inbox WHERE ctid = '(0,0)';
+    SELECT count(*) INTO pending FROM dsx.usage_inbox;
+    IF pending = 0 THEN
+        inserted := 0; duplicates := 0; conflicts := 0;
+        RETURN;
+    END IF;
+    -- every row taken as a new event (a key already stored or repeated aborts the
+    -- subtransaction, on every worker), else the deduplicating mode
+    BEGIN
+        SELECT sum(s.r[1]), sum(s.r[2]), sum(s.r[3]), count(*) FILTER (WHERE s.r IS NULL), count(*)
+          INTO inserted, duplicates, conflicts, declined, calls
+          FROM (SELECT dsx.ingest_shard(i.tableoid, batch, false, attempt) AS r FROM dsx.usage_inbox i GROUP BY i.factory, i.tableoid) s;
+    EXCEPTION WHEN unique_violation THEN
+        attempt := pg_catalog.gen_random_uuid();
+        SELECT sum(s.r[1]), sum(s.r[2]), sum(s.r[3]), count(*) FILTER (WHERE s.r IS NULL), count(*)
+          INTO inserted, duplicates, conflicts, declined, calls
+          FROM (SELECT dsx.ingest_shard(i.tableoid, batch, true, attempt) AS r FROM dsx.usage_inbox i GROUP BY i.factory, i.tableoid) s;
+    END;
+    IF declined = calls THEN
+        inserted := NULL; duplicates := NULL; conflicts := NULL;
+        RETURN;          -- declined everywhere, nothing written: dsx.ingest()'s SQL steps
+    END IF;
+    IF declined > 0 OR inserted + duplicates + conflicts <> pending THEN
+        RAISE EXCEPTION 'dsx.ingest accounted for % of % pending rows on the shards (% of % calls declined)',
+                        COALESCE(inserted + duplicates + conflicts, 0), pending, declined, calls
+            USING ERRCODE = 'internal_error';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION dsx.ingest_on_shards(bigint) IS 'dsx.ingest()''s bulk step on Citus, run on the coordinator: the rows of a distributed dsx.usage_inbox moved as the batch by dsx.ingest_shard on every shard at once, in this transaction; all NULL where the inbox is not distributed or the step declines, an error (XX000) unless every row is accounted for';

@@ -24,7 +24,9 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dsx FROM dsx_operator, dsx_loader, dsx_par
 -- PostgreSQL lets PUBLIC execute every new function: what writes or reaches past row-level
 -- security is kept for the owner and the groups below. The settlement steps and the bulk
 -- step of ingest are the owner's alone: they run inside the functions that check.
-REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_rows(regclass, bigint, boolean), dsx.settle(text, date), dsx.settle_period(text[], date),
+REVOKE EXECUTE ON FUNCTION dsx.ingest(), dsx.ingest_rows(regclass, bigint, boolean),
+    dsx.ingest_rows_into(regclass, regclass, regclass, regclass, regclass, regclass, bigint, bigint, boolean), dsx.ingest_shard(regclass, bigint, boolean, uuid), dsx.ingest_on_shards(bigint),
+    dsx.settle(text, date), dsx.settle_period(text[], date),
     dsx.settle_lock(text[], date), dsx.write_books(dsx.statements[], dsx.statement_lines[], dsx.statement_debt[], dsx.statement_costs[], dsx.statement_shares[]),
     dsx.post_ledger(dsx.statements[], dsx.statement_debt[], dsx.statement_shares[]), dsx.run_due_settlements(), dsx.schedule_settlements(text), dsx.unschedule_settlements(),
     dsx.void_events(text, text[], text), dsx.verify_settlement(text, date),

@@ -233,6 +233,58 @@ REVOKE ALL ON FUNCTION dsx.ingest_rows(regclass, bigint, boolean) FROM regress_d
 REVOKE ALL ON SCHEMA dsx FROM regress_dsx_bulk;
 DROP ROLE regress_dsx_bulk;
 
+-- dsx.ingest_rows_into: the step into other tables of the same shapes, reading the
+-- factories and their zones from another table (what a Citus node does with its shards
+-- and its copy of the factories): batches 1 to 6 of a factory in Tokyo give the same
+-- counts, events, rollup and conflicts as dsx.ingest_rows into dsx's own tables, the
+-- conflicts numbered from the base it is given
+INSERT INTO dsx.factories (factory, partner, currency, region, gpus, power_mw, time_zone)
+VALUES ('bulk-t', 'bulk-cloud', 'USD', 'test', 8, 1.5, 'Asia/Tokyo');
+CREATE TABLE rx_events (LIKE dsx.usage_events INCLUDING ALL);
+CREATE TABLE rx_daily (LIKE dsx.usage_daily INCLUDING ALL);
+CREATE TABLE rx_conflicts (LIKE dsx.usage_conflicts INCLUDING ALL);
+CREATE TABLE rx_factories AS SELECT * FROM dsx.factories WHERE factory = 'bulk-t';
+CREATE TEMP TABLE rx_src (LIKE dsx.usage_inbox);
+CREATE FUNCTION pg_temp.rx_batches() RETURNS TABLE(b int, into_dsx text, into_other text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..6 LOOP
+        b := i;
+        INSERT INTO rx_src SELECT * FROM pg_temp.batch_rows('bulk-t', b);
+        SELECT r::text INTO into_dsx FROM dsx.ingest_rows('rx_src', b, true) r;
+        SELECT r::text INTO into_other
+          FROM dsx.ingest_rows_into('rx_src', 'rx_events', 'rx_daily', 'rx_conflicts', 'rx_factories',
+                                    pg_get_serial_sequence('rx_conflicts', 'conflict_id')::regclass, 1000000, b, true) r;
+        TRUNCATE rx_src;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+SELECT * FROM pg_temp.rx_batches();
+SELECT (SELECT count(*) FROM rx_events) AS events,
+       (SELECT count(*) FROM (SELECT * FROM dsx.usage_events WHERE factory = 'bulk-t'
+                              EXCEPT ALL SELECT * FROM rx_events) d) AS events_differ,
+       (SELECT count(*) FROM (SELECT * FROM rx_events EXCEPT ALL
+                              SELECT * FROM dsx.usage_events WHERE factory = 'bulk-t') d) AS events_differ_back,
+       (SELECT count(*) FROM rx_daily) AS days,
+       (SELECT count(*) FROM (SELECT factory, customer, model, day, usage::text FROM dsx.usage_daily WHERE factory = 'bulk-t'
+                              EXCEPT SELECT factory, customer, model, day, usage::text FROM rx_daily) d) AS days_differ,
+       (SELECT count(*) FROM rx_conflicts) AS conflicts,
+       (SELECT min(conflict_id) > 1000000 AND count(DISTINCT conflict_id) = count(*) FROM rx_conflicts) AS numbered_from_the_base,
+       (SELECT count(*) FROM (SELECT factory, event_id, incoming_occurred_at, incoming_customer, incoming_model,
+                                     incoming_input_tokens, times_seen FROM dsx.usage_conflicts WHERE factory = 'bulk-t'
+                              EXCEPT SELECT factory, event_id, incoming_occurred_at, incoming_customer, incoming_model,
+                                            incoming_input_tokens, times_seen FROM rx_conflicts) d) AS conflicts_differ;
+-- the factories it is given decide: a factory they lack refuses the batch (23503), though
+-- dsx.factories has it
+INSERT INTO rx_src SELECT * FROM pg_temp.batch_rows('bulk-c', 7) LIMIT 3;
+SELECT * FROM dsx.ingest_rows_into('rx_src', 'rx_events', 'rx_daily', 'rx_conflicts', 'rx_factories',
+                                   pg_get_serial_sequence('rx_conflicts', 'conflict_id')::regclass, 1000000, 7, true);
+SELECT count(*) AS nothing_written FROM rx_events WHERE factory = 'bulk-c';
+-- without Citus, the steps of ingest on Citus decline (NULLs) or refuse (0A000)
+SELECT * FROM dsx.ingest_on_shards(1);
+SELECT dsx.ingest_shard('dsx.usage_inbox', 1, false, gen_random_uuid());
+DROP TABLE rx_events, rx_daily, rx_conflicts, rx_factories, rx_src;
+
 -- clean up for the tests that follow
 TRUNCATE dsx.usage_inbox, dsx.usage_events, dsx.usage_daily, dsx.usage_conflicts, dsx.ingest_log;
 DELETE FROM dsx.factories WHERE partner = 'bulk-cloud';

@@ -32,6 +32,10 @@
  * granted per column; or when a table is not a plain local heap (another access method, or
  * a Citus table, whose rows live in shards on other nodes). dsx.ingest() then uses its
  * SQL statements, which apply all of those. Table privileges are checked as INSERT does.
+ *
+ * dsx.ingest_rows_into is the same step into other tables of the same shapes: on Citus,
+ * dsx.ingest() runs it on every shard of the inbox, into the co-located shards on the
+ * same node, which are plain local heaps there (dsx.ingest_shard).
  */
 #include "postgres.h"
 
@@ -204,6 +208,11 @@ typedef struct Store
 	int64		inserted;
 	int64		duplicates;
 	int64		nconflicts;
+	/* the other tables, by quoted qualified name: the rollup, the conflicts, the factories */
+	const char *daily_name;
+	const char *conflicts_name;
+	const char *factories_name;
+	const char *kept_id;		/* the conflicts' conflict_id, "expr, " (NULL: the default) */
 } Store;
 
 /* ------------------------------------------------------------ may we? */
@@ -312,13 +321,12 @@ local_heap(Relation rel)
 /* Can this step write usage_events from src in place of INSERT ... SELECT? Fills in the
  * column numbers. (see the header comment) */
 static bool
-plain_target(Store *st, Relation src)
+plain_target(Store *st, Relation src, Oid daily)
 {
 	Relation	rel = st->rel;
 	TriggerDesc *trig = rel->trigdesc;
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			nlive = 0;
-	Oid			daily = get_relname_relid("usage_daily", RelationGetNamespace(rel));
 
 	if (!local_heap(rel) || !local_heap(src) || !OidIsValid(daily) || citus_table(daily))
 		return false;
@@ -609,19 +617,23 @@ utc_day(TimestampTz ts)
 /* Loads the factories whose time zone is not UTC (SPI connected). A 1.0 catalogue, which
  * this library serves too until it is updated, has no time zones: every factory is UTC. */
 static void
-load_zones(Store *st)
+load_zones(Store *st, Oid factories)
 {
 	HASHCTL		ctl;
-	Oid			factories = get_relname_relid("factories", get_namespace_oid("dsx", false));
+	MemoryContext old;
 
 	if (!OidIsValid(factories) || get_attnum(factories, "time_zone") == InvalidAttrNumber)
 		return;
-	if (SPI_execute("SELECT f.factory, f.time_zone FROM dsx.factories f "
-					"WHERE f.time_zone OPERATOR(pg_catalog.<>) 'UTC'", true, 0) != SPI_OK_SELECT)
+	if (SPI_execute(psprintf("SELECT f.factory, f.time_zone FROM %s f "
+							 "WHERE f.time_zone OPERATOR(pg_catalog.<>) 'UTC'", st->factories_name),
+					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "dsx.ingest_rows: time zone lookup failed");
 	if (SPI_processed == 0)
 		return;
+	/* in the step's context: SPI_finish frees the one current here */
+	old = MemoryContextSwitchTo(st->cxt);
 	initStringInfo(&st->last_zone_factory);
+	MemoryContextSwitchTo(old);
 	st->last_zone_factory.len = -1;
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(RollKey);
@@ -1146,9 +1158,10 @@ finish_rollup(Store *st)
 	args[3] = array_of(day, n, DATEOID);
 	args[4] = array_of(usage, n, usage_type);
 
-	if (SPI_execute_with_args(
-							  "SELECT min(f) FROM pg_catalog.unnest($1) f "
-							  "WHERE NOT EXISTS (SELECT 1 FROM dsx.factories x WHERE x.factory = f)",
+	if (SPI_execute_with_args(psprintf(
+									   "SELECT min(f) FROM pg_catalog.unnest($1) f "
+									   "WHERE NOT EXISTS (SELECT 1 FROM %s x WHERE x.factory = f)",
+									   st->factories_name),
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "dsx.ingest_rows: factory check failed");
 	unknown = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -1160,13 +1173,14 @@ finish_rollup(Store *st)
 				 errhint("Register the factory, or remove its rows from dsx.usage_inbox, and call dsx.ingest() again.")));
 
 	/* in key order, so that concurrent ingests lock the rollup's rows in one order */
-	if (SPI_execute_with_args(
-							  "INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage) "
-							  "SELECT f, c, m, dy, u FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
-							  "  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS r(f, c, m, dy, u) "
-							  "ORDER BY f, dy, c, m "
-							  "ON CONFLICT (factory, day, customer, model) "
-							  "DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage",
+	if (SPI_execute_with_args(psprintf(
+									   "INSERT INTO %s AS d (factory, customer, model, day, usage) "
+									   "SELECT f, c, m, dy, u FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+									   "  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS r(f, c, m, dy, u) "
+									   "ORDER BY f, dy, c, m "
+									   "ON CONFLICT (factory, day, customer, model) "
+									   "DO UPDATE SET usage = d.usage OPERATOR(dsx.+) excluded.usage",
+									   st->daily_name),
 							  5, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "dsx.ingest_rows: rollup failed");
 }
@@ -1212,23 +1226,28 @@ keep_conflicts(Store *st)
 		args[a] = array_of(d[a], n, t);
 		argtypes[a] = get_array_type(t);
 	}
-	if (SPI_execute_with_args(
-							  "INSERT INTO dsx.usage_conflicts AS c "
-							  "(factory, event_id, stored_occurred_at, stored_customer, stored_model, "
-							  " stored_input_tokens, stored_output_tokens, incoming_occurred_at, "
-							  " incoming_customer, incoming_model, incoming_input_tokens, "
-							  " incoming_output_tokens, times_seen) "
-							  "SELECT f, e, sa, sc, sm, si, so, ia, ic, im, ii, io, count(*) "
-							  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-							  "  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), "
-							  "  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11), "
-							  "  pg_catalog.unnest($12)) "
-							  "  AS r(f, e, sa, sc, sm, si, so, ia, ic, im, ii, io) "
-							  "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 ORDER BY 1, 2 "
-							  "ON CONFLICT (factory, event_id, incoming_occurred_at, incoming_customer, "
-							  "             incoming_model, incoming_input_tokens, incoming_output_tokens) "
-							  "DO UPDATE SET times_seen = c.times_seen + excluded.times_seen, "
-							  "              last_seen = pg_catalog.now()",
+	/* conflict_id: the column's default, or the numbers the caller names */
+	if (SPI_execute_with_args(psprintf(
+									   "INSERT INTO %s AS c "
+									   "(%sfactory, event_id, stored_occurred_at, stored_customer, stored_model, "
+									   " stored_input_tokens, stored_output_tokens, incoming_occurred_at, "
+									   " incoming_customer, incoming_model, incoming_input_tokens, "
+									   " incoming_output_tokens, times_seen) %s"
+									   "SELECT %sg.* FROM (SELECT f, e, sa, sc, sm, si, so, ia, ic, im, ii, io, count(*) "
+									   "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+									   "  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), "
+									   "  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11), "
+									   "  pg_catalog.unnest($12)) "
+									   "  AS r(f, e, sa, sc, sm, si, so, ia, ic, im, ii, io) "
+									   "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 ORDER BY 1, 2) g "
+									   "ON CONFLICT (factory, event_id, incoming_occurred_at, incoming_customer, "
+									   "             incoming_model, incoming_input_tokens, incoming_output_tokens) "
+									   "DO UPDATE SET times_seen = c.times_seen + excluded.times_seen, "
+									   "              last_seen = pg_catalog.now()",
+									   st->conflicts_name,
+									   st->kept_id == NULL ? "" : "conflict_id, ",
+									   st->kept_id == NULL ? "" : "OVERRIDING SYSTEM VALUE ",
+									   st->kept_id == NULL ? "" : st->kept_id),
 							  12, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "dsx.ingest_rows: conflicts failed");
 	SPI_finish();
@@ -1356,20 +1375,44 @@ move_rows(Store *st, Relation src, bool dedup)
 }
 
 PG_FUNCTION_INFO_V1(dsx_ingest_rows);
+PG_FUNCTION_INFO_V1(dsx_ingest_rows_into);
 
-/*
- * dsx.ingest_rows(src regclass, batch bigint, dedup boolean,
- *                 OUT inserted bigint, OUT duplicates bigint, OUT conflicts bigint)
- */
-Datum
-dsx_ingest_rows(PG_FUNCTION_ARGS)
+/* The quoted, qualified name of a relation, for the SQL statements of the step. */
+static const char *
+relation_name(Oid relid)
 {
-	Oid			src_id = PG_GETARG_OID(0);
-	bool		dedup = PG_GETARG_BOOL(2);
+	char	   *name = get_rel_name(relid);
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+}
+
+/* A table of dsx's by name; an error when it is missing. */
+static Oid
+dsx_table(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("dsx", false));
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"dsx.%s\" does not exist", name)));
+	return relid;
+}
+
+/* The step, from src into events, daily and conflicts, reading the time zones and the
+ * registered factories from factories: dsx.ingest_rows and dsx.ingest_rows_into. */
+static Datum
+ingest_into(FunctionCallInfo fcinfo, Oid src_id, Oid events_id, Oid daily_id,
+			Oid conflicts_id, Oid factories_id, Oid kept_ids, int64 kept_id_base,
+			int64 batch, bool dedup)
+{
 	TupleDesc	result_desc;
 	Datum		result[3] = {0, 0, 0};
 	bool		result_null[3] = {true, true, true};
-	Oid			events_id;
 	Relation	src;
 	Store		st = {0};
 	HASHCTL		ctl;
@@ -1379,11 +1422,12 @@ dsx_ingest_rows(PG_FUNCTION_ARGS)
 		elog(ERROR, "dsx.ingest_rows must return a record");
 	result_desc = BlessTupleDesc(result_desc);
 
-	events_id = get_relname_relid("usage_events", get_namespace_oid("dsx", false));
-	if (!OidIsValid(events_id))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"dsx.usage_events\" does not exist")));
+	st.daily_name = relation_name(daily_id);
+	st.conflicts_name = relation_name(conflicts_id);
+	st.factories_name = relation_name(factories_id);
+	if (OidIsValid(kept_ids))
+		st.kept_id = psprintf(INT64_FORMAT " OPERATOR(pg_catalog.+) pg_catalog.nextval(%u::pg_catalog.oid::pg_catalog.regclass), ",
+							  kept_id_base, kept_ids);
 	/* table privileges as INSERT ... SELECT checks them; column grants are SQL's to judge */
 	if (pg_class_aclcheck(src_id, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
 		pg_class_aclcheck(events_id, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
@@ -1391,12 +1435,12 @@ dsx_ingest_rows(PG_FUNCTION_ARGS)
 
 	src = table_open(src_id, AccessShareLock);
 	st.rel = table_open(events_id, RowExclusiveLock);
-	st.batch = PG_GETARG_INT64(1);
+	st.batch = batch;
 	st.estate = CreateExecutorState();
 	st.rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(st.rri, st.rel, 0, NULL, 0);
 	ExecOpenIndices(st.rri, false);
-	if (!plain_target(&st, src) || !split_indexes(&st))
+	if (!plain_target(&st, src, daily_id) || !split_indexes(&st))
 	{
 		ExecCloseIndices(st.rri);
 		FreeExecutorState(st.estate);
@@ -1447,7 +1491,7 @@ dsx_ingest_rows(PG_FUNCTION_ARGS)
 	initStringInfo(&st.rollbuf);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "dsx.ingest_rows: SPI_connect failed");
-	load_zones(&st);
+	load_zones(&st, factories_id);
 	SPI_finish();
 
 	move_rows(&st, src, dedup);
@@ -1477,4 +1521,34 @@ dsx_ingest_rows(PG_FUNCTION_ARGS)
 	MemoryContextDelete(st.conflictcxt);
 	MemoryContextDelete(st.cxt);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_null)));
+}
+
+/*
+ * dsx.ingest_rows(src regclass, batch bigint, dedup boolean,
+ *                 OUT inserted bigint, OUT duplicates bigint, OUT conflicts bigint)
+ * into dsx's own tables.
+ */
+Datum
+dsx_ingest_rows(PG_FUNCTION_ARGS)
+{
+	return ingest_into(fcinfo, PG_GETARG_OID(0), dsx_table("usage_events"), dsx_table("usage_daily"),
+					   dsx_table("usage_conflicts"), dsx_table("factories"), InvalidOid, 0,
+					   PG_GETARG_INT64(1), PG_GETARG_BOOL(2));
+}
+
+/*
+ * dsx.ingest_rows_into(src regclass, events regclass, daily regclass, kept regclass,
+ *                      factories regclass, kept_ids regclass, kept_id_base bigint,
+ *                      batch bigint, dedup boolean,
+ *                      OUT inserted bigint, OUT duplicates bigint, OUT conflicts bigint)
+ * into the given tables: on a Citus node, one group of co-located shards and the node's
+ * copy of the factories (dsx.ingest_shard). A conflict kept is numbered kept_id_base +
+ * nextval(kept_ids).
+ */
+Datum
+dsx_ingest_rows_into(PG_FUNCTION_ARGS)
+{
+	return ingest_into(fcinfo, PG_GETARG_OID(0), PG_GETARG_OID(1), PG_GETARG_OID(2),
+					   PG_GETARG_OID(3), PG_GETARG_OID(4), PG_GETARG_OID(5), PG_GETARG_INT64(6),
+					   PG_GETARG_INT64(7), PG_GETARG_BOOL(8));
 }

@@ -141,6 +141,21 @@ is "$(q dsx -c "BEGIN" -c "INSERT INTO dsx.usage_inbox VALUES ('decline-1', '202
         -c "SELECT (r.inserted IS NULL)::text || ' ' || (SELECT count(*) FROM dsx.usage_inbox) FROM dsx.ingest_rows('dsx.usage_inbox', 999999, false) r" \
         -c "ROLLBACK" | tail -n1)" "true 1" "the C bulk step declines a Citus inbox and events, and leaves the rows"
 
+# ... and runs on the workers instead, shard by shard, inside the ingest's transaction: the
+# statements after it in that transaction read what it wrote, on every shard
+rw=$(q dsx -c "BEGIN" \
+       -c "INSERT INTO dsx.usage_inbox SELECT 'rw-' || i, '2026-09-02 12:00Z', 'sc-f' || (1 + i % 5), 'sc-c1', 'm-small', 10, 1 FROM generate_series(1, 1000) i" \
+       -c "INSERT INTO dsx.usage_inbox SELECT event_id, occurred_at, factory, customer, model, input_tokens + (i % 2), output_tokens
+             FROM (SELECT e.*, row_number() OVER (ORDER BY factory, event_id) i FROM dsx.usage_events e WHERE occurred_at < '2026-04-01' LIMIT 100) x" \
+       -c "SELECT r.inserted || ' ' || r.duplicates || ' ' || r.conflicts FROM dsx.ingest_on_shards(999999) r" \
+       -c "SELECT count(*) || ' ' || sum(input_tokens) || ' ' || count(DISTINCT factory) FROM dsx.usage_events WHERE batch_id = 999999" \
+       -c "SELECT dsx.rollup(usage) FROM dsx.usage_daily WHERE day = '2026-09-02'" \
+       -c "SELECT count(*) FROM dsx.usage_conflicts WHERE first_seen = now() AND conflict_id > (1::bigint << 48)" \
+       -c "ROLLBACK" 2>&1 | tr '\n' '|')
+is "$rw" "1000 50 50|1000 10000 5|events=1000, input_tokens=10000, output_tokens=1000, first_at=2026-09-02 12:00:00+00, last_at=2026-09-02 12:00:00+00|50|" \
+   "Citus: the bulk step on the shards stores 1,000 new events, counts 50 duplicates and keeps 50 conflicts (numbered in their worker's range), and the same transaction reads them all"
+is "$(try "SELECT dsx.ingest_shard('dsx.usage_inbox', 1, false, gen_random_uuid())")" 0A000 "dsx.ingest_shard() refuses anything but a shard of the inbox on its node (0A000)"
+
 # a partner's query joining the books with Citus tables (Citus 13.2 crashed on it with its
 # default join policy; dsx.distribute() sets the database's)
 q dsx -c "SELECT dsx.grant_partner('sc_partner', 'sc-pa')" >/dev/null
@@ -191,6 +206,43 @@ for f in access privileges; do
   grep -E '^not ok|^# ' <<<"$out" | head -20
   is "$n_bad $(grep -c '^Result: PASS' <<<"$out")" "0 1" "test/pgtap/$f.sql on Citus: $n_ok passed, $n_bad failed"
 done
+
+# Property: generated batches (ids drawn with repeats from a small range, so that batches
+# resend stored events and repeat ids within themselves, one payload in eleven changed)
+# ingested one node and on Citus, some two to a transaction, give the same counts batch by
+# batch, and the same events, rollup and conflicts.
+citus_db dsx_prop 2>/dev/null
+q postgres -c "CREATE DATABASE dsx_prop_one" >/dev/null 2>&1
+prop_setup="SET client_min_messages = warning; CREATE EXTENSION dsx;"
+prop_conf="INSERT INTO dsx.parties VALUES ('pp', 'partner', 'P');
+INSERT INTO dsx.factories (factory, partner, currency, time_zone)
+SELECT 'pf-' || k, 'pp', 'USD', (ARRAY['UTC', 'Asia/Tokyo', 'America/New_York'])[1 + k % 3] FROM generate_series(0, 5) k;"
+q dsx_prop -c "$prop_setup" -c "SELECT count(*) FROM dsx.distribute()" -c "$prop_conf" >/dev/null
+q dsx_prop_one -c "$prop_setup" -c "$prop_conf" >/dev/null
+batch_sql() {  # batch_sql B: batch B into the inbox
+  echo "INSERT INTO dsx.usage_inbox
+        SELECT 'p-' || id, timestamptz '2026-10-01 00:00Z' + (hashint4(id) & 4194303) * interval '1 second', 'pf-' || (id % 6),
+               'c' || (id % 4), 'm' || (id % 3), 1000 + id % 997 + CASE WHEN v THEN $1 ELSE 0 END, 10 + id % 13
+          FROM (SELECT hashint4($1 * 100003 + g) & 32767 AS id, hashint4($1 * 7 + g) % 11 = 0 AS v
+                  FROM generate_series(1, 3000) g) x"
+}
+same=0 batches=0
+for b in $(seq 1 12); do
+  if ((b % 3 == 0)); then
+    ing=(-c "BEGIN" -c "$(batch_sql "$b")" -c "SELECT * FROM dsx.ingest()" -c "$(batch_sql $((b + 100)))" -c "SELECT * FROM dsx.ingest()" -c "COMMIT")
+  else
+    ing=(-c "$(batch_sql "$b")" -c "SELECT * FROM dsx.ingest()")
+  fi
+  a=$(q dsx_prop_one "${ing[@]}" 2>&1); c=$(q dsx_prop "${ing[@]}" 2>&1)
+  batches=$((batches + 1)); [ "$a" = "$c" ] && same=$((same + 1)) || echo "# batch $b: one node '$a', Citus '$c'"
+done
+is "$same of $batches" "$batches of $batches" "property: 12 generated batches (16 ingests) give the same counts on Citus as on one node"
+prop_usage="SELECT (SELECT md5(string_agg(factory || event_id || occurred_at || customer || model || input_tokens || output_tokens || batch_id, ',' ORDER BY factory, event_id)) FROM dsx.usage_events),
+                   (SELECT md5(string_agg(factory || customer || model || day || usage::text, ',' ORDER BY factory, customer, model, day)) FROM dsx.usage_daily),
+                   (SELECT md5(string_agg(k, ',' ORDER BY k)) FROM (SELECT concat_ws('/', factory, event_id, incoming_occurred_at,
+                                   incoming_input_tokens, stored_input_tokens, times_seen) k FROM dsx.usage_conflicts) x),
+                   (SELECT sum(duplicates) > 0 AND sum(conflicts) > 0 FROM dsx.ingest_log)"
+is "$(q dsx_prop -c "$prop_usage")" "$(q dsx_prop_one -c "$prop_usage")" "property: the same events, rollup and conflicts (and the batches had duplicates and conflicts)"
 
 echo "1..$t"
 [ "$failed" = 0 ]

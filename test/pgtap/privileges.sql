@@ -114,7 +114,7 @@ DROP TABLE dsx.tap_planted;
 CREATE TEMP TABLE expected_function (fn text PRIMARY KEY, grantees text[]);
 INSERT INTO expected_function VALUES
     -- the owner's alone: steps that run inside the functions that check
-    ('ingest_rows', '{}'), ('settle_lock', '{}'), ('write_books', '{}'), ('post_ledger', '{}'),
+    ('ingest_rows', '{}'), ('ingest_rows_into', '{}'), ('ingest_shard', '{}'), ('ingest_on_shards', '{}'), ('settle_lock', '{}'), ('write_books', '{}'), ('post_ledger', '{}'),
     ('record_config_change', '{}'), ('visible_keys', '{}'), ('role_sees_agreement', '{}'), ('distribute', '{}'), ('citus_move', '{}'), ('on_every_node', '{}'),
     -- operators
     ('void_events', '{dsx_operator}'), ('settle', '{dsx_operator}'), ('settle_period', '{dsx_operator}'),
