@@ -140,18 +140,23 @@ BEGIN
         END IF;
         -- Every row taken as a new event, by a plain INSERT (in a subtransaction, which a key
         -- already stored or repeated in the batch aborts), rolled up straight from the batch;
-        -- else the deduplicating statements.
-        BEGIN
-            EXECUTE format($q$
-                INSERT INTO dsx.usage_events
-                       (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
-                SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
-                  FROM %s i$q$, src) USING batch;
-            GET DIAGNOSTICS inserted = ROW_COUNT;
-            all_new := true;
-        EXCEPTION WHEN unique_violation THEN
-            all_new := false;
-        END;
+        -- else the deduplicating statements. On Citus, rows of a copy on the coordinator
+        -- reach the shards by Citus's COPY, which reports a key already stored as XX000,
+        -- not unique_violation: those go to the deduplicating statements at once.
+        all_new := false;
+        IF NOT (in_load AND dsx.citus_node() = 'coordinator') THEN
+            BEGIN
+                EXECUTE format($q$
+                    INSERT INTO dsx.usage_events
+                           (factory, event_id, occurred_at, customer, model, input_tokens, output_tokens, batch_id)
+                    SELECT i.factory, i.event_id, i.occurred_at, i.customer, i.model, i.input_tokens, i.output_tokens, $1
+                      FROM %s i$q$, src) USING batch;
+                GET DIAGNOSTICS inserted = ROW_COUNT;
+                all_new := true;
+            EXCEPTION WHEN unique_violation THEN
+                all_new := false;
+            END;
+        END IF;
         IF all_new THEN
             IF inserted = 0 THEN
                 RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
@@ -177,6 +182,13 @@ BEGIN
                   FROM %s i
                 ON CONFLICT (factory, event_id) DO NOTHING$q$, src) USING batch;
             GET DIAGNOSTICS inserted = ROW_COUNT;
+            IF in_load AND dsx.citus_node() = 'coordinator' THEN
+                -- Citus counts the rows of a coordinator's copy it sent, not those stored
+                EXECUTE format($q$
+                    SELECT count(*) FROM dsx.usage_events e
+                     WHERE e.batch_id = $1 AND (e.factory, e.event_id) IN (SELECT i.factory, i.event_id FROM %s i)$q$, src)
+                   INTO inserted USING batch;
+            END IF;
             -- ... and roll up exactly the events this batch stored.
             EXECUTE format($q$
                 INSERT INTO dsx.usage_daily AS d (factory, customer, model, day, usage)

@@ -129,6 +129,14 @@ SELECT 'may-loader-' || i, timestamptz '2026-05-01 00:00Z' + i * interval '37 mi
        CASE WHEN i % 2 = 0 THEN 'm-small' ELSE 'm-large' END, 1000000 + i * 17, 300000 + i * 5
   FROM generate_series(0, 1100) i;
 SELECT * FROM dsx.ingest();
+-- ... and resends 20 of its stored events, 8 of them with other tokens (duplicates and
+-- conflicts, in the ingest log)
+INSERT INTO dsx.usage_inbox (event_id, occurred_at, factory, customer, model, input_tokens, output_tokens)
+SELECT event_id, occurred_at, factory, customer, model, input_tokens + CASE WHEN n % 5 < 2 THEN 7 ELSE 0 END, output_tokens
+  FROM (SELECT e.*, row_number() OVER (ORDER BY e.event_id) n FROM dsx.usage_events e
+         WHERE e.factory = 'sc-f2' AND e.event_id LIKE 'may-loader-%') x
+ WHERE n <= 20;
+SELECT * FROM dsx.ingest();
 RESET ROLE;
 SELECT pg_temp.load('may', '2026-05-01 00:00Z', '2026-06-01 00:00Z', ARRAY['sc-f1', 'sc-f3', 'sc-f4', 'sc-f5']);
 SELECT pg_temp.ingest(3);
