@@ -60,7 +60,7 @@ CREATE TABLE dsx.fx_rates (
     base      text NOT NULL REFERENCES dsx.currencies,
     quote     text NOT NULL REFERENCES dsx.currencies,
     rate_date date NOT NULL CHECK (rate_date > '-infinity' AND rate_date < 'infinity'),
-    rate      numeric NOT NULL CHECK (rate > 0),
+    rate      numeric NOT NULL CONSTRAINT fx_rates_rate_check CHECK (rate > 0 AND rate < 1e15),   -- NaN and Infinity too
     PRIMARY KEY (base, quote, rate_date),
     CHECK (base <> quote)
 );
@@ -68,7 +68,7 @@ COMMENT ON TABLE dsx.fx_rates IS 'Exchange rates: one unit of base is rate units
 COMMENT ON COLUMN dsx.fx_rates.base IS 'Currency converted from (a factory''s billing currency)';
 COMMENT ON COLUMN dsx.fx_rates.quote IS 'Currency converted to (an agreement''s settlement currency)';
 COMMENT ON COLUMN dsx.fx_rates.rate_date IS 'Day the rate applies from (a local date of the factories that use it)';
-COMMENT ON COLUMN dsx.fx_rates.rate IS 'Units of quote per unit of base, exact (> 0)';
+COMMENT ON COLUMN dsx.fx_rates.rate IS 'Units of quote per unit of base, exact (> 0 and < 10^15: not NaN or Infinity)';
 
 -- The statement in both currencies. currency, revenue, adjustments, gross and every figure
 -- of the waterfall are in the settlement currency; the lines are in the billing currency.

@@ -114,6 +114,8 @@ INSERT INTO dsx.fx_rates VALUES ('IDR', 'USD', '2026-01-20', 0.00007);          
 UPDATE dsx.fx_rates SET rate = 0.00007 WHERE base = 'IDR' AND rate_date = '2026-01-16';
 DELETE FROM dsx.fx_rates WHERE base = 'IDR' AND rate_date = '2026-02-27';        -- covered settled February
 INSERT INTO dsx.fx_rates VALUES ('IDR', 'USD', '2026-03-01', 0);
+INSERT INTO dsx.fx_rates VALUES ('IDR', 'USD', '2026-03-01', 'NaN');
+INSERT INTO dsx.fx_rates VALUES ('IDR', 'USD', '2026-03-01', 'Infinity');
 INSERT INTO dsx.fx_rates VALUES ('IDR', 'IDR', '2026-03-01', 1);
 INSERT INTO dsx.fx_rates VALUES ('IDR', 'XXX', '2026-03-01', 1);
 INSERT INTO dsx.agreements (agreement, partner, vendor, factory, revenue_split, starts, fx_rule)
