@@ -45,6 +45,7 @@ DECLARE
     scope   text[];                      -- NULL: every row; else the factories this login may ingest
     src     text := 'dsx.usage_inbox';   -- the rows this call moves: the inbox, or a copy
     all_new boolean;
+    on_citus boolean := dsx.citus_node() = 'coordinator';
 BEGIN
     PERFORM dsx.refuse_on_worker('dsx.ingest()');
     IF NOT dsx.session_may_act_as(who) THEN
@@ -98,21 +99,22 @@ BEGIN
     -- batches are numbered in commit order: the locks above serialise ingests
     batch := nextval('dsx.ingest_batch_seq');
 
-    -- The bulk step: every row taken as a new event (in a subtransaction, which a key
-    -- already stored or repeated in the batch aborts), else the deduplicating mode.
-    BEGIN
-        SELECT r.inserted, r.duplicates, r.conflicts INTO inserted, duplicates, conflicts
-          FROM dsx.ingest_rows(src::regclass, batch, false) r;
-    EXCEPTION WHEN unique_violation THEN
-        SELECT r.inserted, r.duplicates, r.conflicts INTO inserted, duplicates, conflicts
-          FROM dsx.ingest_rows(src::regclass, batch, true) r;
-    END;
-    IF inserted IS NULL AND NOT in_load AND dsx.citus_node() = 'coordinator' THEN
-        -- On Citus, the inbox's shards: the bulk step on every worker, shard by shard
-        -- (dsx.ingest_on_shards; all NULL where it declines too, or the inbox is not
-        -- distributed).
+    -- The bulk step. On Citus, on the inbox's shards: on every worker, shard by shard
+    -- (dsx.ingest_on_shards; all NULL where it declines, or the inbox is not distributed).
+    IF on_citus AND NOT in_load THEN
         SELECT r.inserted, r.duplicates, r.conflicts INTO inserted, duplicates, conflicts
           FROM dsx.ingest_on_shards(batch) r;
+    END IF;
+    -- Else here: every row taken as a new event (in a subtransaction, which a key already
+    -- stored or repeated in the batch aborts), else the deduplicating mode.
+    IF inserted IS NULL THEN
+        BEGIN
+            SELECT r.inserted, r.duplicates, r.conflicts INTO inserted, duplicates, conflicts
+              FROM dsx.ingest_rows(src::regclass, batch, false) r;
+        EXCEPTION WHEN unique_violation THEN
+            SELECT r.inserted, r.duplicates, r.conflicts INTO inserted, duplicates, conflicts
+              FROM dsx.ingest_rows(src::regclass, batch, true) r;
+        END;
     END IF;
     IF inserted IS NOT NULL THEN
         pending := inserted + duplicates + conflicts;
@@ -144,7 +146,7 @@ BEGIN
         -- reach the shards by Citus's COPY, which reports a key already stored as XX000,
         -- not unique_violation: those go to the deduplicating statements at once.
         all_new := false;
-        IF NOT (in_load AND dsx.citus_node() = 'coordinator') THEN
+        IF NOT (in_load AND on_citus) THEN
             BEGIN
                 EXECUTE format($q$
                     INSERT INTO dsx.usage_events
@@ -182,7 +184,7 @@ BEGIN
                   FROM %s i
                 ON CONFLICT (factory, event_id) DO NOTHING$q$, src) USING batch;
             GET DIAGNOSTICS inserted = ROW_COUNT;
-            IF in_load AND dsx.citus_node() = 'coordinator' THEN
+            IF in_load AND on_citus THEN
                 -- Citus counts the rows of a coordinator's copy it sent, not those stored
                 EXECUTE format($q$
                     SELECT count(*) FROM dsx.usage_events e

@@ -283,17 +283,13 @@ DECLARE
     pending  bigint;
     declined bigint;
     calls    bigint;
-    distributed boolean;
-    attempt  uuid := pg_catalog.gen_random_uuid();    -- names this call's work on the shards
+    dedup    boolean;
+    attempt  uuid;       -- names one attempt's work on the shards
 BEGIN
-    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
-        RETURN;          -- no Citus: all NULL
-    END IF;
-    EXECUTE $q$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p
-                               WHERE p.logicalrelid = 'dsx.usage_inbox'::regclass AND p.partmethod = 'h')$q$
-       INTO distributed;
-    IF NOT distributed THEN
-        RETURN;          -- all NULL
+    IF NOT EXISTS (SELECT 1 FROM dsx.layout() l
+                    WHERE l.table_name OPERATOR(pg_catalog.=) 'dsx.usage_inbox'::regclass
+                      AND l.layout = 'distributed by factory') THEN
+        RETURN;          -- not on Citus's shards (or no Citus): all NULL
     END IF;
     -- ties each group of co-located shards to one connection (see above)
     DELETE FROM dsx.usage_inbox WHERE ctid = '(0,0)';
@@ -303,17 +299,22 @@ BEGIN
         RETURN;
     END IF;
     -- every row taken as a new event (a key already stored or repeated aborts the
-    -- subtransaction, on every worker), else the deduplicating mode
-    BEGIN
-        SELECT sum(s.r[1]), sum(s.r[2]), sum(s.r[3]), count(*) FILTER (WHERE s.r IS NULL), count(*)
-          INTO inserted, duplicates, conflicts, declined, calls
-          FROM (SELECT dsx.ingest_shard(i.tableoid, batch, false, attempt) AS r FROM dsx.usage_inbox i GROUP BY i.factory, i.tableoid) s;
-    EXCEPTION WHEN unique_violation THEN
+    -- subtransaction, on every worker), else the deduplicating mode; each attempt is named
+    -- anew, so that the shards' once-per-attempt marks of the first do not hold for the second
+    FOREACH dedup IN ARRAY ARRAY[false, true] LOOP
         attempt := pg_catalog.gen_random_uuid();
-        SELECT sum(s.r[1]), sum(s.r[2]), sum(s.r[3]), count(*) FILTER (WHERE s.r IS NULL), count(*)
-          INTO inserted, duplicates, conflicts, declined, calls
-          FROM (SELECT dsx.ingest_shard(i.tableoid, batch, true, attempt) AS r FROM dsx.usage_inbox i GROUP BY i.factory, i.tableoid) s;
-    END;
+        BEGIN
+            SELECT sum(s.r[1]), sum(s.r[2]), sum(s.r[3]), count(*) FILTER (WHERE s.r IS NULL), count(*)
+              INTO inserted, duplicates, conflicts, declined, calls
+              FROM (SELECT dsx.ingest_shard(i.tableoid, batch, dedup, attempt) AS r
+                      FROM dsx.usage_inbox i GROUP BY i.factory, i.tableoid) s;
+            EXIT;
+        EXCEPTION WHEN unique_violation THEN
+            IF dedup THEN
+                RAISE;
+            END IF;
+        END;
+    END LOOP;
     IF declined = calls THEN
         inserted := NULL; duplicates := NULL; conflicts := NULL;
         RETURN;          -- declined everywhere, nothing written: dsx.ingest()'s SQL steps

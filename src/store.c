@@ -208,11 +208,10 @@ typedef struct Store
 	int64		inserted;
 	int64		duplicates;
 	int64		nconflicts;
-	/* the other tables, by quoted qualified name: the rollup, the conflicts, the factories */
+	/* the other tables, by quoted qualified name: the rollup and the factories */
 	const char *daily_name;
-	const char *conflicts_name;
 	const char *factories_name;
-	const char *kept_id;		/* the conflicts' conflict_id, "expr, " (NULL: the default) */
+	char	   *keep_sql;		/* keep_conflicts' statement, into the given conflicts table */
 } Store;
 
 /* ------------------------------------------------------------ may we? */
@@ -1226,28 +1225,7 @@ keep_conflicts(Store *st)
 		args[a] = array_of(d[a], n, t);
 		argtypes[a] = get_array_type(t);
 	}
-	/* conflict_id: the column's default, or the numbers the caller names */
-	if (SPI_execute_with_args(psprintf(
-									   "INSERT INTO %s AS c "
-									   "(%sfactory, event_id, stored_occurred_at, stored_customer, stored_model, "
-									   " stored_input_tokens, stored_output_tokens, incoming_occurred_at, "
-									   " incoming_customer, incoming_model, incoming_input_tokens, "
-									   " incoming_output_tokens, times_seen) %s"
-									   "SELECT %sg.* FROM (SELECT f, e, sa, sc, sm, si, so, ia, ic, im, ii, io, count(*) "
-									   "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-									   "  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), "
-									   "  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11), "
-									   "  pg_catalog.unnest($12)) "
-									   "  AS r(f, e, sa, sc, sm, si, so, ia, ic, im, ii, io) "
-									   "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 ORDER BY 1, 2) g "
-									   "ON CONFLICT (factory, event_id, incoming_occurred_at, incoming_customer, "
-									   "             incoming_model, incoming_input_tokens, incoming_output_tokens) "
-									   "DO UPDATE SET times_seen = c.times_seen + excluded.times_seen, "
-									   "              last_seen = pg_catalog.now()",
-									   st->conflicts_name,
-									   st->kept_id == NULL ? "" : "conflict_id, ",
-									   st->kept_id == NULL ? "" : "OVERRIDING SYSTEM VALUE ",
-									   st->kept_id == NULL ? "" : st->kept_id),
+	if (SPI_execute_with_args(st->keep_sql,
 							  12, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "dsx.ingest_rows: conflicts failed");
 	SPI_finish();
@@ -1377,6 +1355,40 @@ move_rows(Store *st, Relation src, bool dedup)
 PG_FUNCTION_INFO_V1(dsx_ingest_rows);
 PG_FUNCTION_INFO_V1(dsx_ingest_rows_into);
 
+/* keep_conflicts' statement, into conflicts (a quoted name): conflict_id its default, or
+ * kept_id_base + nextval(kept_ids) where kept_ids is given. */
+static char *
+keep_statement(const char *conflicts, Oid kept_ids, int64 kept_id_base)
+{
+	char	   *id_col = "",
+			   *id_val = "";
+
+	if (OidIsValid(kept_ids))
+	{
+		id_col = "conflict_id, ";
+		id_val = psprintf("OVERRIDING SYSTEM VALUE SELECT " INT64_FORMAT " OPERATOR(pg_catalog.+) "
+						  "pg_catalog.nextval(%u::pg_catalog.oid::pg_catalog.regclass), g.* FROM (",
+						  kept_id_base, kept_ids);
+	}
+	return psprintf("INSERT INTO %s AS c "
+					"(%sfactory, event_id, stored_occurred_at, stored_customer, stored_model, "
+					" stored_input_tokens, stored_output_tokens, incoming_occurred_at, "
+					" incoming_customer, incoming_model, incoming_input_tokens, "
+					" incoming_output_tokens, times_seen) %s"
+					"SELECT f, e, sa, sc, sm, si, so, ia, ic, im, ii, io, count(*) "
+					"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+					"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), "
+					"  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11), "
+					"  pg_catalog.unnest($12)) "
+					"  AS r(f, e, sa, sc, sm, si, so, ia, ic, im, ii, io) "
+					"GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 ORDER BY 1, 2%s "
+					"ON CONFLICT (factory, event_id, incoming_occurred_at, incoming_customer, "
+					"             incoming_model, incoming_input_tokens, incoming_output_tokens) "
+					"DO UPDATE SET times_seen = c.times_seen + excluded.times_seen, "
+					"              last_seen = pg_catalog.now()",
+					conflicts, id_col, id_val, OidIsValid(kept_ids) ? ") g" : "");
+}
+
 /* The quoted, qualified name of a relation, for the SQL statements of the step. */
 static const char *
 relation_name(Oid relid)
@@ -1423,11 +1435,8 @@ ingest_into(FunctionCallInfo fcinfo, Oid src_id, Oid events_id, Oid daily_id,
 	result_desc = BlessTupleDesc(result_desc);
 
 	st.daily_name = relation_name(daily_id);
-	st.conflicts_name = relation_name(conflicts_id);
 	st.factories_name = relation_name(factories_id);
-	if (OidIsValid(kept_ids))
-		st.kept_id = psprintf(INT64_FORMAT " OPERATOR(pg_catalog.+) pg_catalog.nextval(%u::pg_catalog.oid::pg_catalog.regclass), ",
-							  kept_id_base, kept_ids);
+	st.keep_sql = keep_statement(relation_name(conflicts_id), kept_ids, kept_id_base);
 	/* table privileges as INSERT ... SELECT checks them; column grants are SQL's to judge */
 	if (pg_class_aclcheck(src_id, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
 		pg_class_aclcheck(events_id, GetUserId(), ACL_INSERT) != ACLCHECK_OK)

@@ -154,6 +154,8 @@ rw=$(q dsx -c "BEGIN" \
        -c "ROLLBACK" 2>&1 | tr '\n' '|')
 is "$rw" "1000 50 50|1000 10000 5|events=1000, input_tokens=10000, output_tokens=1000, first_at=2026-09-02 12:00:00+00, last_at=2026-09-02 12:00:00+00|50|" \
    "Citus: the bulk step on the shards stores 1,000 new events, counts 50 duplicates and keeps 50 conflicts (numbered in their worker's range), and the same transaction reads them all"
+is "$(q dsx -c "SELECT count(*) FILTER (WHERE conflict_id > (1::bigint << 48)) || ' of ' || count(*) FROM dsx.usage_conflicts WHERE factory = 'sc-f4'")" \
+   "30 of 30" "Citus: the scenario's dsx.ingest() kept sc-f4's 30 conflicts on the workers (numbered in their ranges): the bulk step ran on the shards"
 is "$(try "SELECT dsx.ingest_shard('dsx.usage_inbox', 1, false, gen_random_uuid())")" 0A000 "dsx.ingest_shard() refuses anything but a shard of the inbox on its node (0A000)"
 
 # a partner's query joining the books with Citus tables (Citus 13.2 crashed on it with its
